@@ -1,0 +1,44 @@
+# One command each: `make demo` sets up and runs the main job, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-all bench system-deps clean
+
+setup: $(STAMP)
+
+# torch==2.13.0 first: it is the CPU build on local disk; anything else may pull a CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+# FluidSynth + the General MIDI soundfont for the built-in renderer (optional: without them vmb
+# renders with its numpy synthesiser and says so).
+system-deps:
+	@if command -v fluidsynth >/dev/null 2>&1 && [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+	  echo "fluidsynth and the GM soundfont are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null; \
+	else \
+	  echo "note: fluidsynth not installed (sudo apt-get install fluidsynth fluid-soundfont-gm); vmb will use its numpy synthesiser"; \
+	fi
+
+demo: setup system-deps
+	$(BIN)/python examples/make_example_clip.py examples/clip.mp4
+	$(BIN)/vmb probe examples/clip.mp4
+
+test: setup system-deps
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-all: setup system-deps
+	$(BIN)/python -m pytest -q
+
+bench: setup system-deps
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,47 @@
+"""vmb — Visuals Music Bridge: music for video, images and text.
+
+A description model turns visuals into a music description (the text bridge), a dual-track
+FAISS retriever fetches reference music (the music bridge), and a generator conditioned on
+both writes the music.
+"""
+
+__version__ = "0.1.0"
+
+from vmb.errors import (  # noqa: E402
+    ConfigError,
+    GenerationError,
+    IndexFileError,
+    MediaError,
+    ModelUnavailable,
+    UsageError,
+    VMBError,
+)
+from vmb.types import (  # noqa: E402
+    Bridges,
+    Clip,
+    ClipAttributes,
+    GenerationResult,
+    Hit,
+    MediaInput,
+    MusicDescription,
+    Wants,
+)
+
+__all__ = [
+    "__version__",
+    "Bridges",
+    "Clip",
+    "ClipAttributes",
+    "ConfigError",
+    "GenerationError",
+    "GenerationResult",
+    "Hit",
+    "IndexFileError",
+    "MediaError",
+    "MediaInput",
+    "ModelUnavailable",
+    "MusicDescription",
+    "UsageError",
+    "VMBError",
+    "Wants",
+]

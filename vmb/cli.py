@@ -1,0 +1,93 @@
+"""The ``vmb`` command line: thin Typer commands over the library functions.
+
+Domain errors (:class:`~vmb.errors.VMBError`) become one line on stderr, ``error: <message>``,
+and the error's exit code (1, or 2 for usage errors); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+import vmb
+from vmb.errors import VMBError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _VMBGroup(TyperGroup):
+    """Turns a VMBError raised by any command into ``error: ...`` and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VMBError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_VMBGroup,
+    name="vmb",
+    help="Visuals Music Bridge: music for video, images and text.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"vmb {vmb.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output: one JSON document on stdout, nothing else."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def probe(
+    path: Annotated[str, typer.Argument(help="A video, image or audio file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print what a media file holds: duration, streams, size, frame rate, sample rate."""
+    from vmb.media import probe as probe_media
+
+    info = probe_media(path)
+    if as_json:
+        print_json(info.to_dict())
+        return
+    console.print(info.summary(), markup=False, highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="vmb")
+
+
+if __name__ == "__main__":
+    main()
