@@ -1,0 +1,237 @@
+"""Read, resample and write audio. Audio is ``[C, T]`` float32 and travels with its rate.
+
+soundfile (libsndfile) reads wav/flac/ogg/aiff fast and seeks by sample; PyAV (FFmpeg) reads
+everything else (mp3, m4a/aac, opus, the audio track of a video). Both read in blocks, so a
+header that claims more samples than the file holds never allocates more than is there.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from vmb.errors import MediaError, UsageError
+from vmb.media.checks import (
+    check_file,
+    not_media_reason,
+    open_input,
+    short_av_reason,
+    unsupported_codec_reason,
+)
+
+logger = logging.getLogger(__name__)
+
+SOUNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au", ".w64", ".rf64", ".caf"})  # fmt: skip
+_BLOCK_FRAMES = 1 << 18
+
+
+def read_audio(
+    path: str | os.PathLike,
+    sample_rate: int | None = None,
+    mono: bool = False,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """Read an audio file (or the audio track of a video).
+
+    Args:
+        path: wav, flac, ogg, aiff (soundfile) or mp3, m4a, aac, opus, mp4, webm, mkv... (PyAV).
+        sample_rate: resample to this rate (soxr, high quality); ``None`` keeps the file's.
+        mono: average the channels into one, ``[1, T]``.
+        start_s: where to start, in seconds.
+        duration_s: how much to read; ``None`` reads to the end.
+
+    Returns:
+        ``(audio, sample_rate)``: audio ``[C, T]`` float32 in [-1, 1] for integer formats.
+
+    Raises:
+        MediaError: missing, empty, text, corrupt or non-audio file, no audio stream,
+            unsupported codec, a start past the end, NaN or infinite samples.
+        UsageError: a negative ``start_s``, non-positive ``duration_s`` or ``sample_rate``.
+    """
+    if not (start_s >= 0 and math.isfinite(start_s)):
+        raise UsageError(f"read_audio: start_s must be >= 0, got {start_s!r}")
+    if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
+        raise UsageError(f"read_audio: duration_s must be positive, got {duration_s!r}")
+    if sample_rate is not None and not (int(sample_rate) == sample_rate and sample_rate > 0):
+        raise UsageError(f"read_audio: sample_rate must be a positive integer, got {sample_rate!r}")
+
+    path = check_file(path)
+    audio = sr = None
+    if path.suffix.lower() in SOUNDFILE_EXTENSIONS:
+        result = _read_soundfile(path, start_s, duration_s)
+        if result is not None:
+            audio, sr = result
+    if audio is None:
+        audio, sr = _read_av(path, start_s, duration_s)
+
+    if not np.isfinite(audio).all():
+        raise MediaError(path, "audio contains NaN or infinite samples")
+    if mono and audio.shape[0] > 1:
+        audio = audio.mean(axis=0, keepdims=True)
+    if sample_rate is not None and sample_rate != sr:
+        audio, sr = resample(audio, sr, int(sample_rate)), int(sample_rate)
+    return np.ascontiguousarray(audio, dtype=np.float32), int(sr)
+
+
+def _read_soundfile(path: Path, start_s: float, duration_s: float | None):
+    """``(audio, sr)`` via libsndfile, or ``None`` if libsndfile cannot open the file."""
+    import soundfile as sf
+
+    try:
+        handle = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        logger.debug("soundfile cannot open %s (%s); trying FFmpeg", path, exc)
+        return None
+    with handle:
+        sr = handle.samplerate
+        start = int(round(start_s * sr))
+        if start:
+            if handle.frames and start >= handle.frames:
+                raise MediaError(path, _past_end(start_s, handle.frames / sr))
+            try:
+                handle.seek(start)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise MediaError(path, f"corrupt or truncated audio: cannot seek ({exc})") from None
+        wanted = None if duration_s is None else max(1, int(round(duration_s * sr)))
+        blocks = []
+        got = 0
+        try:
+            while wanted is None or got < wanted:
+                count = _BLOCK_FRAMES if wanted is None else min(_BLOCK_FRAMES, wanted - got)
+                block = handle.read(count, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                blocks.append(block)
+                got += block.shape[0]
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise MediaError(path, f"corrupt or truncated audio: {exc}") from None
+        if not blocks:
+            raise MediaError(path, "no audio samples" if not start else _past_end(start_s, None))
+        return np.concatenate(blocks).T, sr
+
+
+def _past_end(start_s: float, length_s: float | None) -> str:
+    length = f" ({length_s:.2f} s long)" if length_s is not None else ""
+    return f"start {start_s:.2f} s is past the end of the audio{length}"
+
+
+def _read_av(path: Path, start_s: float, duration_s: float | None) -> tuple[np.ndarray, int]:
+    """``(audio, sr)`` via PyAV: decode, convert to planar float, cut to the window."""
+    import av
+
+    container = open_input(path, "audio")
+    with container:
+        if not container.streams.audio:
+            if container.streams.video:
+                raise MediaError(path, "no audio stream (video-only file)")
+            raise MediaError(path, not_media_reason(path, "audio", "no audio stream"))
+        stream = container.streams.audio[0]
+        if stream.codec_context is None:
+            raise MediaError(path, unsupported_codec_reason(stream))
+        sr = stream.codec_context.sample_rate or stream.rate
+        if not sr:
+            raise MediaError(path, "corrupt audio: no sample rate in the stream")
+        stream_start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        if start_s > 0:
+            container.seek(int((start_s + stream_start) / stream.time_base), stream=stream, backward=True)
+        first = int(round(start_s * sr))
+        wanted = None if duration_s is None else max(1, int(round(duration_s * sr)))
+        # Fixed output format and layout: FFmpeg converts whatever the decoder gives (s16,
+        # fltp...) and keeps working if the layout changes mid-stream.
+        resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=sr)
+        blocks: list[np.ndarray] = []
+        position = None  # sample index (from the stream start) of the next sample
+        got = 0
+        try:
+            for frame in container.decode(stream):
+                if position is None:
+                    position = (
+                        int(round((float(frame.pts * stream.time_base) - stream_start) * sr))
+                        if frame.pts is not None and start_s > 0
+                        else 0
+                    )
+                for converted in resampler.resample(frame):
+                    samples = converted.to_ndarray()  # [C, n] for planar float
+                    skip = max(0, first - position)
+                    position += samples.shape[1]
+                    if skip >= samples.shape[1]:
+                        continue
+                    samples = samples[:, skip:]
+                    if wanted is not None:
+                        samples = samples[:, : wanted - got]
+                    blocks.append(samples)
+                    got += samples.shape[1]
+                if wanted is not None and got >= wanted:
+                    break
+        except av.error.DecoderNotFoundError:
+            raise MediaError(path, unsupported_codec_reason(stream)) from None
+        except av.FFmpegError as exc:
+            if not blocks:
+                raise MediaError(path, f"corrupt or truncated audio: {short_av_reason(exc)}") from None
+            logger.warning("%s: audio decoding stopped early (%s); using the %d samples read", path, short_av_reason(exc), got)
+    if not blocks:
+        if start_s > 0:
+            raise MediaError(path, _past_end(start_s, None))
+        raise MediaError(path, "no audio samples")
+    return np.concatenate(blocks, axis=1).astype(np.float32, copy=False), int(sr)
+
+
+def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Resample ``[C, T]`` (or ``[T]``) float audio from ``sr_in`` to ``sr_out`` with soxr (HQ).
+
+    Returns the same rank, ``[C, T']`` with ``T' = round(T * sr_out / sr_in)``.
+    """
+    import soxr
+
+    if sr_in <= 0 or sr_out <= 0:
+        raise UsageError(f"resample: sample rates must be positive, got {sr_in} -> {sr_out}")
+    audio = np.asarray(audio, dtype=np.float32)
+    if sr_in == sr_out:
+        return audio.copy()
+    if audio.ndim == 1:
+        return soxr.resample(audio, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
+    if audio.ndim != 2:
+        raise UsageError(f"resample: audio must be [C, T] or [T], got shape {audio.shape}")
+    out = soxr.resample(np.ascontiguousarray(audio.T), sr_in, sr_out, quality="HQ")
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
+    """Write ``[C, T]`` (or ``[T]``) float audio as a wav file, atomically (temp + rename).
+
+    Samples beyond [-1, 1] are clipped for integer subtypes, with a warning that says how many.
+    ``subtype``: ``PCM_16`` (default), ``PCM_24``, ``FLOAT``...
+    """
+    import soundfile as sf
+
+    path = Path(os.fsdecode(path))
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[None, :]
+    if audio.ndim != 2 or audio.shape[1] == 0:
+        raise UsageError(f"write_wav: audio must be a non-empty [C, T] array, got shape {audio.shape}")
+    if not (int(sample_rate) == sample_rate and sample_rate > 0):
+        raise UsageError(f"write_wav: sample_rate must be a positive integer, got {sample_rate!r}")
+    if not np.isfinite(audio).all():
+        raise UsageError(f"write_wav: {path}: audio contains NaN or infinite samples")
+    if subtype != "FLOAT" and subtype != "DOUBLE":
+        over = int(np.count_nonzero(np.abs(audio) > 1.0))
+        if over:
+            logger.warning("write_wav: %s: clipped %d samples outside [-1, 1]", path, over)
+            audio = np.clip(audio, -1.0, 1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, audio.T, int(sample_rate), format="WAV", subtype=subtype)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,241 @@
+"""What a media file holds: kind, duration, streams, frame size and rate, audio format.
+
+``probe`` reads headers and decodes one frame (or, for images, a reduced-scale decode) so that
+a file that merely *looks* right but cannot be decoded is reported as bad.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from vmb.errors import MediaError
+from vmb.media.checks import check_file, open_input, short_av_reason, unsupported_codec_reason
+
+ProbeKind = Literal["video", "audio", "image"]
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """The facts about one media file.
+
+    Attributes:
+        path: the file.
+        kind: ``video`` (has a video stream), ``audio`` (audio only) or ``image`` (a still).
+        format_name: the container (FFmpeg's name, e.g. ``mov,mp4,m4a,3gp,3g2,mj2``) or the
+            image format (Pillow's name, e.g. ``JPEG``).
+        duration_s: seconds (``None`` for an image or when the file does not say).
+        width, height: the displayed size of the video or image (rotation applied).
+        fps: average frame rate of the video.
+        num_frames: frames in the video stream (counted by the container, or duration x fps).
+        video_codec, audio_codec: decoder names (``h264``, ``vp9``, ``aac``, ``opus``...).
+        sample_rate, channels: of the first audio stream.
+        streams: one dict per stream (``index``, ``type``, ``codec`` and its facts).
+    """
+
+    path: str
+    kind: ProbeKind
+    format_name: str
+    duration_s: float | None = None
+    has_video: bool = False
+    has_audio: bool = False
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    num_frames: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    streams: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        """One human paragraph, e.g. ``clip.mp4: video, 12.00 s, 640x360 at 24 fps (288
+        frames, h264); audio 48000 Hz stereo (aac); container mov,mp4,m4a,3gp,3g2,mj2.``"""
+        name = os.path.basename(self.path)
+        if self.kind == "image":
+            mode = self.streams[0].get("mode") if self.streams else None
+            return f"{name}: image, {self.width}x{self.height} {self.format_name}" + (
+                f" ({mode})." if mode else "."
+            )
+        parts = [self.kind]
+        if self.duration_s is not None:
+            parts.append(f"{self.duration_s:.2f} s")
+        if self.has_video:
+            video = f"{self.width}x{self.height}"
+            if self.fps:
+                video += f" at {self.fps:.4g} fps"
+            details = [f"{self.num_frames} frames"] if self.num_frames else []
+            details.append(self.video_codec or "unknown codec")
+            parts.append(f"{video} ({', '.join(details)})")
+        if self.has_audio:
+            layout = {1: "mono", 2: "stereo"}.get(self.channels or 0, f"{self.channels} channels")
+            parts.append(f"audio {self.sample_rate} Hz {layout} ({self.audio_codec})")
+        elif self.has_video:
+            parts.append("no audio")
+        return f"{name}: {', '.join(parts[:2])}" + (
+            f", {', '.join(parts[2:])}" if len(parts) > 2 else ""
+        ) + f"; container {self.format_name}."
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Probe a video, audio or image file.
+
+    Raises:
+        MediaError: missing, empty, text, corrupt or truncated file, no audio or video stream,
+            unsupported codec.
+    """
+    from vmb.media.image import open_image
+
+    path = check_file(path)
+    image = None
+    try:
+        image, _ = open_image(path)
+    except MediaError as exc:
+        # Not an image; FFmpeg may still read it (and gives the better reason if not).
+        if exc.reason.startswith(("image too large", "corrupt or truncated image")):
+            raise
+    if image is not None:
+        with image:
+            return _probe_image(path, image)
+    return _probe_av(path)
+
+
+def _probe_image(path, image) -> MediaInfo:
+    width, height = image.size
+    mode = image.mode
+    try:
+        if image.format == "JPEG":
+            image.draft(mode if mode in ("RGB", "L") else None, (64, 64))  # 1/8-scale decode
+        if image.format != "PNG" or width * height <= 16_000_000:
+            image.load()  # decodes: catches truncated or corrupt data
+        orientation = image.getexif().get(0x0112, 1)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise MediaError(path, f"corrupt or truncated image: {str(exc).splitlines()[0]}") from None
+    if orientation in (5, 6, 7, 8):  # EXIF orientations that turn the image by 90 degrees
+        width, height = height, width
+    stream = {
+        "index": 0,
+        "type": "image",
+        "codec": image.format.lower(),
+        "mode": mode,
+        "width": width,
+        "height": height,
+        "exif_orientation": orientation,
+        "frames": getattr(image, "n_frames", 1),
+    }
+    return MediaInfo(
+        path=str(path),
+        kind="image",
+        format_name=image.format,
+        width=width,
+        height=height,
+        streams=[stream],
+    )
+
+
+def _probe_av(path) -> MediaInfo:
+    from vmb.media.video import video_duration
+
+    container = open_input(path, "media")
+    with container:
+        videos = [s for s in container.streams.video if "attached_pic" not in str(s.disposition).lower()]
+        audios = list(container.streams.audio)
+        if not videos and not audios:
+            raise MediaError(path, "no audio or video stream")
+        streams: list[dict[str, Any]] = []
+        info: dict[str, Any] = {"has_video": bool(videos), "has_audio": bool(audios)}
+        for stream in container.streams:
+            entry: dict[str, Any] = {
+                "index": stream.index,
+                "type": stream.type,
+                "codec": stream.codec_context.name if stream.codec_context else None,
+            }
+            if stream.duration is not None and stream.time_base is not None:
+                entry["duration_s"] = round(float(stream.duration * stream.time_base), 6)
+            if stream.type == "audio" and stream.codec_context is not None:
+                entry.update(
+                    sample_rate=stream.codec_context.sample_rate,
+                    channels=stream.codec_context.channels,
+                    layout=stream.layout.name if stream.layout else None,
+                )
+            streams.append(entry)
+
+        duration = container.duration / 1_000_000 if container.duration else None
+        if videos:
+            stream = videos[0]
+            if stream.codec_context is None:
+                raise MediaError(path, unsupported_codec_reason(stream))
+            rotation = _first_frame_rotation(container, stream, path)
+            width, height = stream.codec_context.width, stream.codec_context.height
+            sar = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
+            if sar > 0 and sar != 1.0:
+                width = int(round(width * sar))
+            if rotation % 180 == 90:
+                width, height = height, width
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else None
+            video_s, _ = video_duration(container, stream)
+            num_frames = stream.frames or (int(round(video_s * fps)) if video_s and fps else None)
+            info.update(
+                width=width,
+                height=height,
+                fps=fps,
+                num_frames=num_frames,
+                video_codec=stream.codec_context.name,
+            )
+            entry = streams[stream.index]
+            entry.update(width=width, height=height, fps=fps, frames=num_frames, rotation=rotation)
+            if video_s:
+                entry["duration_s"] = round(video_s, 6)
+        if audios:
+            stream = audios[0]
+            if stream.codec_context is None:
+                raise MediaError(path, unsupported_codec_reason(stream))
+            if not videos:
+                _first_audio_frame(container, stream, path)
+            info.update(
+                audio_codec=stream.codec_context.name,
+                sample_rate=stream.codec_context.sample_rate,
+                channels=stream.codec_context.channels,
+            )
+        return MediaInfo(
+            path=str(path),
+            kind="video" if videos else "audio",
+            format_name=container.format.name,
+            duration_s=round(duration, 6) if duration is not None else None,
+            streams=streams,
+            **info,
+        )
+
+
+def _first_frame_rotation(container, stream, path) -> int:
+    """Decode the first video frame (proves the stream decodes); its display rotation."""
+    import av
+
+    try:
+        for frame in container.decode(stream):
+            return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    except av.error.DecoderNotFoundError:
+        raise MediaError(path, unsupported_codec_reason(stream)) from None
+    except av.FFmpegError as exc:
+        raise MediaError(path, f"corrupt or truncated video: {short_av_reason(exc)}") from None
+    raise MediaError(path, "corrupt or truncated video: no frame could be decoded")
+
+
+def _first_audio_frame(container, stream, path) -> None:
+    import av
+
+    try:
+        for _ in container.decode(stream):
+            return
+    except av.error.DecoderNotFoundError:
+        raise MediaError(path, unsupported_codec_reason(stream)) from None
+    except av.FFmpegError as exc:
+        raise MediaError(path, f"corrupt or truncated audio: {short_av_reason(exc)}") from None
+    raise MediaError(path, "corrupt or truncated audio: no audio frame could be decoded")

@@ -1,0 +1,256 @@
+"""Read RGB frames from a video, uniformly over its duration, without decoding all of it.
+
+Strategy: the sample times are known up front. Between two sample times that are close (less
+than about a keyframe interval apart) the decoder simply runs forward; for a far one it seeks
+to the keyframe before the target and decodes forward from there. Only the chosen frames are
+converted to RGB, scaled in FFmpeg (``max_side``), and kept.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from vmb.errors import MediaError, UsageError
+from vmb.media.checks import check_file, open_input, short_av_reason, unsupported_codec_reason
+
+# Seek instead of decoding forward when the next target is further away than this (seconds),
+# or than the longest keyframe interval seen so far, whichever is larger.
+MIN_SEEK_GAP_S = 2.0
+
+
+@dataclass
+class _Decoded:
+    time_s: float
+    frame: object  # av.VideoFrame
+
+
+def read_frames(
+    path: str | os.PathLike,
+    num_frames: int | None = None,
+    fps: float | None = None,
+    max_side: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample frames uniformly over a video.
+
+    Give exactly one of ``num_frames`` (the centres of ``num_frames`` equal slices of the video)
+    or ``fps`` (times ``0, 1/fps, 2/fps, ...`` before the end). Each sample is the frame on
+    screen at that time. Rotation metadata (phone videos) and non-square pixels are applied,
+    so frames come out as displayed.
+
+    Args:
+        path: a video file (mp4, webm, mkv, mov, avi...).
+        num_frames: how many frames to return.
+        fps: sampling rate in frames per second.
+        max_side: if given, frames are scaled down (in FFmpeg) so the longer side is at most
+            this many pixels; never scaled up.
+
+    Returns:
+        ``(frames, timestamps)``: frames ``[N, H, W, 3]`` uint8 RGB and the presentation time
+        of each frame in seconds ``[N]`` float64, from the start of the video stream.
+
+    Raises:
+        MediaError: missing, empty, text, corrupt or truncated file, no video stream,
+            unsupported codec.
+        UsageError: both or neither of ``num_frames`` / ``fps``, or a non-positive value.
+    """
+    if (num_frames is None) == (fps is None):
+        raise UsageError("read_frames: give exactly one of num_frames or fps")
+    if num_frames is not None and (int(num_frames) != num_frames or num_frames < 1):
+        raise UsageError(f"read_frames: num_frames must be a positive integer, got {num_frames!r}")
+    if fps is not None and not (fps > 0 and math.isfinite(fps)):
+        raise UsageError(f"read_frames: fps must be positive, got {fps!r}")
+    if max_side is not None and max_side < 1:
+        raise UsageError(f"read_frames: max_side must be positive, got {max_side!r}")
+
+    path = check_file(path)
+    container = open_input(path, "video")
+    with container:
+        stream = video_stream(container, path)
+        duration, exact = video_duration(container, stream)
+        if duration is None or not exact:
+            duration = _scan_duration(container, stream, path)
+        targets = sample_times(duration, num_frames=num_frames, fps=fps)
+        frames, times = _decode_at(container, stream, path, targets, duration, exact, max_side)
+        return np.stack(frames), np.array(times, np.float64)
+
+
+def video_stream(container, path) -> object:
+    """The first video stream that is not a cover picture, or :class:`MediaError`."""
+    streams = [s for s in container.streams.video if not _is_attached_picture(s)]
+    if not streams:
+        if container.streams.audio:
+            raise MediaError(path, "no video stream (audio-only container)")
+        raise MediaError(path, "no video stream")
+    stream = streams[0]
+    if stream.codec_context is None:
+        raise MediaError(path, unsupported_codec_reason(stream))
+    stream.thread_type = "AUTO"
+    return stream
+
+
+def _is_attached_picture(stream) -> bool:
+    disposition = getattr(stream, "disposition", None)
+    return bool(disposition is not None and "attached_pic" in str(disposition).lower())
+
+
+def _start_time(stream) -> float:
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
+def video_duration(container, stream) -> tuple[float | None, bool]:
+    """``(seconds, exact)``: the video stream's own duration (``exact``), else the container's.
+
+    Matroska/WebM streams carry it as a ``DURATION`` tag. The container duration may include a
+    longer audio track, so it is only a hint.
+    """
+    if stream.duration is not None and stream.duration > 0:
+        return float(stream.duration * stream.time_base), True
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if tag:
+        match = re.fullmatch(r"(\d+):(\d+):(\d+(?:\.\d+)?)", tag.strip())
+        if match:
+            hours, minutes, seconds = match.groups()
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds), True
+    if container.duration is not None and container.duration > 0:
+        return container.duration / 1_000_000, False
+    return None, False
+
+
+def _scan_duration(container, stream, path) -> float:
+    """Exact video duration from the packets (demuxing only, no decoding)."""
+    import av
+
+    start = stream.start_time or 0
+    end = None
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            packet_end = packet.pts + (packet.duration or 0)
+            end = packet_end if end is None else max(end, packet_end)
+    except av.FFmpegError as exc:
+        if end is None:
+            raise MediaError(path, f"corrupt or truncated video: {short_av_reason(exc)}") from None
+    if end is None:
+        raise MediaError(path, "corrupt or truncated video: no video packets")
+    container.seek(0)
+    seconds = float((end - start) * stream.time_base)
+    rate = stream.average_rate or stream.guessed_rate
+    if seconds <= 0 and rate:
+        seconds = 1 / float(rate)
+    return seconds
+
+
+def sample_times(
+    duration_s: float, num_frames: int | None = None, fps: float | None = None
+) -> np.ndarray:
+    """Target times in seconds ``[N]``: slice centres for ``num_frames``, a grid for ``fps``."""
+    if num_frames is not None:
+        return (np.arange(num_frames, dtype=np.float64) + 0.5) * (duration_s / num_frames)
+    count = max(1, int(math.ceil(duration_s * fps - 1e-9)))
+    return np.arange(count, dtype=np.float64) / fps
+
+
+def _frames_from(container, stream, path, seek_s: float | None) -> Iterator[_Decoded]:
+    """Decoded frames with their times, from the start or from a seek to ``seek_s``."""
+    import av
+
+    start = _start_time(stream)
+    if seek_s is not None:
+        offset = int(round((seek_s + start) / stream.time_base))
+        container.seek(offset, stream=stream, backward=True, any_frame=False)
+    previous = None
+    frame_step = 1 / float(stream.average_rate or stream.guessed_rate or 25)
+    try:
+        for frame in container.decode(stream):
+            if frame.pts is not None:
+                time_s = float(frame.pts * stream.time_base) - start
+            elif previous is not None:
+                time_s = previous + frame_step
+            else:
+                time_s = seek_s or 0.0
+            previous = time_s
+            yield _Decoded(time_s, frame)
+    except av.error.DecoderNotFoundError:
+        raise MediaError(path, unsupported_codec_reason(stream)) from None
+    except av.FFmpegError as exc:
+        raise MediaError(path, f"corrupt or truncated video: {short_av_reason(exc)}") from None
+
+
+def _decode_at(
+    container, stream, path, targets: np.ndarray, duration: float, strict: bool, max_side
+) -> tuple[list[np.ndarray], list[float]]:
+    """For each target time, the last decoded frame whose time is at or before it, as RGB.
+
+    Only the picked frames are converted (and kept); a frame picked twice is converted once.
+    """
+    sar = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
+    frame_step = 1 / float(stream.average_rate or stream.guessed_rate or 25)
+    eps = 1e-6
+    keyframe_gap = 0.0
+    last_key = None
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    converted: tuple[_Decoded, np.ndarray] | None = None
+
+    decoder = None
+    current: _Decoded | None = None  # last frame at or before the previous target
+    ahead: _Decoded | None = None  # first frame after the previous target
+    for target in targets:
+        position = ahead.time_s if ahead is not None else (current.time_s if current else -1.0)
+        if decoder is None or target - position > max(MIN_SEEK_GAP_S, keyframe_gap):
+            seek_s = None if (decoder is None and target <= MIN_SEEK_GAP_S) else float(target)
+            decoder = _frames_from(container, stream, path, seek_s)
+            current = ahead = None
+        while ahead is None or ahead.time_s <= target + eps:
+            if ahead is not None:
+                current = ahead
+            ahead = next(decoder, None)
+            if ahead is None:
+                break
+            if ahead.frame.key_frame:
+                if last_key is not None and ahead.time_s > last_key:
+                    keyframe_gap = max(keyframe_gap, ahead.time_s - last_key)
+                last_key = ahead.time_s
+        if current is None:
+            # The seek (or the stream) starts after the target: the first frame is the closest.
+            if ahead is None:
+                raise MediaError(path, "corrupt or truncated video: no frame could be decoded")
+            current = ahead
+        elif ahead is None and target - current.time_s > max(0.5, 2 * frame_step):
+            if strict:
+                raise MediaError(
+                    path,
+                    f"corrupt or truncated video: frames end at {current.time_s:.2f} s "
+                    f"of {duration:.2f} s",
+                )
+        if converted is None or converted[0] is not current:
+            converted = (current, _to_rgb(current.frame, sar, max_side))
+        frames.append(converted[1])
+        times.append(current.time_s)
+    return frames, times
+
+
+def output_size(width: int, height: int, sar: float, max_side: int | None) -> tuple[int, int]:
+    """Displayed ``(width, height)`` for a coded size and sample aspect ratio, fit into
+    ``max_side``."""
+    display_w = max(1, int(round(width * sar))) if sar and sar > 0 else width
+    scale = 1.0 if max_side is None else min(1.0, max_side / max(display_w, height))
+    return max(1, int(round(display_w * scale))), max(1, int(round(height * scale)))
+
+
+def _to_rgb(frame, sar: float, max_side: int | None) -> np.ndarray:
+    """One decoded frame as displayed: ``[H, W, 3]`` uint8 RGB, scaled in FFmpeg and rotated."""
+    width, height = output_size(frame.width, frame.height, sar, max_side)
+    array = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+    rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    if rotation:
+        # FFmpeg's display-matrix angle is counter-clockwise, the way np.rot90 turns.
+        array = np.ascontiguousarray(np.rot90(array, k=rotation // 90))
+    return array
