@@ -32,7 +32,8 @@ class _VMBGroup(TyperGroup):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-            raise click.exceptions.Exit(exc.exit_code) from None
+            # typer >= 0.2x vendors click: only typer.Exit ends quietly with a code.
+            raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(
@@ -81,7 +82,7 @@ def probe(
     if as_json:
         print_json(info.to_dict())
         return
-    console.print(info.summary(), markup=False, highlight=False)
+    console.print(info.summary(), markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

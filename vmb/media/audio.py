@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -18,9 +19,12 @@ import numpy as np
 from vmb.errors import MediaError, UsageError
 from vmb.media.checks import (
     check_file,
+    is_still_image,
+    looks_like_text,
     not_media_reason,
     open_input,
     short_av_reason,
+    stream_seconds,
     unsupported_codec_reason,
 )
 
@@ -90,6 +94,7 @@ def _read_soundfile(path: Path, start_s: float, duration_s: float | None):
         return None
     with handle:
         sr = handle.samplerate
+        _check_sndfile_header(path, handle)
         start = int(round(start_s * sr))
         if start:
             if handle.frames and start >= handle.frames:
@@ -116,6 +121,55 @@ def _read_soundfile(path: Path, start_s: float, duration_s: float | None):
         return np.concatenate(blocks).T, sr
 
 
+# Data sizes that recorders write while still recording (or when streaming): not a lie.
+_STREAMING_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFE})
+
+
+def _check_sndfile_header(path: Path, handle) -> None:
+    """Raise :class:`MediaError` for a file libsndfile found cut short.
+
+    libsndfile clamps the length to what the file holds and notes the header's claim in its
+    log ("data : 352800 (should be 176378)", "File ended unexpectedly").
+    """
+    log = handle.extra_info
+    claim = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", log, re.MULTILINE)
+    if claim:
+        claimed, present = int(claim.group(1)), int(claim.group(2))
+        if claimed not in _STREAMING_SIZES and claimed > present:
+            bytes_per_second = max(1, handle.samplerate * handle.channels * _sample_bytes(handle.subtype))
+            raise MediaError(
+                path,
+                f"corrupt or truncated audio: the header claims {claimed / bytes_per_second:.2f} s, "
+                f"the file holds {present / bytes_per_second:.2f} s",
+            )
+    if handle.frames == 0 and "ended unexpectedly" in log:
+        raise MediaError(path, "corrupt or truncated audio: the file ends unexpectedly")
+
+
+def check_soundfile_header(path: Path) -> None:
+    """For files libsndfile reads (wav, flac, aiff...): raise if the header claims more than
+    the file holds. Other files pass."""
+    import soundfile as sf
+
+    if path.suffix.lower() not in SOUNDFILE_EXTENSIONS:
+        return
+    try:
+        handle = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return
+    with handle:
+        _check_sndfile_header(path, handle)
+
+
+def _sample_bytes(subtype: str) -> int:
+    match = re.search(r"(\d+)", subtype)
+    if subtype in ("FLOAT",):
+        return 4
+    if subtype in ("DOUBLE",):
+        return 8
+    return int(match.group(1)) // 8 if match else 2
+
+
 def _past_end(start_s: float, length_s: float | None) -> str:
     length = f" ({length_s:.2f} s long)" if length_s is not None else ""
     return f"start {start_s:.2f} s is past the end of the audio{length}"
@@ -127,6 +181,8 @@ def _read_av(path: Path, start_s: float, duration_s: float | None) -> tuple[np.n
 
     container = open_input(path, "audio")
     with container:
+        if is_still_image(container):
+            raise MediaError(path, not_media_reason(path, "audio", "") if looks_like_text(path) else "not audio (it is an image)")
         if not container.streams.audio:
             if container.streams.video:
                 raise MediaError(path, "no audio stream (video-only file)")
@@ -172,14 +228,25 @@ def _read_av(path: Path, start_s: float, duration_s: float | None) -> tuple[np.n
         except av.error.DecoderNotFoundError:
             raise MediaError(path, unsupported_codec_reason(stream)) from None
         except av.FFmpegError as exc:
-            if not blocks:
-                raise MediaError(path, f"corrupt or truncated audio: {short_av_reason(exc)}") from None
-            logger.warning("%s: audio decoding stopped early (%s); using the %d samples read", path, short_av_reason(exc), got)
+            raise MediaError(path, f"corrupt or truncated audio: {short_av_reason(exc)}") from None
+        declared = _declared_seconds(container, stream)
+        end_s = (position or 0) / sr
+        reached_end = wanted is None or got < wanted
+        if reached_end and declared and end_s < declared - max(1.0, 0.05 * declared):
+            raise MediaError(path, f"corrupt or truncated audio: data ends at {end_s:.2f} s of {declared:.2f} s")
     if not blocks:
         if start_s > 0:
             raise MediaError(path, _past_end(start_s, None))
         raise MediaError(path, "no audio samples")
     return np.concatenate(blocks, axis=1).astype(np.float32, copy=False), int(sr)
+
+
+def _declared_seconds(container, stream) -> float | None:
+    """The duration the headers claim for an audio stream, if any."""
+    seconds = stream_seconds(stream)
+    if seconds is None and container.duration and len(container.streams) == 1:
+        seconds = container.duration / 1_000_000
+    return seconds
 
 
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,7 +62,8 @@ def not_media_reason(path: Path, what: str, detail: str) -> str:
     """The reason for a file that no decoder could open: text, or corrupt/unknown."""
     if looks_like_text(path):
         return "not a media file (looks like text)"
-    return f"corrupt, truncated or not a {what} file: {detail}"
+    article = "an" if what[:1] in "aeiou" else "a"
+    return f"corrupt, truncated or not {article} {what} file: {detail}"
 
 
 @contextlib.contextmanager
@@ -74,12 +76,15 @@ def ffmpeg_log_capture() -> Iterator[list[str]]:
 
     messages: list[str] = []
     previous = av.logging.get_level()
+    skip_repeated = av.logging.get_skip_repeated()
     av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)  # the same error for a second file must be seen too
     try:
         with av.logging.Capture() as captured:
             yield messages
     finally:
         av.logging.set_level(previous)
+        av.logging.set_skip_repeated(skip_repeated)
         messages.extend(str(m[2]).strip() for m in captured if m[0] <= av.logging.ERROR)
 
 
@@ -110,6 +115,12 @@ def open_input(path: Path, what: str):
     raise MediaError(path, not_media_reason(path, what, short_av_reason(error, logs))) from None
 
 
+def is_still_image(container) -> bool:
+    """True if FFmpeg opened the file with a still-image demuxer (jpeg_pipe, png_pipe, image2)."""
+    name = container.format.name
+    return name == "image2" or name.endswith("_pipe")
+
+
 def stream_codec_name(stream) -> str | None:
     """The decoder name of a PyAV stream, or ``None`` when FFmpeg does not know the codec."""
     context = stream.codec_context
@@ -121,3 +132,15 @@ def unsupported_codec_reason(stream) -> str:
     if name is None:
         return f"unsupported codec (FFmpeg does not know the {stream.type} codec of this file)"
     return f"unsupported codec {name} (no {stream.type} decoder for it in this FFmpeg build)"
+
+
+def stream_seconds(stream) -> float | None:
+    """A stream's own duration in seconds: its header field, or Matroska's ``DURATION`` tag."""
+    if stream.duration is not None and stream.duration > 0 and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    match = re.fullmatch(r"(\d+):(\d+):(\d+(?:\.\d+)?)", tag.strip()) if tag else None
+    if match:
+        hours, minutes, seconds = match.groups()
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return None

@@ -14,7 +14,7 @@ import numpy as np
 from vmb.errors import MediaError, UsageError
 from vmb.media.audio import read_audio, resample
 from vmb.media.checks import check_file, open_input, short_av_reason
-from vmb.media.video import _scan_duration, video_duration, video_stream
+from vmb.media.video import scan_duration, video_duration, video_stream
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def mux(
         stream = video_stream(container, video)
         duration, exact = video_duration(container, stream)
         if duration is None or not exact:
-            duration = _scan_duration(container, stream, video)
+            duration = scan_duration(video)
         has_audio = bool(container.streams.audio)
 
     rate = int(sample_rate) if int(sample_rate) in AAC_RATES else 48000

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vmb.errors import MediaError
-from vmb.media.checks import check_file, open_input, short_av_reason, unsupported_codec_reason
+from vmb.media.checks import (
+    check_file,
+    is_still_image,
+    not_media_reason,
+    open_input,
+    short_av_reason,
+    stream_seconds,
+    unsupported_codec_reason,
+)
 
 ProbeKind = Literal["video", "audio", "image"]
 
@@ -140,7 +148,8 @@ def _probe_image(path, image) -> MediaInfo:
 
 
 def _probe_av(path) -> MediaInfo:
-    from vmb.media.video import video_duration
+    from vmb.media.audio import check_soundfile_header
+    from vmb.media.video import check_complete, video_duration
 
     container = open_input(path, "media")
     with container:
@@ -167,6 +176,8 @@ def _probe_av(path) -> MediaInfo:
             streams.append(entry)
 
         duration = container.duration / 1_000_000 if container.duration else None
+        if is_still_image(container):
+            raise MediaError(path, not_media_reason(path, "media", "an image Pillow cannot read"))
         if videos:
             stream = videos[0]
             if stream.codec_context is None:
@@ -180,7 +191,9 @@ def _probe_av(path) -> MediaInfo:
                 width, height = height, width
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else None
-            video_s, _ = video_duration(container, stream)
+            video_s, exact = video_duration(container, stream)
+            if video_s and exact:
+                check_complete(container, stream, path, video_s, "video")
             num_frames = stream.frames or (int(round(video_s * fps)) if video_s and fps else None)
             info.update(
                 width=width,
@@ -198,7 +211,11 @@ def _probe_av(path) -> MediaInfo:
             if stream.codec_context is None:
                 raise MediaError(path, unsupported_codec_reason(stream))
             if not videos:
+                check_soundfile_header(path)
                 _first_audio_frame(container, stream, path)
+                declared = stream_seconds(stream) or (duration if len(container.streams) == 1 else None)
+                if declared:
+                    check_complete(container, stream, path, declared, "audio")
             info.update(
                 audio_codec=stream.codec_context.name,
                 sample_rate=stream.codec_context.sample_rate,

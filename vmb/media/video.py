@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from vmb.errors import MediaError, UsageError
-from vmb.media.checks import check_file, open_input, short_av_reason, unsupported_codec_reason
+from vmb.media.checks import (
+    check_file,
+    is_still_image,
+    looks_like_text,
+    not_media_reason,
+    open_input,
+    short_av_reason,
+    stream_seconds,
+    unsupported_codec_reason,
+)
 
 # Seek instead of decoding forward when the next target is further away than this (seconds),
 # or than the longest keyframe interval seen so far, whichever is larger.
@@ -74,7 +82,7 @@ def read_frames(
         stream = video_stream(container, path)
         duration, exact = video_duration(container, stream)
         if duration is None or not exact:
-            duration = _scan_duration(container, stream, path)
+            duration = scan_duration(path)
         targets = sample_times(duration, num_frames=num_frames, fps=fps)
         frames, times = _decode_at(container, stream, path, targets, duration, exact, max_side)
         return np.stack(frames), np.array(times, np.float64)
@@ -82,6 +90,8 @@ def read_frames(
 
 def video_stream(container, path) -> object:
     """The first video stream that is not a cover picture, or :class:`MediaError`."""
+    if is_still_image(container):
+        raise MediaError(path, not_media_reason(path, "video", "") if looks_like_text(path) else "not a video (it is a still image)")
     streams = [s for s in container.streams.video if not _is_attached_picture(s)]
     if not streams:
         if container.streams.audio:
@@ -109,42 +119,60 @@ def video_duration(container, stream) -> tuple[float | None, bool]:
     Matroska/WebM streams carry it as a ``DURATION`` tag. The container duration may include a
     longer audio track, so it is only a hint.
     """
-    if stream.duration is not None and stream.duration > 0:
-        return float(stream.duration * stream.time_base), True
-    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
-    if tag:
-        match = re.fullmatch(r"(\d+):(\d+):(\d+(?:\.\d+)?)", tag.strip())
-        if match:
-            hours, minutes, seconds = match.groups()
-            return int(hours) * 3600 + int(minutes) * 60 + float(seconds), True
+    seconds = stream_seconds(stream)
+    if seconds is not None:
+        return seconds, True
     if container.duration is not None and container.duration > 0:
         return container.duration / 1_000_000, False
     return None, False
 
 
-def _scan_duration(container, stream, path) -> float:
-    """Exact video duration from the packets (demuxing only, no decoding)."""
+def scan_duration(path) -> float:
+    """Exact video duration in seconds from the packets (demuxing only, no decoding)."""
+    import av
+
+    with open_input(path, "video") as container:
+        stream = video_stream(container, path)
+        start = stream.start_time or 0
+        end = None
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    packet_end = packet.pts + (packet.duration or 0)
+                    end = packet_end if end is None else max(end, packet_end)
+        except av.FFmpegError as exc:
+            if end is None:
+                raise MediaError(path, f"corrupt or truncated video: {short_av_reason(exc)}") from None
+        if end is None:
+            raise MediaError(path, "corrupt or truncated video: no video packets")
+        seconds = float((end - start) * stream.time_base)
+        rate = stream.average_rate or stream.guessed_rate
+        return seconds if seconds > 0 or not rate else 1 / float(rate)
+
+
+def check_complete(container, stream, path, declared_s: float, what: str = "video") -> None:
+    """Raise :class:`MediaError` if the packets of ``stream`` stop well before ``declared_s``.
+
+    Seeks near the declared end and demuxes (no decoding) to the last packet, so it costs about
+    one keyframe interval of reading. Catches files cut short whose header survived (WebM,
+    faststart mp4, mp3 with a frame count).
+    """
     import av
 
     start = stream.start_time or 0
     end = None
     try:
+        target = max(0.0, declared_s - 1.0)
+        container.seek(int(round(target / stream.time_base)) + start, stream=stream, backward=True)
         for packet in container.demux(stream):
-            if packet.pts is None:
-                continue
-            packet_end = packet.pts + (packet.duration or 0)
-            end = packet_end if end is None else max(end, packet_end)
+            if packet.pts is not None:
+                packet_end = packet.pts + (packet.duration or 0)
+                end = packet_end if end is None else max(end, packet_end)
     except av.FFmpegError as exc:
-        if end is None:
-            raise MediaError(path, f"corrupt or truncated video: {short_av_reason(exc)}") from None
-    if end is None:
-        raise MediaError(path, "corrupt or truncated video: no video packets")
-    container.seek(0)
-    seconds = float((end - start) * stream.time_base)
-    rate = stream.average_rate or stream.guessed_rate
-    if seconds <= 0 and rate:
-        seconds = 1 / float(rate)
-    return seconds
+        raise MediaError(path, f"corrupt or truncated {what}: {short_av_reason(exc)}") from None
+    end_s = 0.0 if end is None else float((end - start) * stream.time_base)
+    if end_s < declared_s - max(1.0, 0.05 * declared_s):
+        raise MediaError(path, f"corrupt or truncated {what}: data ends at {end_s:.2f} s of {declared_s:.2f} s")
 
 
 def sample_times(
