@@ -96,7 +96,8 @@ def moving_frame(index: int, time_s: float, size: tuple[int, int]) -> np.ndarray
 def counter_frame(index: int, time_s: float, size: tuple[int, int]) -> np.ndarray:
     """The frame index written as :data:`COUNTER_BITS` black/white vertical bars (MSB left).
 
-    Survives lossy coding and downscaling; read it back with :func:`read_counter`.
+    Survives lossy coding and downscaling to about 12 pixels per bar (a frame >= 120 pixels
+    wide); read it back with :func:`read_counter`.
     """
     width, height = size
     if index >= 2**COUNTER_BITS:
@@ -160,6 +161,8 @@ def make_video(
     audio_freqs: float | Sequence[float] | None = None,
     audio_sr: int = 48000,
     audio_channels: int = 1,
+    rotation: int | None = None,
+    sample_aspect_ratio: Fraction | None = None,
 ) -> Path:
     """Write a synthetic video and return its path.
 
@@ -176,6 +179,9 @@ def make_video(
         gop: keyframe interval in frames (encoder default if ``None``).
         audio_freqs: if given, add an audio track with these sine frequencies (AAC, Opus in
             webm, MP3 in avi) of the same duration.
+        rotation: display-matrix rotation in degrees, counter-clockwise (FFmpeg's convention;
+            phone portrait videos carry -90): players turn the stored frames by it.
+        sample_aspect_ratio: non-square pixels (e.g. ``Fraction(2, 1)``: shown twice as wide).
     """
     import av
 
@@ -216,6 +222,10 @@ def make_video(
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         if codec == "ffv1":
             stream.pix_fmt = "yuv444p"
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        if sample_aspect_ratio is not None:
+            stream.codec_context.sample_aspect_ratio = Fraction(sample_aspect_ratio)
         if gop is not None:
             stream.codec_context.gop_size = int(gop)
             if codec == "libx264":

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 SOUNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au", ".w64", ".rf64", ".caf"})  # fmt: skip
 _BLOCK_FRAMES = 1 << 18
+_PREROLL_S = 0.5
 
 
 def read_audio(
@@ -195,7 +196,10 @@ def _read_av(path: Path, start_s: float, duration_s: float | None) -> tuple[np.n
             raise MediaError(path, "corrupt audio: no sample rate in the stream")
         stream_start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         if start_s > 0:
-            container.seek(int((start_s + stream_start) / stream.time_base), stream=stream, backward=True)
+            # Seek a little early: frames right after a seek decode wrong (MDCT overlap, MP3 bit
+            # reservoir); the samples before start_s are dropped below.
+            seek_s = max(0.0, start_s - _PREROLL_S) + stream_start
+            container.seek(int(seek_s / stream.time_base), stream=stream, backward=True)
         first = int(round(start_s * sr))
         wanted = None if duration_s is None else max(1, int(round(duration_s * sr)))
         # Fixed output format and layout: FFmpeg converts whatever the decoder gives (s16,

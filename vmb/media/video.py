@@ -235,7 +235,7 @@ def _decode_at(
         if decoder is None or target - position > max(MIN_SEEK_GAP_S, keyframe_gap):
             seek_s = None if (decoder is None and target <= MIN_SEEK_GAP_S) else float(target)
             decoder = _frames_from(container, stream, path, seek_s)
-            current = ahead = None
+            current = ahead = last_key = None
         while ahead is None or ahead.time_s <= target + eps:
             if ahead is not None:
                 current = ahead
