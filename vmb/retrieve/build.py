@@ -1,0 +1,420 @@
+"""``build_index``: source reader → clips → attributes + embeddings → FAISS index on disk.
+
+Per source file: read the audio once (mono), cut it into clips (:mod:`.segment`), measure
+the attributes of every clip (:mod:`.attributes`), write a caption when the source has none,
+and embed the clips (CLAP audio; or MiniLM captions + measured features for ``builtin``).
+
+Resume: every finished file is recorded in ``.<NAME>.partial/`` next to the output folder
+(its clip rows and vectors, written atomically right after the file), as is every skipped
+file. ``resume=True`` reuses those records, so an interrupted build (even ``kill -9``) goes on
+with the next unfinished file and gives the same index as a clean build. The partial folder
+is removed once the index is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vmb.errors import IndexFileError, MediaError, UsageError
+from vmb.retrieve.attributes import (
+    ZeroShotTagger,
+    caption_from_attributes,
+    clip_attributes,
+    measure_clip,
+)
+from vmb.retrieve.encoders.base import IndexEncoder, load_encoder
+from vmb.retrieve.encoders.features import FeaturesEncoder
+from vmb.retrieve.faiss_index import build_faiss_index, tune_search
+from vmb.retrieve.index_type import INDEX_KINDS, choose_index_type
+from vmb.retrieve.segment import check_segmenting, segment_track
+from vmb.retrieve.sources import Source, SourceTrack, read_source
+from vmb.retrieve.store import IndexInfo, MusicIndex, check_replaceable, clips_to_frame
+from vmb.types import Clip
+from vmb.vocab import Vocab, load_vocab
+
+logger = logging.getLogger(__name__)
+
+PARTIAL_VERSION = 1
+
+
+@dataclass
+class TrackResult:
+    """What one source file gave: its clips, their main vectors ``[n, D]`` and (builtin) raw
+    feature vectors ``[n, F]``."""
+
+    clips: list[Clip]
+    vectors: np.ndarray
+    features: np.ndarray | None
+
+
+class Partial:
+    """The per-file progress of a build, in ``.<NAME>.partial/`` next to the output folder."""
+
+    def __init__(self, out: Path, settings: dict[str, Any], resume: bool):
+        self.folder = out.parent / f".{out.name}.partial"
+        self.audio_folder = self.folder / "audio"
+        settings_file = self.folder / "settings.json"
+        if resume and settings_file.is_file():
+            previous = json.loads(settings_file.read_text())
+            if previous != settings:
+                changed = sorted(k for k in settings if previous.get(k) != settings[k])
+                raise UsageError(
+                    f"--resume: the unfinished build of {out} used other settings ({', '.join(changed)}); "
+                    "run without --resume to start over"
+                )
+        else:
+            if self.folder.exists():
+                shutil.rmtree(self.folder)
+            (self.folder / "done").mkdir(parents=True)
+            _write_atomic(settings_file, json.dumps(settings, indent=2).encode())
+        (self.folder / "done").mkdir(exist_ok=True)
+
+    def _stem(self, key: str) -> Path:
+        return self.folder / "done" / hashlib.sha1(key.encode()).hexdigest()[:20]
+
+    def load(self, key: str) -> TrackResult | dict[str, str] | None:
+        """The recorded result of ``key``: a :class:`TrackResult`, a skip record, or ``None``."""
+        stem = self._stem(key)
+        meta_file = stem.with_suffix(".json")
+        if not meta_file.is_file():
+            return None
+        meta = json.loads(meta_file.read_text())
+        if "skipped" in meta:
+            return meta["skipped"]
+        with np.load(stem.with_suffix(".npz")) as arrays:
+            features = arrays["features"] if "features" in arrays.files else None
+            return TrackResult(
+                [Clip.from_dict(c) for c in meta["clips"]], arrays["vectors"], features
+            )
+
+    def save(self, key: str, result: TrackResult) -> None:
+        """Record a finished file: vectors first, then the JSON that marks it done."""
+        stem = self._stem(key)
+        arrays = {"vectors": result.vectors}
+        if result.features is not None:
+            arrays["features"] = result.features
+        tmp = stem.with_name(stem.name + f".{uuid.uuid4().hex[:6]}.tmp.npz")
+        np.savez(tmp, **arrays)
+        _fsync_file(tmp)
+        os.replace(tmp, stem.with_suffix(".npz"))
+        _write_atomic(
+            stem.with_suffix(".json"),
+            json.dumps({"key": key, "clips": [c.to_dict() for c in result.clips]}).encode(),
+        )
+
+    def skip(self, key: str, record: dict[str, str]) -> None:
+        _write_atomic(
+            self._stem(key).with_suffix(".json"),
+            json.dumps({"key": key, "skipped": record}).encode(),
+        )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".{uuid.uuid4().hex[:6]}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class TrackIndexer:
+    """Turns one :class:`SourceTrack` into a :class:`TrackResult`."""
+
+    def __init__(
+        self,
+        encoder: IndexEncoder,
+        vocab: Vocab,
+        segment_s: float,
+        hop_s: float,
+        audio_folder: Path,
+        tag_with_clap: bool,
+    ):
+        self.encoder = encoder
+        self.vocab = vocab
+        self.segment_s = segment_s
+        self.hop_s = hop_s
+        self.audio_folder = audio_folder
+        self.features = FeaturesEncoder() if encoder.kind == "builtin" else None
+        self.tagger = ZeroShotTagger(encoder.main, vocab) if tag_with_clap else None
+
+    def audio_path(self, track: SourceTrack) -> str:
+        """The file to read: the track's, or its bytes written into the partial audio folder."""
+        if track.path is not None:
+            return track.path
+        self.audio_folder.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha1(track.key.encode()).hexdigest()[:16] + track.suffix
+        target = self.audio_folder / name
+        if not target.is_file():
+            _write_atomic(target, track.data or b"")
+        return str(target)
+
+    def __call__(self, track: SourceTrack) -> TrackResult:
+        from vmb.media import read_audio
+
+        path = self.audio_path(track)
+        audio, sr = read_audio(path, mono=True)
+        duration = audio.shape[-1] / sr
+        spans = segment_track(duration, self.segment_s, self.hop_s)
+        if not spans:
+            raise MediaError(path, f"{duration:.2f} s of audio is too short to index")
+        pieces = [audio[:, round(s * sr) : round((s + d) * sr)] for s, d in spans]
+        measured = [measure_clip(p, sr) for p in pieces]
+        vectors = features = None
+        tags: list[dict] = [{} for _ in pieces]
+        if self.encoder.clip_input == "audio":
+            vectors = self.encoder.main.embed_audio([(p, sr) for p in pieces])
+            if self.tagger is not None and not track.has_tags:
+                tags = self.tagger.tags(vectors)
+        clips = []
+        for i, ((start, dur), m, tag) in enumerate(zip(spans, measured, tags)):
+            attrs = clip_attributes(m, track, self.vocab, tag)
+            caption = track.caption or caption_from_attributes(attrs)
+            clips.append(
+                Clip(
+                    id=f"{track.key}@{start:.2f}",
+                    path=str(Path(path).resolve()),
+                    start_s=float(start),
+                    duration_s=float(dur),
+                    sample_rate=int(sr),
+                    caption=caption,
+                    attributes=attrs,
+                    track_id=track.key,
+                )
+            )
+        if self.encoder.clip_input == "caption":
+            vectors = self.encoder.main.embed_text([c.caption for c in clips])
+        if self.features is not None:
+            features = np.stack(
+                [
+                    self.features.measure(
+                        p, sr, tempo_bpm=m.tempo_bpm or 0.0, loudness_db=m.loudness_db
+                    )
+                    for p, m in zip(pieces, measured)
+                ]
+            )
+        return TrackResult(clips, np.asarray(vectors, np.float32), features)
+
+
+def build_index(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    encoder: str | IndexEncoder = "builtin",
+    model: str | None = None,
+    segment_s: float = 10.0,
+    hop_s: float = 10.0,
+    resume: bool = False,
+    batch_size: int = 8,
+    progress: bool = True,
+    memory_budget_gb: float | None = None,
+    index_type: str = "auto",
+    device: str = "auto",
+    console=None,
+) -> IndexInfo:
+    """Build an index of ``source`` into the folder ``out`` (replaced atomically if it holds an
+    index).
+
+    Args:
+        source: folder of audio, CSV/JSONL manifest, saved ``datasets`` folder or hub id.
+        encoder: ``builtin`` / ``clap`` (loaded with ``model``, ``device``), or an
+            :class:`IndexEncoder`.
+        segment_s / hop_s: clip length and hop in seconds.
+        resume: continue an interrupted build of ``out`` (same source and settings).
+        batch_size: clips per CLAP forward pass.
+        memory_budget_gb: IVF-PQ when the flat vectors would exceed it.
+        index_type: ``auto`` (the rule of :mod:`vmb.retrieve.index_type`) or a FAISS kind.
+        progress: show a rich progress bar (on ``console``, default stderr).
+
+    Returns:
+        the :class:`IndexInfo` written to ``out/info.json``.
+
+    Raises:
+        IndexFileError: the source is missing or unsupported, ``out`` is not an index folder,
+            or no file could be indexed (the reasons are in the message).
+        UsageError: bad segment / hop, or ``resume`` with other settings.
+        ModelUnavailable: CLAP weights missing.
+    """
+    started = time.perf_counter()
+    check_segmenting(segment_s, hop_s)
+    if index_type not in ("auto", *INDEX_KINDS):
+        raise UsageError(f"--index-type {index_type}: unknown; use auto, {', '.join(INDEX_KINDS)}")
+    if memory_budget_gb is not None and not memory_budget_gb > 0:
+        raise UsageError(f"--memory-budget-gb {memory_budget_gb}: must be greater than 0")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size {batch_size}: must be at least 1")
+    out = Path(out).expanduser().resolve()
+    check_replaceable(out)
+    vocab = load_vocab()
+    src = read_source(source, vocab)
+    if isinstance(encoder, str):
+        encoder = load_encoder(encoder, model, device=device)
+    if encoder.kind == "clap":
+        encoder.main.batch_size = batch_size
+    settings = {
+        "version": PARTIAL_VERSION,
+        "source": src.description,
+        "encoder": encoder.id,
+        "audio_encoder": encoder.audio.id,
+        "segment_s": float(segment_s),
+        "hop_s": float(hop_s),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = Partial(out, settings, resume)
+    tag_with_clap = encoder.kind == "clap"
+    indexer = TrackIndexer(encoder, vocab, segment_s, hop_s, partial.audio_folder, tag_with_clap)
+
+    results, skipped, resumed = _index_tracks(src, indexer, partial, progress, console)
+    clips = [c for r in results for c in r.clips]
+    if not clips:
+        reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:3])
+        more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
+        raise IndexFileError(
+            src.description, f"no audio could be indexed: {reasons or 'no audio files found'}{more}"
+        )
+
+    vectors = np.concatenate([r.vectors for r in results]).astype(np.float32)
+    spec = choose_index_type(
+        len(vectors),
+        vectors.shape[1],
+        memory_budget_gb * 1e9 if memory_budget_gb else None,
+        index_type,
+    )
+    index = build_faiss_index(vectors, spec)
+    params = {**spec.params, **tune_search(index, vectors, spec)}
+    audio_info = audio_index = None
+    if encoder.separate_audio_index:
+        raw = np.concatenate([r.features for r in results])
+        features = FeaturesEncoder()
+        stats = features.fit(raw)
+        audio_vectors = features.normalize(raw)
+        audio_spec = choose_index_type(len(audio_vectors), audio_vectors.shape[1])
+        audio_index = build_faiss_index(audio_vectors, audio_spec)
+        audio_info = {
+            "encoder": features.id,
+            "dim": features.dim,
+            "metric": "ip",
+            "file": "audio.faiss",
+            "index_type": audio_spec.kind,
+            "index_params": {
+                **audio_spec.params,
+                **tune_search(audio_index, audio_vectors, audio_spec),
+            },
+            "stats": stats.to_dict(),
+        }
+
+    has_source_tags = any(t.has_tags for t in src.tracks)
+    tag_source = "manifest" if has_source_tags else "none"
+    if tag_with_clap:
+        tag_source = "manifest+clap-zero-shot" if has_source_tags else "clap-zero-shot"
+    notes = [f"index type: {spec.reason}"]
+    if tag_source == "none":
+        notes.append(
+            "no genre/mood/instrument tags: the source has none and CLAP was not used; wants on them find empty partitions"
+        )
+    if resumed:
+        notes.append(f"resumed: {resumed} file(s) reused from an interrupted build")
+    info = IndexInfo(
+        encoder=encoder.id,
+        encoder_kind=encoder.kind,
+        encoder_model=getattr(encoder.main, "model_id", None),
+        dim=int(vectors.shape[1]),
+        count=len(clips),
+        index_type=spec.kind,
+        index_params=params,
+        tracks=len({c.track_id for c in clips}),
+        audio=audio_info,
+        segment_s=float(segment_s),
+        hop_s=float(hop_s),
+        source=src.description,
+        skipped=skipped,
+        tag_sources={"genre": tag_source, "mood": tag_source, "instruments": tag_source},
+        notes=notes,
+    )
+    table = clips_to_frame(clips, out)
+    index_obj = MusicIndex(out, info, index, table, audio_index)
+    extra = {"audio": partial.audio_folder} if partial.audio_folder.is_dir() else None
+    if extra:
+        # clips of materialised dataset audio point into the partial folder: re-root them
+        prefix = str(partial.audio_folder.resolve()) + os.sep
+        index_obj.table["path"] = [
+            "audio/" + p[len(prefix) :] if p.startswith(prefix) else p
+            for p in index_obj.table["path"]
+        ]
+    info.build_time_s = round(time.perf_counter() - started, 3)
+    index_obj.save(out, extra_dirs=extra)
+    partial.remove()
+    for s in skipped:
+        logger.warning("skipped %s: %s", s["path"], s["reason"])
+    return info
+
+
+def _index_tracks(
+    src: Source, indexer: TrackIndexer, partial: Partial, progress: bool, console
+) -> tuple[list[TrackResult], list[dict[str, str]], int]:
+    """Index every track (or reuse its record); returns results, skips and the reused count."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    results: list[TrackResult] = []
+    skipped = list(src.skipped)
+    resumed = 0
+    bar = Progress(
+        TextColumn("indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[name]}"),
+        console=console or Console(stderr=True),
+        disable=not progress,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("index", total=len(src.tracks), name="")
+        for track in src.tracks:
+            bar.update(task, name=Path(track.path or track.key).name[:40])
+            record = partial.load(track.key)
+            if record is not None:
+                resumed += 1
+            else:
+                try:
+                    record = indexer(track)
+                    partial.save(track.key, record)
+                except MediaError as exc:
+                    record = {
+                        "path": exc.path if track.path else f"{src.description}[{track.key}]",
+                        "reason": exc.reason,
+                    }
+                    partial.skip(track.key, record)
+            if isinstance(record, TrackResult):
+                results.append(record)
+            else:
+                skipped.append(record)
+            bar.advance(task)
+    return results, skipped, resumed

@@ -1,0 +1,233 @@
+"""FAISS index construction, build-time tuning and (partition-restricted) search.
+
+The type comes from :func:`vmb.retrieve.index_type.choose_index_type`. Every search that is
+restricted to a partition passes the partition to FAISS as an ``IDSelectorBitmap`` in the
+search parameters, so FAISS itself only ranks partition members (no over-fetch-and-filter):
+
+===========  ====================================  ========================================
+type         partition ≤ ``EXACT_PARTITION_MAX``    larger partition
+===========  ====================================  ========================================
+flat         exact scan with the selector           exact scan with the selector
+hnsw         exact scan of the graph's flat          graph search with the selector, efSearch
+             storage with the selector              raised by 1 / fraction (≤ 8×)
+ivf_flat/pq  all lists (nprobe = nlist) with the     nprobe raised by 1 / fraction (≤ nlist)
+             selector: exact over the partition
+===========  ====================================  ========================================
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from vmb.retrieve.index_type import TARGET_RECALL, IndexSpec
+
+logger = logging.getLogger(__name__)
+
+EXACT_PARTITION_MAX = 50_000
+TUNE_QUERIES = 200
+
+
+def build_faiss_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0):
+    """A FAISS index of ``spec.kind`` holding ``vectors`` ``[N, D]`` (L2-normalised float32),
+    inner-product metric, ids 0..N-1."""
+    import faiss
+
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, d = x.shape
+    ip = faiss.METRIC_INNER_PRODUCT
+    if spec.kind == "flat":
+        index = faiss.IndexFlatIP(d)
+    elif spec.kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, int(spec.params["M"]), ip)
+        index.hnsw.efConstruction = int(spec.params.get("efConstruction", 40))
+    elif spec.kind in ("ivf_flat", "ivf_pq"):
+        nlist = int(spec.params["nlist"])
+        quantizer = faiss.IndexFlatIP(d)
+        if spec.kind == "ivf_flat":
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, ip)
+        else:
+            index = faiss.IndexIVFPQ(
+                quantizer, d, nlist, int(spec.params["m"]), int(spec.params["nbits"]), ip
+            )
+        index.own_fields = True
+        quantizer.this.disown()
+        # 64 training points per list is plenty for k-means; PQ needs 256 per sub-quantizer.
+        n_train = min(n, max(64 * nlist, 256 * 40 if spec.kind == "ivf_pq" else 0))
+        sample = (
+            x[np.random.default_rng(seed).choice(n, n_train, replace=False)] if n_train < n else x
+        )
+        index.cp.seed = seed
+        index.train(sample)
+    else:
+        raise ValueError(f"unknown index kind {spec.kind!r}")
+    for start in range(0, n, 100_000):
+        index.add(x[start : start + 100_000])
+    return index
+
+
+def synthetic_queries(vectors: np.ndarray, count: int = TUNE_QUERIES, seed: int = 0) -> np.ndarray:
+    """Queries ``[count, D]`` in the region of the data: the normalised sum of two stored
+    vectors and a random direction of the same length."""
+    rng = np.random.default_rng(seed)
+    n, d = vectors.shape
+    a = vectors[rng.integers(0, n, count)]
+    b = vectors[rng.integers(0, n, count)]
+    noise = rng.standard_normal((count, d)).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    q = a + b + noise
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ground truth: exact inner-product top-k ``([Q, k] scores, [Q, k] ids)``."""
+    import faiss
+
+    xb = np.ascontiguousarray(vectors, dtype=np.float32)
+    xq = np.ascontiguousarray(queries, dtype=np.float32)
+    return faiss.knn(xq, xb, min(k, len(xb)), metric=faiss.METRIC_INNER_PRODUCT)
+
+
+def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean fraction of the true top-k ids ``[Q, k]`` found in ``found`` ``[Q, k']``."""
+    hits = [
+        len(set(f[f >= 0].tolist()) & set(t[t >= 0].tolist())) / max(1, int((t >= 0).sum()))
+        for f, t in zip(found, truth)
+    ]
+    return float(np.mean(hits)) if hits else 1.0
+
+
+def tune_search(
+    index,
+    vectors: np.ndarray,
+    spec: IndexSpec,
+    k: int = 10,
+    target: float = TARGET_RECALL,
+    queries=None,
+) -> dict[str, Any]:
+    """The smallest efSearch (HNSW) or nprobe (IVF) with recall@k ≥ ``target`` on
+    :func:`synthetic_queries` (or ``queries``); sets it on ``index`` and returns
+    ``{"efSearch"|"nprobe": value, "recall_at_10": measured}``. Flat indexes are exact."""
+    if spec.kind == "flat":
+        return {"recall_at_10": 1.0}
+    queries = synthetic_queries(vectors) if queries is None else queries
+    _, truth = exact_search(vectors, queries, k)
+    if spec.kind == "hnsw":
+        name, values = "efSearch", [16, 32, 64, 128, 256, 512, 1024, 2048]
+    else:
+        nlist = int(spec.params["nlist"])
+        name, values = "nprobe", sorted({min(nlist, 2**i) for i in range(16)})
+    best: dict[str, Any] = {}
+    for value in values:
+        set_search_param(index, spec.kind, value)
+        _, found = index.search(queries, k)
+        recall = recall_at_k(found, truth)
+        best = {name: int(value), "recall_at_10": round(recall, 4)}
+        if recall >= target:
+            break
+    else:
+        logger.warning(
+            "index tuning: recall@%d %.3f < %.2f even at %s=%d",
+            k,
+            best["recall_at_10"],
+            target,
+            name,
+            best[name],
+        )
+    set_search_param(index, spec.kind, best[name])
+    return best
+
+
+def set_search_param(index, kind: str, value: int) -> None:
+    import faiss
+
+    if kind == "hnsw":
+        faiss.downcast_index(index).hnsw.efSearch = int(value)
+    elif kind in ("ivf_flat", "ivf_pq"):
+        faiss.extract_index_ivf(index).nprobe = int(value)
+
+
+class Selector:
+    """An ``IDSelectorBitmap`` over ``ids`` of an index of ``n`` vectors (keeps its bitmap alive)."""
+
+    def __init__(self, ids: np.ndarray, n: int):
+        import faiss
+
+        mask = np.zeros(n, dtype=bool)
+        mask[np.asarray(ids, dtype=np.int64)] = True
+        self.bitmap = np.packbits(mask, bitorder="little")
+        self.sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(self.bitmap))
+        self.size = len(ids)
+        self.fraction = self.size / max(1, n)
+
+
+def search(
+    index,
+    kind: str,
+    queries: np.ndarray,
+    k: int,
+    params: dict[str, Any] | None = None,
+    ids: np.ndarray | None = None,
+):
+    """Top-``k`` ``([Q, k] scores, [Q, k] ids)`` of ``queries`` ``[Q, D]``; ids ``-1`` pad
+    missing results. With ``ids``, only those vectors are ranked (see the module table)."""
+    import faiss
+
+    params = params or {}
+    q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+    k = max(1, min(int(k), index.ntotal))
+    if ids is None:
+        return index.search(q, k)
+    if len(ids) == 0:
+        return np.full((q.shape[0], 0), -np.inf, np.float32), np.full((q.shape[0], 0), -1, np.int64)
+    k = min(k, len(ids))
+    selector = Selector(ids, index.ntotal)
+    exact = selector.size <= EXACT_PARTITION_MAX
+    if kind == "flat":
+        return index.search(q, k, params=faiss.SearchParameters(sel=selector.sel))
+    if kind == "hnsw":
+        hnsw_index = faiss.downcast_index(index)
+        if exact:
+            storage = faiss.downcast_index(hnsw_index.storage)
+            return storage.search(q, k, params=faiss.SearchParameters(sel=selector.sel))
+        ef = int(params.get("efSearch", hnsw_index.hnsw.efSearch))
+        ef = int(min(ef * 8, ef / max(selector.fraction, 1e-9)))
+        return index.search(
+            q, k, params=faiss.SearchParametersHNSW(sel=selector.sel, efSearch=max(ef, k))
+        )
+    if kind in ("ivf_flat", "ivf_pq"):
+        ivf = faiss.extract_index_ivf(index)
+        nprobe = int(params.get("nprobe", ivf.nprobe))
+        nprobe = (
+            ivf.nlist
+            if exact
+            else int(min(ivf.nlist, np.ceil(nprobe / max(selector.fraction, 1e-9))))
+        )
+        return index.search(q, k, params=faiss.SearchParametersIVF(sel=selector.sel, nprobe=nprobe))
+    raise ValueError(f"unknown index kind {kind!r}")
+
+
+def gpu_status() -> tuple[bool, int]:
+    """``(faiss built with GPU support, number of GPUs FAISS sees)``."""
+    import faiss
+
+    has_gpu_build = hasattr(faiss, "StandardGpuResources")
+    return has_gpu_build, (faiss.get_num_gpus() if has_gpu_build else 0)
+
+
+def to_gpu(index):
+    """A GPU copy of ``index`` (device 0)."""
+    import faiss
+
+    return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+
+
+def to_cpu(index):
+    """``index`` itself, or its CPU copy if it lives on a GPU."""
+    import faiss
+
+    if hasattr(faiss, "index_gpu_to_cpu") and "Gpu" in type(index).__name__:
+        return faiss.index_gpu_to_cpu(index)
+    return index

@@ -1,0 +1,494 @@
+"""The index on disk: ``index.faiss``, ``clips.parquet``, ``info.json`` (and ``audio.faiss``).
+
+Layout of an index folder (the contract of DESIGN.md):
+
+* ``index.faiss`` — the vectors of the index's main encoder (row ``i`` ↔ clip ``i``).
+* ``clips.parquet`` — one row per clip: every :class:`~vmb.types.Clip` field and attribute
+  (``mood`` and ``instruments`` as lists). Paths are relative to the index folder when the file
+  lies inside it, else absolute; :meth:`MusicIndex.clip` always returns them absolute.
+* ``audio.faiss`` — builtin indexes only: the measured-feature vectors of the same clips.
+* ``info.json`` — :class:`IndexInfo`: encoder id, dimension, metric, FAISS type, counts, build
+  time, vmb version, and the sha256 of every other file, checked on load.
+
+Writes go to a temporary folder next to the target that replaces it at the end (an atomic
+exchange where the OS has one), so a reader sees the old or the new index, never a mix.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import datetime
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vmb.errors import IndexFileError
+from vmb.types import Clip, ClipAttributes, Wants
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+INDEX_FILE = "index.faiss"
+AUDIO_FILE = "audio.faiss"
+CLIPS_FILE = "clips.parquet"
+INFO_FILE = "info.json"
+LIST_COLUMNS = ("mood", "instruments")
+ATTRIBUTE_COLUMNS = tuple(f.name for f in dataclasses.fields(ClipAttributes))
+CLIP_COLUMNS = ("id", "path", "start_s", "duration_s", "sample_rate", "caption", "track_id")
+
+
+@dataclass
+class IndexInfo:
+    """What ``info.json`` says about an index.
+
+    Attributes:
+        encoder: id of the encoder of ``index.faiss`` (e.g. ``minilm:all-MiniLM-L6-v2``).
+        encoder_kind: ``clap`` or ``builtin``; ``encoder_model`` the model to load it with.
+        dim / metric: vector dimension; ``ip`` (inner product of unit vectors).
+        index_type / index_params: FAISS type (``flat``, ``hnsw``, ``ivf_flat``, ``ivf_pq``) and
+            its parameters (nlist, nprobe, efSearch...).
+        count / tracks: number of clips (vectors) and of source tracks.
+        audio: builtin only: ``{"encoder", "dim", "file", "index_type", "stats"}`` of ``audio.faiss``.
+        files: ``{name: {"sha256", "bytes"}}`` of the other files.
+        skipped: ``[{"path", "reason"}]`` source files that could not be indexed.
+        tag_sources: where genre / mood / instruments came from (``manifest``,
+            ``clap-zero-shot``, ``none``).
+    """
+
+    encoder: str
+    encoder_kind: str
+    dim: int
+    count: int
+    index_type: str = "flat"
+    index_params: dict[str, Any] = field(default_factory=dict)
+    metric: str = "ip"
+    encoder_model: str | None = None
+    tracks: int = 0
+    audio: dict[str, Any] | None = None
+    segment_s: float | None = None
+    hop_s: float | None = None
+    source: str = ""
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    tag_sources: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    build_time_s: float = 0.0
+    created: str = ""
+    vmb_version: str = ""
+    format_version: int = FORMAT_VERSION
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexInfo:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def arrow_schema():
+    """The pyarrow schema of ``clips.parquet``."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("path", pa.string()),
+            ("start_s", pa.float64()),
+            ("duration_s", pa.float64()),
+            ("sample_rate", pa.int64()),
+            ("caption", pa.string()),
+            ("track_id", pa.string()),
+            ("tempo_bpm", pa.float64()),
+            ("tempo_class", pa.string()),
+            ("key", pa.string()),
+            ("mode", pa.string()),
+            ("genre", pa.string()),
+            ("mood", pa.list_(pa.string())),
+            ("instruments", pa.list_(pa.string())),
+            ("energy", pa.float64()),
+            ("loudness_db", pa.float64()),
+        ]
+    )
+
+
+def clips_to_frame(clips: list[Clip], root: Path):
+    """Clips → the clip table (pandas), paths relative to ``root`` when inside it."""
+    import pandas as pd
+
+    root = Path(root).resolve()
+    rows = []
+    for clip in clips:
+        row = {name: getattr(clip, name) for name in CLIP_COLUMNS}
+        row["path"] = relative_to_root(clip.path, root)
+        for name in ATTRIBUTE_COLUMNS:
+            value = getattr(clip.attributes, name)
+            row[name] = list(value) if name in LIST_COLUMNS else value
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=[*CLIP_COLUMNS, *ATTRIBUTE_COLUMNS])
+    return frame_from_arrow(frame_to_arrow(frame))
+
+
+def frame_to_arrow(frame):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, schema=arrow_schema(), preserve_index=False)
+
+
+def frame_from_arrow(table):
+    return table.to_pandas()
+
+
+def relative_to_root(path: str, root: Path) -> str:
+    """``path`` relative to ``root`` (posix) when inside it, else absolute."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(p.resolve())
+
+
+class MusicIndex:
+    """A loaded index: FAISS index(es), the clip table and the info.
+
+    Attributes:
+        path: the index folder (absolute).
+        info: :class:`IndexInfo`.
+        index: the FAISS index of the main encoder's vectors ``[N, dim]``.
+        audio_index: the FAISS index of ``audio.faiss`` (builtin), else ``None``.
+        table: the clip table as a pandas DataFrame (row ``i`` ↔ vector ``i``).
+    """
+
+    def __init__(self, path: str | os.PathLike, info: IndexInfo, index, table, audio_index=None):
+        self.path = Path(path).resolve()
+        self.info = info
+        self.index = index
+        self.audio_index = audio_index
+        self.table = table.reset_index(drop=True)
+        self._gpu_checked = False
+
+    def __len__(self) -> int:
+        return int(self.info.count)
+
+    def __repr__(self) -> str:
+        return f"MusicIndex({str(self.path)!r}, encoder={self.info.encoder!r}, count={len(self)})"
+
+    # ----- clips -------------------------------------------------------------------------------
+
+    def clip(self, i: int) -> Clip:
+        """Clip ``i`` with an absolute path."""
+        row = self.table.iloc[int(i)]
+        attributes = {}
+        for name in ATTRIBUTE_COLUMNS:
+            value = row[name]
+            if name in LIST_COLUMNS:
+                value = tuple(value) if value is not None else ()
+            elif _missing(value):
+                value = None
+            attributes[name] = value.item() if isinstance(value, np.generic) else value
+        path = Path(row["path"])
+        return Clip(
+            id=str(row["id"]),
+            path=str(path if path.is_absolute() else (self.path / path)),
+            start_s=float(row["start_s"]),
+            duration_s=float(row["duration_s"]),
+            sample_rate=int(row["sample_rate"]),
+            caption=str(row["caption"] or ""),
+            attributes=ClipAttributes(**attributes),
+            track_id=str(row["track_id"]),
+        )
+
+    def clips(self) -> list[Clip]:
+        return [self.clip(i) for i in range(len(self))]
+
+    def partition(self, wants: Wants | None) -> np.ndarray:
+        """Ids ``[M]`` int64 (ascending) of the clips matching every set attribute of ``wants``:
+        genre, tempo class, key and mode by equality; mood and instrument by membership."""
+        n = len(self)
+        mask = np.ones(n, dtype=bool)
+        if not wants:
+            return np.arange(n, dtype=np.int64)
+        t = self.table
+        for name, value in wants.items():
+            if name in ("genre", "key", "mode"):
+                mask &= (t[name] == value).to_numpy()
+            elif name == "tempo":
+                mask &= (t["tempo_class"] == value).to_numpy()
+            elif name == "mood":
+                mask &= np.fromiter(
+                    (value in (m if m is not None else ()) for m in t["mood"]), bool, n
+                )
+            elif name == "instrument":
+                mask &= np.fromiter(
+                    (value in (m if m is not None else ()) for m in t["instruments"]), bool, n
+                )
+        return np.flatnonzero(mask).astype(np.int64)
+
+    def histograms(self) -> dict[str, dict[str, int]]:
+        """Counts of clips per tempo class, key + mode, genre, mood and instrument."""
+        t = self.table
+
+        def counts(values) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for v in values:
+                if _missing(v) or v == "":
+                    v = "(none)"
+                out[str(v)] = out.get(str(v), 0) + 1
+            return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+        def flat(column) -> list:
+            items: list = []
+            for v in t[column]:
+                items.extend(list(v) if v is not None and len(v) else ["(none)"])
+            return items
+
+        keys = [
+            f"{k} {m}" if isinstance(k, str) and isinstance(m, str) else None
+            for k, m in zip(t["key"], t["mode"])
+        ]
+        return {
+            "tempo_class": counts(t["tempo_class"]),
+            "key": counts(keys),
+            "genre": counts(t["genre"]),
+            "mood": counts(flat("mood")),
+            "instruments": counts(flat("instruments")),
+        }
+
+    # ----- disk --------------------------------------------------------------------------------
+
+    def save(
+        self, path: str | os.PathLike | None = None, extra_dirs: dict[str, Path] | None = None
+    ) -> Path:
+        """Write the index to ``path`` (default: where it was loaded from) atomically.
+
+        ``extra_dirs`` (``{name: folder}``) are moved into the index folder too (e.g. audio
+        decoded from a dataset, referenced by relative clip paths).
+        """
+        import faiss
+
+        from vmb.retrieve.faiss_index import to_cpu
+
+        out = Path(path or self.path).resolve()
+        check_replaceable(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            for name, folder in (extra_dirs or {}).items():
+                shutil.copytree(folder, tmp / name)
+            files: dict[str, dict[str, Any]] = {}
+            blobs = {INDEX_FILE: faiss.serialize_index(to_cpu(self.index)).tobytes()}
+            if self.audio_index is not None:
+                blobs[AUDIO_FILE] = faiss.serialize_index(to_cpu(self.audio_index)).tobytes()
+            import pyarrow.parquet as pq
+
+            pq.write_table(frame_to_arrow(self.table), tmp / CLIPS_FILE)
+            blobs[CLIPS_FILE] = (tmp / CLIPS_FILE).read_bytes()
+            for name, data in blobs.items():
+                if name != CLIPS_FILE:
+                    (tmp / name).write_bytes(data)
+                files[name] = {"sha256": sha256_bytes(data), "bytes": len(data)}
+            self.info.files = files
+            self.info.vmb_version = self.info.vmb_version or _vmb_version()
+            self.info.created = self.info.created or _now()
+            (tmp / INFO_FILE).write_text(
+                json.dumps(self.info.to_dict(), indent=2, ensure_ascii=False) + "\n"
+            )
+            _fsync_dir(tmp)
+            replace_dir(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.path = out
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, verify: bool = True) -> MusicIndex:
+        """Load an index folder.
+
+        Raises:
+            IndexFileError: the folder or a file is missing, a checksum does not match (file
+                modified or truncated), or a file cannot be parsed.
+        """
+        try:
+            return cls._load(Path(path), verify)
+        except FileNotFoundError:
+            # The folder was replaced by a newer build between two reads: read it again.
+            return cls._load(Path(path), verify)
+
+    @classmethod
+    def _load(cls, path: Path, verify: bool) -> MusicIndex:
+        import io
+
+        import faiss
+        import pyarrow.parquet as pq
+
+        if not path.exists():
+            raise IndexFileError(
+                path, "index not found (build one with: vmb index build SOURCE --out PATH)"
+            )
+        if not path.is_dir():
+            raise IndexFileError(
+                path,
+                "not an index folder (expected a folder with index.faiss, clips.parquet, info.json)",
+            )
+        dir_fd = os.open(path, os.O_RDONLY)
+        try:
+            try:
+                raw_info = _read_at(dir_fd, INFO_FILE)
+            except FileNotFoundError:
+                raise IndexFileError(path / INFO_FILE, "missing; not a vmb index folder") from None
+            try:
+                info = IndexInfo.from_dict(json.loads(raw_info))
+            except (ValueError, TypeError) as exc:
+                raise IndexFileError(
+                    path / INFO_FILE, f"not a valid index info file ({exc})"
+                ) from None
+            if info.format_version > FORMAT_VERSION:
+                raise IndexFileError(
+                    path,
+                    f"index format {info.format_version} is newer than this vmb reads ({FORMAT_VERSION})",
+                )
+            blobs: dict[str, bytes] = {}
+            for name in (INDEX_FILE, CLIPS_FILE, *([AUDIO_FILE] if info.audio else [])):
+                try:
+                    data = _read_at(dir_fd, name)
+                except FileNotFoundError:
+                    if not (path / INFO_FILE).exists():
+                        raise
+                    raise IndexFileError(path / name, "missing") from None
+                expected = info.files.get(name)
+                if verify:
+                    if expected is None:
+                        raise IndexFileError(path / name, "no checksum in info.json")
+                    if len(data) != expected["bytes"]:
+                        raise IndexFileError(
+                            path / name,
+                            f"size {len(data)} bytes, info.json says {expected['bytes']}: truncated or modified; rebuild the index",
+                        )
+                    if sha256_bytes(data) != expected["sha256"]:
+                        raise IndexFileError(
+                            path / name,
+                            "checksum does not match info.json: the file was modified; rebuild the index",
+                        )
+                blobs[name] = data
+        finally:
+            os.close(dir_fd)
+
+        def read_faiss(name: str):
+            try:
+                return faiss.deserialize_index(np.frombuffer(blobs[name], dtype=np.uint8))
+            except RuntimeError as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+                raise IndexFileError(
+                    path / name, f"not a readable FAISS index ({first[:120]})"
+                ) from None
+
+        index = read_faiss(INDEX_FILE)
+        audio_index = read_faiss(AUDIO_FILE) if info.audio else None
+        try:
+            table = frame_from_arrow(pq.read_table(io.BytesIO(blobs[CLIPS_FILE])))
+        except Exception as exc:  # noqa: BLE001  (pyarrow raises several types for a bad file)
+            raise IndexFileError(
+                path / CLIPS_FILE, f"not a readable Parquet file ({type(exc).__name__})"
+            ) from None
+        missing = [c for c in (*CLIP_COLUMNS, *ATTRIBUTE_COLUMNS) if c not in table.columns]
+        if missing:
+            raise IndexFileError(path / CLIPS_FILE, f"missing columns: {', '.join(missing)}")
+        for name, idx in ((INDEX_FILE, index), (AUDIO_FILE, audio_index)):
+            if idx is not None and idx.ntotal != len(table):
+                raise IndexFileError(
+                    path / name, f"{idx.ntotal} vectors but clips.parquet has {len(table)} rows"
+                )
+        if index.d != info.dim:
+            raise IndexFileError(
+                path / INDEX_FILE, f"dimension {index.d}, info.json says {info.dim}"
+            )
+        if len(table) != info.count:
+            raise IndexFileError(
+                path / CLIPS_FILE, f"{len(table)} rows, info.json says {info.count}"
+            )
+        return cls(path, info, index, table, audio_index)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and np.isnan(value))
+
+
+def check_replaceable(out: Path) -> None:
+    """Refuse to replace something that is not a vmb index (a file, a non-empty other folder)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise IndexFileError(out, "exists and is not a folder; choose another --out")
+    if any(out.iterdir()) and not (out / INFO_FILE).is_file():
+        raise IndexFileError(
+            out, "exists and is not a vmb index (no info.json); refusing to replace it"
+        )
+
+
+def replace_dir(tmp: Path, out: Path) -> None:
+    """Put folder ``tmp`` at ``out``, replacing an existing ``out``.
+
+    On Linux the two folders are swapped atomically (``renameat2(RENAME_EXCHANGE)``); elsewhere
+    the old folder is renamed aside first (a reader may then briefly find no index, never a mix).
+    """
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    if _exchange(tmp, out):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+    os.rename(out, old)
+    os.rename(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+def _read_at(dir_fd: int, name: str) -> bytes:
+    fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def _fsync_dir(folder: Path) -> None:
+    for p in folder.iterdir():
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _vmb_version() -> str:
+    import vmb
+
+    return vmb.__version__
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
