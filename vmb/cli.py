@@ -85,6 +85,62 @@ def probe(
     console.print(info.summary(), markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command()
+def describe(
+    video: Annotated[str | None, typer.Option("--video", help="A video file.")] = None,
+    image: Annotated[list[str] | None, typer.Option("--image", help="An image file (repeatable).")] = None,
+    text: Annotated[str | None, typer.Option("--text", help='Your words, e.g. "sad piano at 70 bpm".')] = None,
+    describer: Annotated[
+        str | None, typer.Option("--describer", help="vlm (neural) or visual (built-in); default from the config.")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="VLM hub id or local folder.")] = None,
+    frames: Annotated[int | None, typer.Option("--frames", help="Frames sampled from the video.")] = None,
+    config_file: Annotated[str | None, typer.Option("--config", help="A YAML config file.")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Describe the music for a video, images and/or text (the text bridge)."""
+    from vmb.config import load_config
+    from vmb.describe import DESCRIBERS
+    from vmb.describe import describe as describe_inputs
+    from vmb.errors import UsageError
+
+    if video is None and not image and not (text and text.strip()):
+        raise UsageError("vmb describe: give at least one of --video, --image or --text")
+    settings = list(overrides or ())
+    if frames is not None:
+        if frames < 1:
+            raise UsageError(f"--frames {frames}: must be at least 1")
+        settings.append(f"describer.num_frames={frames}")
+    config = load_config(config_file, overrides=settings)
+    kind = describer or config.describer.kind
+    if kind not in DESCRIBERS:
+        raise UsageError(f"--describer {kind}: use one of {', '.join(DESCRIBERS)}")
+    result = describe_inputs(video, image or (), text, describer=kind, config=config, model=model)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    from rich.table import Table
+
+    console.print(result.text or "(no sentence)", markup=False, highlight=False, soft_wrap=True)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    for name, value in result.to_dict().items():
+        if name == "text":
+            continue
+        if isinstance(value, list):
+            value = ", ".join(value)
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        table.add_row(name, "-" if value in (None, "") else str(value))
+    console.print(table)
+
+
+from vmb.retrieve.cli import index_app, retrieve  # noqa: E402  (music bridge commands)
+
+app.add_typer(index_app, name="index")
+app.command()(retrieve)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="vmb")

@@ -1,0 +1,123 @@
+"""The text bridge: video, images and/or text → a :class:`~vmb.types.MusicDescription`.
+
+Two describers, one interface (``.describe(inputs) -> MusicDescription``):
+
+- :class:`VLMDescriber` (``describer="vlm"``): a transformers image-text-to-text model
+  (default ``OpenGVLab/InternVL3-1B-hf``) asked for a JSON description, parsed robustly.
+- :class:`VisualDescriber` (``describer="visual"``): the built-in rule table over measured
+  brightness, colour, motion and cuts; no download.
+
+Text given with the visuals is parsed into fields and wins over the pixels for every field it
+sets (the merge rule is in :mod:`vmb.describe.schema`)::
+
+    from vmb.describe import describe
+    d = describe(video="clip.mp4", text="in D minor")
+    print(d.text, d.tempo_bpm, d.mood)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from vmb.describe.inputs import load_inputs
+from vmb.describe.parse import ParsedAnswer, parse_answer
+from vmb.describe.schema import merge, write_sentence
+from vmb.describe.text import parse_text
+from vmb.errors import UsageError
+from vmb.types import MusicDescription
+
+if TYPE_CHECKING:
+    from vmb.config import Config
+    from vmb.describe.visual import VisualDescriber
+    from vmb.describe.vlm import VLMDescriber
+
+DESCRIBERS = ("visual", "vlm")
+
+
+def __getattr__(name: str) -> Any:
+    # The describer classes import numpy/yaml/torch paths lazily, so `vmb --help` stays fast.
+    if name == "VisualDescriber":
+        from vmb.describe.visual import VisualDescriber
+
+        return VisualDescriber
+    if name == "VLMDescriber":
+        from vmb.describe.vlm import VLMDescriber
+
+        return VLMDescriber
+    raise AttributeError(f"module 'vmb.describe' has no attribute {name!r}")
+
+
+def load_describer(kind: str = "visual", config: Config | None = None, model: str | None = None):
+    """A describer by name: ``visual`` (:meth:`VisualDescriber.from_config`) or ``vlm``
+    (:meth:`VLMDescriber.from_config`, ``model`` overriding ``config.describer.model``)."""
+    from vmb.config import Config
+
+    config = config or Config()
+    if kind == "visual":
+        from vmb.describe.visual import VisualDescriber
+
+        return VisualDescriber.from_config(config)
+    if kind == "vlm":
+        from vmb.describe.vlm import VLMDescriber
+
+        return VLMDescriber.from_config(config, model=model)
+    raise UsageError(f"describer {kind!r} is not one of: {', '.join(DESCRIBERS)}")
+
+
+def describe(
+    video: str | os.PathLike | None = None,
+    images: Sequence[str | os.PathLike] | str | os.PathLike = (),
+    text: str | None = None,
+    describer: str | VisualDescriber | VLMDescriber = "visual",
+    config: Config | None = None,
+    model: str | None = None,
+) -> MusicDescription:
+    """Describe the music for a video, images and/or text.
+
+    Args:
+        video, images, text: the inputs; at least one is needed.
+        describer: ``"visual"`` (built-in), ``"vlm"`` (neural), or a describer object.
+        config: settings (``describer.*``, ``device``, ``dtype``); the defaults otherwise.
+        model: the VLM hub id or local folder (overrides ``config.describer.model``).
+
+    Raises:
+        UsageError: no input, or an unknown describer.
+        MediaError: an input file that cannot be read.
+        ModelUnavailable: ``vlm`` weights that are not available offline.
+    """
+    from vmb.config import Config
+
+    config = config or Config()
+    if isinstance(describer, str):
+        if describer not in DESCRIBERS:
+            raise UsageError(f"describer {describer!r} is not one of: {', '.join(DESCRIBERS)}")
+        kind = describer
+    else:
+        kind = getattr(describer, "name", "custom")
+    num_frames = getattr(describer, "num_frames", config.describer.num_frames)
+    if kind == "vlm" and isinstance(describer, str):
+        num_frames = config.describer.num_frames
+    # The built-in describer samples its own short windows; the VLM needs the frames now.
+    inputs = load_inputs(video, images, text, num_frames=num_frames, decode=kind != "visual")
+    if all(i.kind == "text" for i in inputs):
+        return parse_text(inputs[0].text or "")
+    if isinstance(describer, str):
+        describer = load_describer(kind, config, model)
+    return describer.describe(inputs)
+
+
+__all__ = [
+    "DESCRIBERS",
+    "ParsedAnswer",
+    "VLMDescriber",
+    "VisualDescriber",
+    "describe",
+    "load_describer",
+    "load_inputs",
+    "merge",
+    "parse_answer",
+    "parse_text",
+    "write_sentence",
+]
