@@ -1,13 +1,16 @@
 """Read RGB frames from a video, uniformly over its duration, without decoding all of it.
 
-Strategy: the sample times are known up front. Between two sample times that are close (less
-than about a keyframe interval apart) the decoder simply runs forward; for a far one it seeks
-to the keyframe before the target and decodes forward from there. Only the chosen frames are
-converted to RGB, scaled in FFmpeg (``max_side``), and kept.
+Strategy: the sample times are known up front. The decoder runs forward and seeks only when a
+keyframe lies between where it is and the next target, so a seek always skips frames. The
+container's index says where the keyframes are (mp4, mov and avi when opened, Matroska/WebM
+after their cues are loaded by the first seek); without one, targets further than 2 s (or the
+longest keyframe interval seen) are sought. Only the chosen frames are converted to RGB,
+scaled in FFmpeg (``max_side``), and kept.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 from collections.abc import Iterator
@@ -27,9 +30,11 @@ from vmb.media.checks import (
     unsupported_codec_reason,
 )
 
-# Seek instead of decoding forward when the next target is further away than this (seconds),
-# or than the longest keyframe interval seen so far, whichever is larger.
+# With no index reaching the target: seek when it is further away than this (seconds) or than
+# the longest keyframe interval seen, whichever is larger.
 MIN_SEEK_GAP_S = 2.0
+# With a keyframe known between the decoder and the target: seek when it skips at least this.
+SEEK_MIN_SKIP_S = 0.5
 
 
 @dataclass
@@ -211,6 +216,62 @@ def _frames_from(container, stream, path, seek_s: float | None) -> Iterator[_Dec
         raise MediaError(path, f"corrupt or truncated video: {short_av_reason(exc)}") from None
 
 
+class _Keyframes:
+    """Where the keyframes are, from the container's index and from decoding.
+
+    mp4/mov/avi index every frame when opened; Matroska/WebM load their cues on the first
+    seek; other files only tell what has been demuxed so far. ``horizon`` is how far the
+    knowledge reaches: past it a keyframe may or may not exist.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.start = stream.start_time or 0
+        self.times: list[float] = []
+        self.horizon = -math.inf
+        self._indexed = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        entries = self.stream.index_entries
+        if len(entries) == self._indexed:
+            return
+        self._indexed = len(entries)
+        base = self.stream.time_base
+        for entry in entries:
+            seconds = float((entry.timestamp - self.start) * base)
+            self.horizon = max(self.horizon, seconds)
+            if entry.is_keyframe:
+                self.times.append(seconds)
+        self.times = sorted(set(self.times))
+
+    def saw(self, item: _Decoded) -> None:
+        self.horizon = max(self.horizon, item.time_s)
+        if item.frame.key_frame and (not self.times or item.time_s > self.times[-1]):
+            self.times.append(item.time_s)
+
+    def last_at_or_before(self, seconds: float) -> float | None:
+        index = bisect.bisect_right(self.times, seconds + 1e-6)
+        return self.times[index - 1] if index else None
+
+    def longest_gap(self) -> float:
+        return float(np.max(np.diff(self.times))) if len(self.times) > 1 else 0.0
+
+
+def _should_seek(keyframes: _Keyframes, target: float, position: float, frame_step: float) -> bool:
+    """Seek when a keyframe lies between the decoder's position and the target (decoding from
+    it skips the frames in between); when the index does not reach the target, when the target
+    is further than any keyframe interval seen."""
+    keyframes.refresh()
+    key = keyframes.last_at_or_before(target)
+    # A seek flushes the decoder; a few frames of forward decoding are cheaper than that.
+    if key is not None and key > position + max(SEEK_MIN_SKIP_S, 8 * frame_step):
+        return True
+    if keyframes.horizon >= target:
+        return False
+    return target - position > max(MIN_SEEK_GAP_S, keyframes.longest_gap())
+
+
 def _decode_at(
     container, stream, path, targets: np.ndarray, duration: float, strict: bool, max_side
 ) -> tuple[list[np.ndarray], list[float]]:
@@ -221,8 +282,7 @@ def _decode_at(
     sar = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
     frame_step = 1 / float(stream.average_rate or stream.guessed_rate or 25)
     eps = 1e-6
-    keyframe_gap = 0.0
-    last_key = None
+    keyframes = _Keyframes(stream)
     frames: list[np.ndarray] = []
     times: list[float] = []
     converted: tuple[_Decoded, np.ndarray] | None = None
@@ -231,21 +291,21 @@ def _decode_at(
     current: _Decoded | None = None  # last frame at or before the previous target
     ahead: _Decoded | None = None  # first frame after the previous target
     for target in targets:
-        position = ahead.time_s if ahead is not None else (current.time_s if current else -1.0)
-        if decoder is None or target - position > max(MIN_SEEK_GAP_S, keyframe_gap):
-            seek_s = None if (decoder is None and target <= MIN_SEEK_GAP_S) else float(target)
-            decoder = _frames_from(container, stream, path, seek_s)
-            current = ahead = last_key = None
+        if decoder is None:
+            seek = _should_seek(keyframes, target, 0.0, frame_step)
+        else:
+            position = ahead.time_s if ahead is not None else (current.time_s if current else 0.0)
+            seek = _should_seek(keyframes, target, position, frame_step)
+        if decoder is None or seek:
+            decoder = _frames_from(container, stream, path, float(target) if seek else None)
+            current = ahead = None
         while ahead is None or ahead.time_s <= target + eps:
             if ahead is not None:
                 current = ahead
             ahead = next(decoder, None)
             if ahead is None:
                 break
-            if ahead.frame.key_frame:
-                if last_key is not None and ahead.time_s > last_key:
-                    keyframe_gap = max(keyframe_gap, ahead.time_s - last_key)
-                last_key = ahead.time_s
+            keyframes.saw(ahead)
         if current is None:
             # The seek (or the stream) starts after the target: the first frame is the closest.
             if ahead is None:

@@ -1,0 +1,1 @@
+"""Speed benchmarks against the plain library calls; results as JSON in benchmarks/results/."""

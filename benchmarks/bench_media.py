@@ -1,0 +1,130 @@
+"""Speed of vmb.media.read_frames against the plain PyAV approach.
+
+Samples 16 frames uniformly from a generated 60 s 640x360 H.264 video, two ways, in the same
+run:
+
+- ``vmb``: ``read_frames(path, num_frames=16)`` (seeks to far targets, decodes forward);
+- ``plain``: open with PyAV, decode every frame, keep the one on screen at each target (only
+  the 16 kept frames are converted to RGB, so the baseline is not handicapped).
+
+Both must return the same frames (checked). Two keyframe intervals are measured: x264's
+default (250 frames, ~10 s) and a streaming-style 2 s GOP. The methods are interleaved in each
+of ``--repeats`` rounds; the minimum (the least disturbed run on a shared machine) and the
+median are reported, the speed-up from the minima.
+
+    python -m benchmarks.bench_media [--seconds 60] [--repeats 3]
+
+Writes ``benchmarks/results/media.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "media.json"
+
+
+def plain_pyav(path: Path, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decode everything, pick the frame on screen at each slice centre."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        duration = float(stream.duration * stream.time_base)
+        targets = (np.arange(num_frames) + 0.5) * duration / num_frames
+        picked, times = [], []
+        previous = None
+        index = 0
+        for frame in container.decode(stream):
+            while index < num_frames and frame.time > targets[index] + 1e-6:
+                picked.append(previous.to_ndarray(format="rgb24"))
+                times.append(previous.time)
+                index += 1
+            previous = frame
+        while index < num_frames:
+            picked.append(previous.to_ndarray(format="rgb24"))
+            times.append(previous.time)
+            index += 1
+    return np.stack(picked), np.array(times)
+
+
+def timed(fns: dict, repeats: int) -> tuple[dict, dict]:
+    """Run each function once per round, interleaved; ``(seconds per name, last result)``."""
+    durations: dict[str, list[float]] = {name: [] for name in fns}
+    results = {}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            durations[name].append(time.perf_counter() - start)
+    return durations, results
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from vmb.media import read_frames
+    from vmb.testing import make_video
+
+    parser = argparse.ArgumentParser(description="read_frames vs decode-everything")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--num-frames", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    cases = []
+    with tempfile.TemporaryDirectory() as folder:
+        for label, gop in (("x264 default GOP (250 frames)", None), ("2 s GOP", 48)):
+            path = make_video(Path(folder) / f"bench_{gop}.mp4", seconds=args.seconds, fps=24, size=(640, 360), gop=gop)
+            durations, results = timed(
+                {
+                    "vmb": lambda: read_frames(path, num_frames=args.num_frames),
+                    "plain": lambda: plain_pyav(path, args.num_frames),
+                    "vmb_224": lambda: read_frames(path, num_frames=args.num_frames, max_side=224),
+                },
+                args.repeats,
+            )
+            (frames, times), (plain_frames, plain_times) = results["vmb"], results["plain"]
+            same = bool(np.array_equal(frames, plain_frames) and np.allclose(times, plain_times))
+            best = {name: min(values) for name, values in durations.items()}
+            middle = {name: statistics.median(values) for name, values in durations.items()}
+            cases.append(
+                {
+                    "video": f"{args.seconds:g} s 640x360 24 fps H.264, {label}",
+                    "num_frames": args.num_frames,
+                    "vmb_read_frames_s": {"min": round(best["vmb"], 4), "median": round(middle["vmb"], 4)},
+                    "vmb_read_frames_max_side_224_s": {"min": round(best["vmb_224"], 4), "median": round(middle["vmb_224"], 4)},
+                    "plain_pyav_decode_all_s": {"min": round(best["plain"], 4), "median": round(middle["plain"], 4)},
+                    "speedup_vs_plain": round(best["plain"] / best["vmb"], 2),
+                    "same_frames_as_plain": same,
+                }
+            )
+            print(json.dumps(cases[-1]))
+            if not same:
+                raise SystemExit("read_frames and the plain decode disagree: fix before trusting timings")
+
+    result = {
+        "topic": "media.read_frames",
+        "repeats": args.repeats,
+        "statistic": "seconds (min and median over interleaved rounds); speedup from the minima",
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "cases": cases,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, RESULTS)
+    print(f"wrote {RESULTS}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
