@@ -83,12 +83,20 @@ def main(argv: list[str] | None = None) -> dict:
     cases = []
     with tempfile.TemporaryDirectory() as folder:
         for label, gop in (("x264 default GOP (250 frames)", None), ("2 s GOP", 48)):
-            path = make_video(Path(folder) / f"bench_{gop}.mp4", seconds=args.seconds, fps=24, size=(640, 360), gop=gop)
+            path = make_video(
+                Path(folder) / f"bench_{gop}.mp4",
+                seconds=args.seconds,
+                fps=24,
+                size=(640, 360),
+                gop=gop,
+            )
             durations, results = timed(
                 {
-                    "vmb": lambda: read_frames(path, num_frames=args.num_frames),
-                    "plain": lambda: plain_pyav(path, args.num_frames),
-                    "vmb_224": lambda: read_frames(path, num_frames=args.num_frames, max_side=224),
+                    "vmb": lambda p=path: read_frames(p, num_frames=args.num_frames),
+                    "plain": lambda p=path: plain_pyav(p, args.num_frames),
+                    "vmb_224": lambda p=path: read_frames(
+                        p, num_frames=args.num_frames, max_side=224
+                    ),
                 },
                 args.repeats,
             )
@@ -100,16 +108,27 @@ def main(argv: list[str] | None = None) -> dict:
                 {
                     "video": f"{args.seconds:g} s 640x360 24 fps H.264, {label}",
                     "num_frames": args.num_frames,
-                    "vmb_read_frames_s": {"min": round(best["vmb"], 4), "median": round(middle["vmb"], 4)},
-                    "vmb_read_frames_max_side_224_s": {"min": round(best["vmb_224"], 4), "median": round(middle["vmb_224"], 4)},
-                    "plain_pyav_decode_all_s": {"min": round(best["plain"], 4), "median": round(middle["plain"], 4)},
+                    "vmb_read_frames_s": {
+                        "min": round(best["vmb"], 4),
+                        "median": round(middle["vmb"], 4),
+                    },
+                    "vmb_read_frames_max_side_224_s": {
+                        "min": round(best["vmb_224"], 4),
+                        "median": round(middle["vmb_224"], 4),
+                    },
+                    "plain_pyav_decode_all_s": {
+                        "min": round(best["plain"], 4),
+                        "median": round(middle["plain"], 4),
+                    },
                     "speedup_vs_plain": round(best["plain"] / best["vmb"], 2),
                     "same_frames_as_plain": same,
                 }
             )
             print(json.dumps(cases[-1]))
             if not same:
-                raise SystemExit("read_frames and the plain decode disagree: fix before trusting timings")
+                raise SystemExit(
+                    "read_frames and the plain decode disagree: fix before trusting timings"
+                )
 
     result = {
         "topic": "media.read_frames",

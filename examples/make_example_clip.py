@@ -34,7 +34,10 @@ def sunrise(t: float, width: int, height: int) -> np.ndarray:
     """Warm gradient sky getting brighter, a sun rising behind two hills."""
     x, y = _grid(width, height)
     light = 0.35 + 0.6 * min(t / 4.0, 1.0)
-    sky = np.stack([255 * light * (1 - 0.3 * y), 140 * light * (1 - 0.6 * y) + 40 * y, 90 * (1 - y) * light], -1)
+    sky = np.stack(
+        [255 * light * (1 - 0.3 * y), 140 * light * (1 - 0.6 * y) + 40 * y, 90 * (1 - y) * light],
+        -1,
+    )
     sun_y = 0.75 - 0.4 * min(t / 4.0, 1.0)
     sun = ((x - 0.62) * width / height) ** 2 + (y - sun_y) ** 2 < 0.012
     sky[sun] = (255, 230, 120)
@@ -63,7 +66,11 @@ def night_sea(t: float, width: int, height: int) -> np.ndarray:
 def party(t: float, width: int, height: int) -> np.ndarray:
     """Bright balls bouncing fast over a green field under a light sky."""
     x, y = _grid(width, height)
-    frame = np.where((y > 0.7)[..., None], np.array([60, 190, 70], np.float32), np.array([150, 210, 255], np.float32))
+    frame = np.where(
+        (y > 0.7)[..., None],
+        np.array([60, 190, 70], np.float32),
+        np.array([150, 210, 255], np.float32),
+    )
     frame = np.broadcast_to(frame, (height, width, 3)).copy()
     colours = [(255, 60, 60), (255, 200, 40), (80, 120, 255), (240, 80, 220), (255, 140, 0)]
     for i, colour in enumerate(colours):

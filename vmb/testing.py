@@ -104,7 +104,9 @@ def counter_frame(index: int, time_s: float, size: tuple[int, int]) -> np.ndarra
         raise ValueError(f"counter_frame: index {index} does not fit in {COUNTER_BITS} bits")
     bits = [(index >> (COUNTER_BITS - 1 - b)) & 1 for b in range(COUNTER_BITS)]
     columns = np.repeat(np.array(bits, np.uint8) * 255, -(-width // COUNTER_BITS))[:width]
-    return np.repeat(np.broadcast_to(columns[None, :], (height, width))[..., None], 3, axis=2).copy()
+    return np.repeat(
+        np.broadcast_to(columns[None, :], (height, width))[..., None], 3, axis=2
+    ).copy()
 
 
 def read_counter(frame: np.ndarray) -> int:
@@ -188,7 +190,9 @@ def make_video(
     path = _prepare(path)
     ext = path.suffix.lower()
     if ext not in _VIDEO_FORMATS:
-        raise ValueError(f"make_video: unsupported extension {ext!r} (use {sorted(_VIDEO_FORMATS)})")
+        raise ValueError(
+            f"make_video: unsupported extension {ext!r} (use {sorted(_VIDEO_FORMATS)})"
+        )
     width, height = size
     if width % 2 or height % 2:
         raise ValueError(f"make_video: size {size} must be even (yuv420p)")
@@ -197,12 +201,12 @@ def make_video(
 
     if frame_fn is None:
         if pattern == "moving":
-            frame_fn = lambda i, t: moving_frame(i, t, size)  # noqa: E731
+            frame_fn = lambda i, t: moving_frame(i, t, size)
         elif pattern == "counter":
-            frame_fn = lambda i, t: counter_frame(i, t, size)  # noqa: E731
+            frame_fn = lambda i, t: counter_frame(i, t, size)
         elif pattern == "solid":
             solid = np.broadcast_to(np.array(colour, np.uint8), (height, width, 3)).copy()
-            frame_fn = lambda i, t: solid  # noqa: E731
+            frame_fn = lambda i, t: solid
         else:
             raise ValueError(f"make_video: unknown pattern {pattern!r}")
 
@@ -233,13 +237,17 @@ def make_video(
         stream.options = options
         audio_stream = None
         if audio_freqs is not None:
-            audio_stream = container.add_stream(audio_codec, rate=_supported_rate(audio_codec, audio_sr))
+            audio_stream = container.add_stream(
+                audio_codec, rate=_supported_rate(audio_codec, audio_sr)
+            )
             audio_stream.layout = "mono" if audio_channels == 1 else "stereo"
 
         for index in range(num_frames):
             frame_rgb = np.ascontiguousarray(frame_fn(index, index / float(rate)), dtype=np.uint8)
             if frame_rgb.shape != (height, width, 3):
-                raise ValueError(f"make_video: frame_fn returned {frame_rgb.shape}, want {(height, width, 3)}")
+                raise ValueError(
+                    f"make_video: frame_fn returned {frame_rgb.shape}, want {(height, width, 3)}"
+                )
             frame = av.VideoFrame.from_ndarray(frame_rgb, format="rgb24")
             frame.pts = index
             frame.time_base = 1 / rate
@@ -269,7 +277,9 @@ def _encode_audio(container, stream, samples: np.ndarray, sr: int) -> None:
     layout = "mono" if channels == 1 else "stereo"
     codec_context = stream.codec_context
     resampler = av.AudioResampler(
-        format=codec_context.codec.audio_formats[0].name if codec_context.codec.audio_formats else "fltp",
+        format=codec_context.codec.audio_formats[0].name
+        if codec_context.codec.audio_formats
+        else "fltp",
         layout=stream.layout.name,
         rate=stream.rate,
         frame_size=codec_context.frame_size or None,

@@ -29,7 +29,13 @@ def test_example_clip_is_deterministic_with_three_scenes(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip one.mp4", "clip two.mp4"]
 
     info = probe(tmp_path / "clip one.mp4")
-    assert (info.width, info.height, info.fps, info.num_frames, info.has_audio) == (160, 90, 12.0, 36, False)
+    assert (info.width, info.height, info.fps, info.num_frames, info.has_audio) == (
+        160,
+        90,
+        12.0,
+        36,
+        False,
+    )
     frames, _ = read_frames(tmp_path / "clip one.mp4", num_frames=6)
     means = frames.reshape(6, -1, 3).mean(axis=1)
     # Within a scene frames move but stay alike; across the cuts the colours change a lot.

@@ -20,7 +20,15 @@ def dominant_hz(audio, sr):
 
 @pytest.mark.parametrize(
     "ext, backend_sr",
-    [("wav", 44100), ("flac", 44100), ("ogg", 44100), ("mp3", 44100), ("m4a", 44100), ("opus", 48000), ("aac", 44100)],
+    [
+        ("wav", 44100),
+        ("flac", 44100),
+        ("ogg", 44100),
+        ("mp3", 44100),
+        ("m4a", 44100),
+        ("opus", 48000),
+        ("aac", 44100),
+    ],
 )
 def test_formats_read_as_float_c_t(media_dir, ext, backend_sr):
     path = make_tone(media_dir / f"tone é.{ext}", 440.0, seconds=1.0, sr=44100, channels=2)
@@ -36,7 +44,9 @@ def test_mono_and_resample(stereo_wav):
     audio, sr = read_audio(stereo_wav, sample_rate=16000, mono=True)
     assert sr == 16000 and audio.shape == (1, 24000)
     full, _ = read_audio(stereo_wav)
-    np.testing.assert_allclose(read_audio(stereo_wav, mono=True)[0][0], full.mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(
+        read_audio(stereo_wav, mono=True)[0][0], full.mean(axis=0), atol=1e-6
+    )
     assert abs(dominant_hz(audio, sr) - 440) < 3 or abs(dominant_hz(audio, sr) - 660) < 3
 
 
@@ -117,7 +127,12 @@ def test_bad_audio_inputs(tmp_path, counter_mp4):
         read_audio(counter_mp4)
     with pytest.raises(MediaError, match=r"not audio \(it is an image\)"):
         read_audio(make_image(tmp_path / "pic.jpg"))
-    for kwargs in ({"start_s": -1}, {"duration_s": 0}, {"sample_rate": 0}, {"sample_rate": 22050.5}):
+    for kwargs in (
+        {"start_s": -1},
+        {"duration_s": 0},
+        {"sample_rate": 0},
+        {"sample_rate": 22050.5},
+    ):
         with pytest.raises(UsageError):
             read_audio(path, **kwargs)
 
@@ -158,7 +173,11 @@ def test_write_wav_clips_loudly_and_refuses_bad_audio(tmp_path, caplog):
     existing = tmp_path / "keep.wav"
     write_wav(existing, loud * 0.1, 8000)
     before = existing.read_bytes()
-    for bad in (np.array([[np.nan, 0.0]], np.float32), np.zeros((2, 3, 4), np.float32), np.zeros((1, 0), np.float32)):
+    for bad in (
+        np.array([[np.nan, 0.0]], np.float32),
+        np.zeros((2, 3, 4), np.float32),
+        np.zeros((1, 0), np.float32),
+    ):
         with pytest.raises(UsageError):
             write_wav(existing, bad, 8000)
     with pytest.raises(UsageError):

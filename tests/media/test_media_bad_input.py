@@ -25,7 +25,10 @@ def bad_files(tmp_path_factory):
         "empty": (folder / "empty.mp4", "file is empty"),
         "text": (folder / "notes.mp4", r"not a media file \(looks like text\)"),
         "text_jpg": (folder / "notes.jpg", r"not a media file \(looks like text\)"),
-        "truncated": (folder / "half.mp4", "corrupt, truncated or not an? .*file: moov atom not found"),
+        "truncated": (
+            folder / "half.mp4",
+            "corrupt, truncated or not an? .*file: moov atom not found",
+        ),
         "random": (folder / "noise.mp4", "corrupt, truncated or not an? .*file"),
         "folder": (folder, "is a directory"),
     }
@@ -33,12 +36,16 @@ def bad_files(tmp_path_factory):
     files["text"][0].write_text("# My holiday video\nIt was sunny. Ça va.\n" * 20, encoding="utf-8")
     files["text_jpg"][0].write_text("not really a jpeg\n" * 20)
     files["truncated"][0].write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    files["random"][0].write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    files["random"][0].write_bytes(
+        np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    )
     return files
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-@pytest.mark.parametrize("kind", ["missing", "empty", "text", "text_jpg", "truncated", "random", "folder"])
+@pytest.mark.parametrize(
+    "kind", ["missing", "empty", "text", "text_jpg", "truncated", "random", "folder"]
+)
 def test_bad_file(bad_files, function, kind):
     path, reason = bad_files[kind]
     if function == "read_image" and kind in ("truncated", "random"):

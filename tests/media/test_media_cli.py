@@ -29,16 +29,33 @@ def test_probe_json(vp9_webm, media_dir):
     result = runner.invoke(app, ["probe", str(vp9_webm), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert (data["kind"], data["video_codec"], data["audio_codec"], data["num_frames"]) == ("video", "vp9", "opus", 48)
-    data = json.loads(runner.invoke(app, ["probe", str(make_image(media_dir / "cli.jpg", size=(40, 30))), "--json"]).stdout)
+    assert (data["kind"], data["video_codec"], data["audio_codec"], data["num_frames"]) == (
+        "video",
+        "vp9",
+        "opus",
+        48,
+    )
+    data = json.loads(
+        runner.invoke(
+            app, ["probe", str(make_image(media_dir / "cli.jpg", size=(40, 30))), "--json"]
+        ).stdout
+    )
     assert (data["kind"], data["width"], data["height"]) == ("image", 40, 30)
-    data = json.loads(runner.invoke(app, ["probe", str(make_tone(media_dir / "cli.ogg", 440, 1.0)), "--json"]).stdout)
+    data = json.loads(
+        runner.invoke(
+            app, ["probe", str(make_tone(media_dir / "cli.ogg", 440, 1.0)), "--json"]
+        ).stdout
+    )
     assert (data["kind"], data["audio_codec"], data["sample_rate"]) == ("audio", "vorbis", 44100)
 
 
 @pytest.mark.parametrize(
     "content, reason",
-    [(None, "file not found"), (b"", "file is empty"), (b"hello\n" * 30, "not a media file (looks like text)")],
+    [
+        (None, "file not found"),
+        (b"", "file is empty"),
+        (b"hello\n" * 30, "not a media file (looks like text)"),
+    ],
 )
 def test_probe_bad_file_is_one_line_and_exit_1(tmp_path, content, reason):
     path = tmp_path / "bad clip.mp4"
@@ -67,10 +84,22 @@ def test_installed_command(av_mp4, tmp_path):
     bad = tmp_path / "broken vidéo.mp4"
     bad.write_bytes(av_mp4.read_bytes()[:1000])
     env = {**os.environ, "COLUMNS": "60"}  # narrow terminal: the summary must still be one line
-    good = subprocess.run([vmb, "probe", str(av_mp4)], capture_output=True, text=True, env=env, timeout=120)
+    good = subprocess.run(
+        [vmb, "probe", str(av_mp4)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert good.returncode == 0, good.stderr
     assert good.stdout.count("\n") == 1 and "96x64 at 24 fps (48 frames, h264)" in good.stdout
-    failed = subprocess.run([vmb, "probe", str(bad)], capture_output=True, text=True, env=env, timeout=120)
+    failed = subprocess.run(
+        [vmb, "probe", str(bad)], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     assert failed.returncode == 1 and failed.stdout == ""
-    assert failed.stderr == f"error: {bad}: corrupt, truncated or not a media file: moov atom not found\n"
+    assert (
+        failed.stderr
+        == f"error: {bad}: corrupt, truncated or not a media file: moov atom not found\n"
+    )
     assert "Traceback" not in failed.stderr

@@ -39,14 +39,26 @@ def test_jpeg_with_exif_rotation(tmp_path):
 
 @pytest.mark.parametrize(
     "mode, ext",
-    [("L", "png"), ("L", "jpg"), ("P", "png"), ("P", "gif"), ("CMYK", "jpg"), ("CMYK", "tiff"), ("I;16", "png"), ("1", "bmp"), ("RGB", "webp")],
+    [
+        ("L", "png"),
+        ("L", "jpg"),
+        ("P", "png"),
+        ("P", "gif"),
+        ("CMYK", "jpg"),
+        ("CMYK", "tiff"),
+        ("I;16", "png"),
+        ("1", "bmp"),
+        ("RGB", "webp"),
+    ],
 )
 def test_any_mode_becomes_rgb(tmp_path, mode, ext):
     path = make_image(tmp_path / f"img.{ext}", size=(64, 48), mode=mode)
     assert Image.open(path).mode == mode or (mode, Image.open(path).mode) in {("RGB", "RGB")}
     image = read_image(path)
     assert image.shape == (48, 64, 3) and image.dtype == np.uint8
-    reference = np.asarray(Image.fromarray(quadrants((64, 48))).convert("L" if mode in ("L", "I;16") else "RGB"))
+    reference = np.asarray(
+        Image.fromarray(quadrants((64, 48))).convert("L" if mode in ("L", "I;16") else "RGB")
+    )
     if mode in ("L", "I;16"):
         # Grey modes: all three channels equal the grey level written.
         assert (image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all()
@@ -63,7 +75,11 @@ def test_transparency_is_composited_on_white(tmp_path, mode):
     image = read_image(make_image(tmp_path / "alpha.png", size=(64, 48), mode=mode))
     assert (image[24:] == BACKGROUND).all()  # the transparent bottom half
     top_left = colour_at(image, "top_left")
-    expected = QUADRANT_COLOURS["top_left"] if mode == "RGBA" else [np.dot(QUADRANT_COLOURS["top_left"], [0.299, 0.587, 0.114])] * 3
+    expected = (
+        QUADRANT_COLOURS["top_left"]
+        if mode == "RGBA"
+        else [np.dot(QUADRANT_COLOURS["top_left"], [0.299, 0.587, 0.114])] * 3
+    )
     assert np.abs(top_left - expected).max() < 3
 
 
@@ -96,9 +112,13 @@ def test_max_side_jpeg_uses_draft_decoding(tmp_path, monkeypatch):
 
 
 def test_max_side_png_and_portrait(tmp_path):
-    image = read_image(make_image(tmp_path / "tall.png", size=(40, 200), exif_orientation=8), max_side=50)
+    image = read_image(
+        make_image(tmp_path / "tall.png", size=(40, 200), exif_orientation=8), max_side=50
+    )
     assert image.shape == (50, 10, 3)
-    assert tuple(read_image(make_image(tmp_path / "small.png", size=(40, 30)), max_side=500).shape) == (30, 40, 3)
+    assert tuple(
+        read_image(make_image(tmp_path / "small.png", size=(40, 30)), max_side=500).shape
+    ) == (30, 40, 3)
 
 
 def test_decompression_bomb_is_refused(tmp_path, monkeypatch):

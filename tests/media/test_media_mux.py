@@ -33,7 +33,12 @@ def test_copies_the_video_stream_and_adds_trimmed_faded_aac(counter_mp4, tmp_pat
     assert out == tmp_path / "out dir" / "with music é.mp4"
     assert video_packets(out) == video_packets(counter_mp4)  # bit-identical: copied, not re-encoded
     info = probe(out)
-    assert (info.video_codec, info.audio_codec, info.sample_rate, info.channels) == ("h264", "aac", 32000, 2)
+    assert (info.video_codec, info.audio_codec, info.sample_rate, info.channels) == (
+        "h264",
+        "aac",
+        32000,
+        2,
+    )
     assert info.num_frames == 96
     audio, sr = read_audio(out)
     assert abs(audio.shape[1] / sr - 4.0) < 0.05  # cut to the video
@@ -46,7 +51,9 @@ def test_copies_the_video_stream_and_adds_trimmed_faded_aac(counter_mp4, tmp_pat
 def test_keep_original_audio_mixes_it_under_the_music(av_mp4, tmp_path):
     music = tone([1000.0], 2.0, 44100, amplitude=0.5)
     alone, _ = read_audio(mux(av_mp4, music, 44100, tmp_path / "alone.mp4"))
-    mixed, sr = read_audio(mux(av_mp4, music, 44100, tmp_path / "mixed.mp4", keep_original_audio=True))
+    mixed, sr = read_audio(
+        mux(av_mp4, music, 44100, tmp_path / "mixed.mp4", keep_original_audio=True)
+    )
     assert band_level(alone, sr, 440) < 0.01  # the video's own 440 Hz is gone
     assert 0.2 < band_level(mixed, sr, 440) < 0.9  # ...and here, under the music
     assert band_level(mixed, sr, 1000) == pytest.approx(1.0)
@@ -85,7 +92,11 @@ def test_failures_leave_the_old_output_untouched(tmp_path, counter_mp4):
         mux(audio_only, tone(440, 1.0, 32000), 32000, out)
     with pytest.raises(MediaError, match="file not found"):
         mux(tmp_path / "missing.mp4", tone(440, 1.0, 32000), 32000, out)
-    for bad in (np.zeros((3, 100), np.float32), np.zeros((1, 0), np.float32), np.full((1, 10), np.nan, np.float32)):
+    for bad in (
+        np.zeros((3, 100), np.float32),
+        np.zeros((1, 0), np.float32),
+        np.full((1, 10), np.nan, np.float32),
+    ):
         with pytest.raises(UsageError):
             mux(counter_mp4, bad, 32000, out)
     with pytest.raises(UsageError):

@@ -12,7 +12,12 @@ def test_mp4_with_audio(av_mp4):
     assert isinstance(info, MediaInfo)
     assert (info.kind, info.has_video, info.has_audio) == ("video", True, True)
     assert (info.width, info.height, info.fps, info.num_frames) == (96, 64, 24.0, 48)
-    assert (info.video_codec, info.audio_codec, info.sample_rate, info.channels) == ("h264", "aac", 48000, 1)
+    assert (info.video_codec, info.audio_codec, info.sample_rate, info.channels) == (
+        "h264",
+        "aac",
+        48000,
+        1,
+    )
     assert info.duration_s == pytest.approx(2.0, abs=0.05)
     assert "mp4" in info.format_name
     assert [s["type"] for s in info.streams] == ["video", "audio"]
@@ -22,14 +27,25 @@ def test_mp4_with_audio(av_mp4):
 
 def test_webm_counts_frames_from_its_duration(vp9_webm):
     info = probe(vp9_webm)
-    assert (info.video_codec, info.audio_codec, info.num_frames, info.fps) == ("vp9", "opus", 48, 24.0)
+    assert (info.video_codec, info.audio_codec, info.num_frames, info.fps) == (
+        "vp9",
+        "opus",
+        48,
+        24.0,
+    )
     assert info.format_name == "matroska,webm"
 
 
 @pytest.mark.parametrize("ext, codec", [("mkv", "h264"), ("avi", "mpeg4"), ("mov", "h264")])
 def test_other_video_containers(media_dir, ext, codec):
     info = probe(make_video(media_dir / f"probe.{ext}", seconds=1, fps=25, size=(64, 48)))
-    assert (info.kind, info.video_codec, info.width, info.height, info.fps) == ("video", codec, 64, 48, 25.0)
+    assert (info.kind, info.video_codec, info.width, info.height, info.fps) == (
+        "video",
+        codec,
+        64,
+        48,
+        25.0,
+    )
     assert info.num_frames in (25, 26) and not info.has_audio
 
 
@@ -39,7 +55,16 @@ def test_rotated_video_reports_the_displayed_size(media_dir):
     assert info.streams[0]["rotation"] == 270
 
 
-@pytest.mark.parametrize("ext, codec, sr", [("ogg", "vorbis", 44100), ("m4a", "aac", 44100), ("flac", "flac", 44100), ("mp3", "mp3float", 44100), ("opus", "opus", 48000)])
+@pytest.mark.parametrize(
+    "ext, codec, sr",
+    [
+        ("ogg", "vorbis", 44100),
+        ("m4a", "aac", 44100),
+        ("flac", "flac", 44100),
+        ("mp3", "mp3float", 44100),
+        ("opus", "opus", 48000),
+    ],
+)
 def test_audio_files(media_dir, ext, codec, sr):
     info = probe(make_tone(media_dir / f"probe tone.{ext}", 440, seconds=1.0, sr=44100, channels=2))
     assert (info.kind, info.has_video, info.has_audio) == ("audio", False, True)
@@ -53,7 +78,12 @@ def test_images(media_dir):
     assert (info.kind, info.format_name, info.width, info.height) == ("image", "JPEG", 64, 48)
     assert info.streams[0]["exif_orientation"] == 6 and info.duration_s is None
     info = probe(make_image(media_dir / "pic.png", size=(30, 20), mode="RGBA"))
-    assert (info.format_name, info.width, info.height, info.streams[0]["mode"]) == ("PNG", 30, 20, "RGBA")
+    assert (info.format_name, info.width, info.height, info.streams[0]["mode"]) == (
+        "PNG",
+        30,
+        20,
+        "RGBA",
+    )
 
 
 def test_to_dict_is_json_and_summary_is_one_paragraph(av_mp4, media_dir):

@@ -48,7 +48,14 @@ def test_make_video_frame_fn_solid_and_audio(tmp_path):
 
     make_video(tmp_path / "fn.mp4", seconds=0.25, fps=8, size=(16, 16), frame_fn=frame_fn)
     assert seen == [(0, 0.0), (1, 0.125)]
-    path = make_video(tmp_path / "solid.mp4", seconds=0.5, size=(16, 16), pattern="solid", colour=(0, 0, 255), audio_freqs=[440])
+    path = make_video(
+        tmp_path / "solid.mp4",
+        seconds=0.5,
+        size=(16, 16),
+        pattern="solid",
+        colour=(0, 0, 255),
+        audio_freqs=[440],
+    )
     with av.open(str(path)) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
         assert container.streams.audio[0].codec_context.name == "aac"
@@ -66,7 +73,10 @@ def test_counter_round_trip():
         counter_frame(2**COUNTER_BITS, 0.0, (120, 20))
 
 
-@pytest.mark.parametrize("ext, fmt", [("jpg", "JPEG"), ("png", "PNG"), ("webp", "WEBP"), ("bmp", "BMP"), ("tiff", "TIFF")])
+@pytest.mark.parametrize(
+    "ext, fmt",
+    [("jpg", "JPEG"), ("png", "PNG"), ("webp", "WEBP"), ("bmp", "BMP"), ("tiff", "TIFF")],
+)
 def test_make_image_formats(tmp_path, ext, fmt):
     image = Image.open(make_image(tmp_path / f"i.{ext}", size=(80, 40)))
     assert image.format == fmt and image.size == (80, 40)
@@ -75,7 +85,10 @@ def test_make_image_formats(tmp_path, ext, fmt):
 
 def test_make_image_modes_and_exif(tmp_path):
     for mode in ("L", "LA", "P", "RGBA", "I;16", "1"):
-        assert Image.open(make_image(tmp_path / f"{mode.replace(';', '')}.png", mode=mode)).mode == mode
+        assert (
+            Image.open(make_image(tmp_path / f"{mode.replace(';', '')}.png", mode=mode)).mode
+            == mode
+        )
     assert Image.open(make_image(tmp_path / "c.jpg", mode="CMYK")).mode == "CMYK"
     image = Image.open(make_image(tmp_path / "o.jpg", size=(20, 10), exif_orientation=6))
     assert image.size == (10, 20) and image.getexif()[0x0112] == 6
@@ -92,7 +105,17 @@ def test_tone():
 
 @pytest.mark.parametrize(
     "ext, codec",
-    [("wav", "pcm_s16le"), ("flac", "flac"), ("ogg", "vorbis"), ("mp3", "mp3float"), ("m4a", "aac"), ("mp4", "aac"), ("aac", "aac"), ("opus", "opus"), ("mka", "opus")],
+    [
+        ("wav", "pcm_s16le"),
+        ("flac", "flac"),
+        ("ogg", "vorbis"),
+        ("mp3", "mp3float"),
+        ("m4a", "aac"),
+        ("mp4", "aac"),
+        ("aac", "aac"),
+        ("opus", "opus"),
+        ("mka", "opus"),
+    ],
 )
 def test_make_tone_formats(tmp_path, ext, codec):
     path = make_tone(tmp_path / f"t.{ext}", 440, seconds=0.5, sr=44100, channels=2)

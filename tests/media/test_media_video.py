@@ -12,13 +12,22 @@ from vmb.testing import QUADRANT_COLOURS, make_video, quadrants, read_counter
 
 def expected_indices(num_frames, duration_s, fps):
     """The frame on screen at the centre of each of num_frames equal slices."""
-    return [int(np.floor((i + 0.5) * duration_s / num_frames * fps + 1e-9)) for i in range(num_frames)]
+    return [
+        int(np.floor((i + 0.5) * duration_s / num_frames * fps + 1e-9)) for i in range(num_frames)
+    ]
 
 
 @pytest.fixture(scope="module")
 def long_counter(media_dir):
     """40 s (960 frames) at 24 fps, keyframe every 2 s: the seek path."""
-    return make_video(media_dir / "long counter.mp4", seconds=40, fps=24, size=(128, 72), pattern="counter", gop=48)
+    return make_video(
+        media_dir / "long counter.mp4",
+        seconds=40,
+        fps=24,
+        size=(128, 72),
+        pattern="counter",
+        gop=48,
+    )
 
 
 @pytest.mark.parametrize("num_frames", [1, 3, 8, 16, 96])
@@ -38,7 +47,7 @@ def test_fps_sampling_is_a_time_grid(counter_mp4):
 
 
 def test_fps_above_the_video_rate_repeats_frames(counter_mp4):
-    frames, times = read_frames(counter_mp4, fps=48)
+    frames, _ = read_frames(counter_mp4, fps=48)
     indices = [read_counter(f) for f in frames]
     assert len(indices) == 192 and indices[:4] == [0, 0, 1, 1] and indices[-1] == 95
 
@@ -55,7 +64,7 @@ def test_long_video_seeks_instead_of_decoding_everything(long_counter, monkeypat
             yield item
 
     monkeypatch.setattr(video_module, "_frames_from", counting)
-    frames, times = read_frames(long_counter, num_frames=8)
+    frames, _ = read_frames(long_counter, num_frames=8)
     assert [read_counter(f) for f in frames] == expected_indices(8, 40.0, 24)
     assert sum(s is not None for s in seeks) >= 6  # targets are 5 s apart, GOPs 2 s
     assert len(decoded) < 960 / 3  # a fraction of the 960 frames
@@ -70,7 +79,9 @@ def test_long_video_seeks_instead_of_decoding_everything(long_counter, monkeypat
     ],
 )
 def test_other_containers_and_codecs(media_dir, name, kwargs):
-    path = make_video(media_dir / name, seconds=3, fps=24, size=(128, 72), pattern="counter", **kwargs)
+    path = make_video(
+        media_dir / name, seconds=3, fps=24, size=(128, 72), pattern="counter", **kwargs
+    )
     frames, times = read_frames(path, num_frames=6)
     assert [read_counter(f) for f in frames] == expected_indices(6, 3.0, 24)
     np.testing.assert_allclose(times, np.array(expected_indices(6, 3.0, 24)) / 24, atol=1e-3)
@@ -98,7 +109,9 @@ def test_rotation_metadata_is_applied(media_dir):
 
 
 def test_non_square_pixels_are_shown_as_displayed(media_dir):
-    path = make_video(media_dir / "anamorphic.mkv", seconds=1, size=(64, 48), sample_aspect_ratio=Fraction(2, 1))
+    path = make_video(
+        media_dir / "anamorphic.mkv", seconds=1, size=(64, 48), sample_aspect_ratio=Fraction(2, 1)
+    )
     frames, _ = read_frames(path, num_frames=1, max_side=64)
     assert frames.shape == (1, 24, 64, 3)
 
@@ -130,7 +143,14 @@ def test_still_image_is_not_a_video(media_dir):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"num_frames": 2, "fps": 1}, {"num_frames": 0}, {"num_frames": 2.5}, {"fps": -1}, {"num_frames": 2, "max_side": 0}],
+    [
+        {},
+        {"num_frames": 2, "fps": 1},
+        {"num_frames": 0},
+        {"num_frames": 2.5},
+        {"fps": -1},
+        {"num_frames": 2, "max_side": 0},
+    ],
 )
 def test_bad_arguments_are_usage_errors(counter_mp4, kwargs):
     with pytest.raises(UsageError):

@@ -137,7 +137,9 @@ def _check_sndfile_header(path: Path, handle) -> None:
     if claim:
         claimed, present = int(claim.group(1)), int(claim.group(2))
         if claimed not in _STREAMING_SIZES and claimed > present:
-            bytes_per_second = max(1, handle.samplerate * handle.channels * _sample_bytes(handle.subtype))
+            bytes_per_second = max(
+                1, handle.samplerate * handle.channels * _sample_bytes(handle.subtype)
+            )
             raise MediaError(
                 path,
                 f"corrupt or truncated audio: the header claims {claimed / bytes_per_second:.2f} s, "
@@ -183,7 +185,12 @@ def _read_av(path: Path, start_s: float, duration_s: float | None) -> tuple[np.n
     container = open_input(path, "audio")
     with container:
         if is_still_image(container):
-            raise MediaError(path, not_media_reason(path, "audio", "") if looks_like_text(path) else "not audio (it is an image)")
+            raise MediaError(
+                path,
+                not_media_reason(path, "audio", "")
+                if looks_like_text(path)
+                else "not audio (it is an image)",
+            )
         if not container.streams.audio:
             if container.streams.video:
                 raise MediaError(path, "no audio stream (video-only file)")
@@ -237,7 +244,9 @@ def _read_av(path: Path, start_s: float, duration_s: float | None) -> tuple[np.n
         end_s = (position or 0) / sr
         reached_end = wanted is None or got < wanted
         if reached_end and declared and end_s < declared - max(1.0, 0.05 * declared):
-            raise MediaError(path, f"corrupt or truncated audio: data ends at {end_s:.2f} s of {declared:.2f} s")
+            raise MediaError(
+                path, f"corrupt or truncated audio: data ends at {end_s:.2f} s of {declared:.2f} s"
+            )
     if not blocks:
         if start_s > 0:
             raise MediaError(path, _past_end(start_s, None))
@@ -273,7 +282,9 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
-def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
+def write_wav(
+    path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
+) -> Path:
     """Write ``[C, T]`` (or ``[T]``) float audio as a wav file, atomically (temp + rename).
 
     Samples beyond [-1, 1] are clipped for integer subtypes, with a warning that says how many.
@@ -286,7 +297,9 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subt
     if audio.ndim == 1:
         audio = audio[None, :]
     if audio.ndim != 2 or audio.shape[1] == 0:
-        raise UsageError(f"write_wav: audio must be a non-empty [C, T] array, got shape {audio.shape}")
+        raise UsageError(
+            f"write_wav: audio must be a non-empty [C, T] array, got shape {audio.shape}"
+        )
     if not (int(sample_rate) == sample_rate and sample_rate > 0):
         raise UsageError(f"write_wav: sample_rate must be a positive integer, got {sample_rate!r}")
     if not np.isfinite(audio).all():

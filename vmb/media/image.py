@@ -46,7 +46,9 @@ def open_image(path):
         raise MediaError(path, f"corrupt or truncated image: {exc}") from None
     for warning in caught:
         if not issubclass(warning.category, Image.DecompressionBombWarning):
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     over_limit = any(issubclass(w.category, Image.DecompressionBombWarning) for w in caught)
     if image.format not in STILL_FORMATS:
         image.close()
@@ -99,7 +101,10 @@ def read_image(path: str | os.PathLike, max_side: int | None = None) -> np.ndarr
                 # draft() picks the smallest DCT scale (1/2, 1/4, 1/8) still >= the request.
                 scale = max_side / max(image.size)
                 if scale < 1:
-                    request = (max(1, int(image.size[0] * scale)), max(1, int(image.size[1] * scale)))
+                    request = (
+                        max(1, int(image.size[0] * scale)),
+                        max(1, int(image.size[1] * scale)),
+                    )
                     image.draft(image.mode if image.mode in ("RGB", "L") else None, request)
             image.load()
             if max_side is not None and max(image.size) > max_side:
@@ -122,7 +127,9 @@ def to_rgb(image) -> np.ndarray:
         return np.asarray(image, dtype=np.uint8).copy()
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         grey = np.asarray(image, dtype=np.float64)
-        if mode.startswith("I;16") or (grey.min() >= 0 and grey.max() <= 65535 and grey.max() > 255):
+        if mode.startswith("I;16") or (
+            grey.min() >= 0 and grey.max() <= 65535 and grey.max() > 255
+        ):
             grey = grey / 257.0
         elif grey.max() > 255 or grey.min() < 0:
             low, high = float(grey.min()), float(grey.max())

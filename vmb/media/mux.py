@@ -19,7 +19,9 @@ from vmb.media.video import scan_duration, video_duration, video_stream
 logger = logging.getLogger(__name__)
 
 # Video codecs FFmpeg's mp4 muxer takes as they are; anything else is re-encoded to H.264.
-MP4_VIDEO_CODECS = frozenset({"h264", "hevc", "av1", "vp9", "mpeg4", "mpeg2video", "mpeg1video", "mjpeg"})
+MP4_VIDEO_CODECS = frozenset(
+    {"h264", "hevc", "av1", "vp9", "mpeg4", "mpeg2video", "mpeg1video", "mjpeg"}
+)
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 AAC_BIT_RATE = 192_000
 
@@ -87,7 +89,11 @@ def mux(
         try:
             _write(video, Path(tmp), music, rate, copy_video=None)
         except _CopyFailed as exc:
-            logger.warning("mux: cannot copy the %s video stream into mp4 (%s); re-encoding to H.264", exc.codec, exc.reason)
+            logger.warning(
+                "mux: cannot copy the %s video stream into mp4 (%s); re-encoding to H.264",
+                exc.codec,
+                exc.reason,
+            )
             _write(video, Path(tmp), music, rate, copy_video=False)
         os.replace(tmp, out)
     except BaseException:
@@ -101,7 +107,9 @@ def _check_music(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     if music.ndim == 1:
         music = music[None, :]
     if music.ndim != 2 or music.shape[0] not in (1, 2) or music.shape[1] == 0:
-        raise UsageError(f"mux: music must be [C, T] with C = 1 or 2 and T > 0, got shape {np.shape(audio)}")
+        raise UsageError(
+            f"mux: music must be [C, T] with C = 1 or 2 and T > 0, got shape {np.shape(audio)}"
+        )
     if not (int(sample_rate) == sample_rate and sample_rate > 0):
         raise UsageError(f"mux: sample_rate must be a positive integer, got {sample_rate!r}")
     if not np.isfinite(music).all():
@@ -109,17 +117,25 @@ def _check_music(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return music
 
 
-def fit_to_duration(music: np.ndarray, sample_rate: int, duration_s: float, fade_s: float) -> np.ndarray:
+def fit_to_duration(
+    music: np.ndarray, sample_rate: int, duration_s: float, fade_s: float
+) -> np.ndarray:
     """Cut ``[C, T]`` music to ``duration_s`` with a cosine fade-out of ``fade_s`` at the cut."""
     length = int(round(duration_s * sample_rate))
     if music.shape[1] <= length:
         if music.shape[1] < length:
-            logger.info("mux: the music (%.2f s) is shorter than the video (%.2f s)", music.shape[1] / sample_rate, duration_s)
+            logger.info(
+                "mux: the music (%.2f s) is shorter than the video (%.2f s)",
+                music.shape[1] / sample_rate,
+                duration_s,
+            )
         return music
     music = music[:, :length].copy()
     fade = min(int(round(fade_s * sample_rate)), length)
     if fade > 0:
-        music[:, length - fade :] *= (0.5 * (1 + np.cos(np.linspace(0, math.pi, fade)))).astype(np.float32)
+        music[:, length - fade :] *= (0.5 * (1 + np.cos(np.linspace(0, math.pi, fade)))).astype(
+            np.float32
+        )
     return music
 
 
@@ -127,7 +143,9 @@ def mix_under(music: np.ndarray, original: np.ndarray, gain: float) -> np.ndarra
     """``music + gain * original`` (channels matched, length of the music), scaled down to
     peak 1 if the sum would clip."""
     channels = max(music.shape[0], original.shape[0])
-    music = np.broadcast_to(music, (channels, music.shape[1])) if music.shape[0] < channels else music
+    music = (
+        np.broadcast_to(music, (channels, music.shape[1])) if music.shape[0] < channels else music
+    )
     if original.shape[0] < channels:
         original = np.broadcast_to(original, (channels, original.shape[1]))
     mixed = np.array(music, dtype=np.float32)
@@ -152,11 +170,15 @@ def _encode_aac(stream, music: np.ndarray, rate: int) -> list:
     import av
 
     layout = "mono" if music.shape[0] == 1 else "stereo"
-    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate, frame_size=stream.codec_context.frame_size or 1024)
+    resampler = av.AudioResampler(
+        format="fltp", layout=layout, rate=rate, frame_size=stream.codec_context.frame_size or 1024
+    )
     packets = []
     block = 1 << 15
     for start in range(0, music.shape[1], block):
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(music[:, start : start + block]), format="fltp", layout=layout)
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(music[:, start : start + block]), format="fltp", layout=layout
+        )
         frame.sample_rate = rate
         frame.pts = start
         frame.time_base = Fraction(1, rate)
@@ -178,7 +200,10 @@ def _write(video: Path, tmp: Path, music: np.ndarray, rate: int, copy_video: boo
     import av
 
     source = open_input(video, "video")
-    with source, av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as target:
+    with (
+        source,
+        av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as target,
+    ):
         vin = video_stream(source, video)
         codec = vin.codec_context.name
         if copy_video is None:
@@ -199,7 +224,10 @@ def _write(video: Path, tmp: Path, music: np.ndarray, rate: int, copy_video: boo
                 packets = (p for p in source.demux(vin) if p.size)
                 for packet in packets:
                     now = _packet_time(packet)
-                    while next_audio < len(audio_packets) and _packet_time(audio_packets[next_audio]) <= now:
+                    while (
+                        next_audio < len(audio_packets)
+                        and _packet_time(audio_packets[next_audio]) <= now
+                    ):
                         target.mux(audio_packets[next_audio])
                         next_audio += 1
                     packet.stream = vout
@@ -212,7 +240,10 @@ def _write(video: Path, tmp: Path, music: np.ndarray, rate: int, copy_video: boo
                     frame.pict_type = av.video.frame.PictureType.NONE
                     for packet in vout.encode(frame):
                         now = _packet_time(packet)
-                        while next_audio < len(audio_packets) and _packet_time(audio_packets[next_audio]) <= now:
+                        while (
+                            next_audio < len(audio_packets)
+                            and _packet_time(audio_packets[next_audio]) <= now
+                        ):
                             target.mux(audio_packets[next_audio])
                             next_audio += 1
                         target.mux(packet)

@@ -86,9 +86,11 @@ class MediaInfo:
             parts.append(f"audio {self.sample_rate} Hz {layout} ({self.audio_codec})")
         elif self.has_video:
             parts.append("no audio")
-        return f"{name}: {', '.join(parts[:2])}" + (
-            f", {', '.join(parts[2:])}" if len(parts) > 2 else ""
-        ) + f"; container {self.format_name}."
+        return (
+            f"{name}: {', '.join(parts[:2])}"
+            + (f", {', '.join(parts[2:])}" if len(parts) > 2 else "")
+            + f"; container {self.format_name}."
+        )
 
 
 def probe(path: str | os.PathLike) -> MediaInfo:
@@ -153,7 +155,9 @@ def _probe_av(path) -> MediaInfo:
 
     container = open_input(path, "media")
     with container:
-        videos = [s for s in container.streams.video if "attached_pic" not in str(s.disposition).lower()]
+        videos = [
+            s for s in container.streams.video if "attached_pic" not in str(s.disposition).lower()
+        ]
         audios = list(container.streams.audio)
         if not videos and not audios:
             raise MediaError(path, "no audio or video stream")
@@ -213,7 +217,9 @@ def _probe_av(path) -> MediaInfo:
             if not videos:
                 check_soundfile_header(path)
                 _first_audio_frame(container, stream, path)
-                declared = stream_seconds(stream) or (duration if len(container.streams) == 1 else None)
+                declared = stream_seconds(stream) or (
+                    duration if len(container.streams) == 1 else None
+                )
                 if declared:
                     check_complete(container, stream, path, declared, "audio")
             info.update(

@@ -96,7 +96,12 @@ def read_frames(
 def video_stream(container, path) -> object:
     """The first video stream that is not a cover picture, or :class:`MediaError`."""
     if is_still_image(container):
-        raise MediaError(path, not_media_reason(path, "video", "") if looks_like_text(path) else "not a video (it is a still image)")
+        raise MediaError(
+            path,
+            not_media_reason(path, "video", "")
+            if looks_like_text(path)
+            else "not a video (it is a still image)",
+        )
     streams = [s for s in container.streams.video if not _is_attached_picture(s)]
     if not streams:
         if container.streams.audio:
@@ -147,7 +152,9 @@ def scan_duration(path) -> float:
                     end = packet_end if end is None else max(end, packet_end)
         except av.FFmpegError as exc:
             if end is None:
-                raise MediaError(path, f"corrupt or truncated video: {short_av_reason(exc)}") from None
+                raise MediaError(
+                    path, f"corrupt or truncated video: {short_av_reason(exc)}"
+                ) from None
         if end is None:
             raise MediaError(path, "corrupt or truncated video: no video packets")
         seconds = float((end - start) * stream.time_base)
@@ -177,7 +184,9 @@ def check_complete(container, stream, path, declared_s: float, what: str = "vide
         raise MediaError(path, f"corrupt or truncated {what}: {short_av_reason(exc)}") from None
     end_s = 0.0 if end is None else float((end - start) * stream.time_base)
     if end_s < declared_s - max(1.0, 0.05 * declared_s):
-        raise MediaError(path, f"corrupt or truncated {what}: data ends at {end_s:.2f} s of {declared_s:.2f} s")
+        raise MediaError(
+            path, f"corrupt or truncated {what}: data ends at {end_s:.2f} s of {declared_s:.2f} s"
+        )
 
 
 def sample_times(
@@ -311,13 +320,13 @@ def _decode_at(
             if ahead is None:
                 raise MediaError(path, "corrupt or truncated video: no frame could be decoded")
             current = ahead
-        elif ahead is None and target - current.time_s > max(0.5, 2 * frame_step):
-            if strict:
-                raise MediaError(
-                    path,
-                    f"corrupt or truncated video: frames end at {current.time_s:.2f} s "
-                    f"of {duration:.2f} s",
-                )
+        elif strict and ahead is None and target - current.time_s > max(0.5, 2 * frame_step):
+            # The headers promised `duration`; the frames stop well before it.
+            raise MediaError(
+                path,
+                f"corrupt or truncated video: frames end at {current.time_s:.2f} s "
+                f"of {duration:.2f} s",
+            )
         if converted is None or converted[0] is not current:
             converted = (current, _to_rgb(current.frame, sar, max_side))
         frames.append(converted[1])
@@ -336,7 +345,9 @@ def output_size(width: int, height: int, sar: float, max_side: int | None) -> tu
 def _to_rgb(frame, sar: float, max_side: int | None) -> np.ndarray:
     """One decoded frame as displayed: ``[H, W, 3]`` uint8 RGB, scaled in FFmpeg and rotated."""
     width, height = output_size(frame.width, frame.height, sar, max_side)
-    array = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+    array = frame.reformat(
+        width=width, height=height, format="rgb24", interpolation="AREA"
+    ).to_ndarray()
     rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
     if rotation:
         # FFmpeg's display-matrix angle is counter-clockwise, the way np.rot90 turns.
