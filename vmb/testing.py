@@ -298,6 +298,23 @@ def _encode_audio(container, stream, samples: np.ndarray, sr: int) -> None:
     container.mux(stream.encode())
 
 
+def _add_cover(container) -> None:
+    import io
+
+    import av
+    from av.stream import Disposition
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(quadrants((32, 32))).save(buffer, format="PNG")
+    stream = container.add_stream("png")
+    stream.width, stream.height, stream.pix_fmt = 32, 32, "rgb24"
+    stream.disposition = Disposition.attached_pic
+    packet = av.Packet(buffer.getvalue())
+    packet.stream, packet.pts = stream, 0
+    container.mux(packet)
+
+
 _EXIF_STORE = {
     # Orientation tag -> the transpose that turns the displayed image into the stored one
     # (the inverse of what ImageOps.exif_transpose applies).
@@ -378,19 +395,24 @@ def make_tone(
     *,
     amplitude: float = 0.3,
     subtype: str | None = None,
+    cover_art: bool = False,
 ) -> Path:
     """Write :func:`tone` to ``path`` and return it.
 
     ``.wav``, ``.flac``, ``.ogg`` (Vorbis), ``.aiff`` go through soundfile (``subtype`` e.g.
     ``"FLOAT"``, ``"PCM_24"``); ``.mp3``, ``.m4a``, ``.mp4`` (audio only), ``.aac``, ``.opus``,
     ``.mka`` through PyAV. Opus only takes 8/12/16/24/48 kHz; other rates are resampled
-    to 48 kHz by the encoder path.
+    to 48 kHz by the encoder path. ``cover_art`` (mp3 only) embeds a 32x32 PNG
+    :func:`quadrants` picture as an attached-picture stream, the way music players store
+    album covers.
     """
     import soundfile as sf
 
     path = _prepare(path)
     ext = path.suffix.lower()
     samples = tone(freqs, seconds, sr, channels, amplitude)
+    if cover_art and ext != ".mp3":
+        raise ValueError(f"make_tone: cover_art is supported for .mp3, not {ext}")
     if ext in _AUDIO_FORMATS_SF:
         sf.write(str(path), samples.T, sr, format=_AUDIO_FORMATS_SF[ext], subtype=subtype)
         return path
@@ -408,5 +430,7 @@ def make_tone(
         stream.layout = "mono" if channels == 1 else "stereo"
         if codec == "libmp3lame":
             stream.bit_rate = 192_000
+        if cover_art:
+            _add_cover(container)
         _encode_audio(container, stream, samples, sr)
     return path

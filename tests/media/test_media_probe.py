@@ -119,3 +119,15 @@ def test_truncated_files_whose_header_survives(media_dir):
     cut.write_bytes(mp3.read_bytes()[: mp3.stat().st_size // 2])
     with pytest.raises(MediaError, match="corrupt or truncated audio"):
         probe(cut)
+
+
+def test_cover_art_does_not_make_music_a_video(media_dir):
+    path = make_tone(media_dir / "album track.mp3", 440, seconds=1.0, cover_art=True)
+    info = probe(path)
+    assert (info.kind, info.has_video, info.has_audio) == ("audio", False, True)
+    assert [s["type"] for s in info.streams] == ["audio", "video"]  # the cover is still listed
+    from vmb.media import read_audio, read_frames
+
+    with pytest.raises(MediaError, match="no video stream"):
+        read_frames(path, num_frames=2)
+    assert read_audio(path)[0].shape == (1, 44100)

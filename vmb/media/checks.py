@@ -121,6 +121,13 @@ def is_still_image(container) -> bool:
     return name == "image2" or name.endswith("_pipe")
 
 
+def is_attached_picture(stream) -> bool:
+    """True for a cover-art "video" stream (one picture in an mp3/m4a/mkv)."""
+    from av.stream import Disposition
+
+    return bool(stream.disposition & Disposition.attached_pic)
+
+
 def stream_codec_name(stream) -> str | None:
     """The decoder name of a PyAV stream, or ``None`` when FFmpeg does not know the codec."""
     context = stream.codec_context

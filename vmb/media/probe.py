@@ -14,6 +14,7 @@ from typing import Any, Literal
 from vmb.errors import MediaError
 from vmb.media.checks import (
     check_file,
+    is_attached_picture,
     is_still_image,
     not_media_reason,
     open_input,
@@ -155,9 +156,7 @@ def _probe_av(path) -> MediaInfo:
 
     container = open_input(path, "media")
     with container:
-        videos = [
-            s for s in container.streams.video if "attached_pic" not in str(s.disposition).lower()
-        ]
+        videos = [s for s in container.streams.video if not is_attached_picture(s)]
         audios = list(container.streams.audio)
         if not videos and not audios:
             raise MediaError(path, "no audio or video stream")

@@ -21,6 +21,7 @@ import numpy as np
 from vmb.errors import MediaError, UsageError
 from vmb.media.checks import (
     check_file,
+    is_attached_picture,
     is_still_image,
     looks_like_text,
     not_media_reason,
@@ -102,7 +103,7 @@ def video_stream(container, path) -> object:
             if looks_like_text(path)
             else "not a video (it is a still image)",
         )
-    streams = [s for s in container.streams.video if not _is_attached_picture(s)]
+    streams = [s for s in container.streams.video if not is_attached_picture(s)]
     if not streams:
         if container.streams.audio:
             raise MediaError(path, "no video stream (audio-only container)")
@@ -112,11 +113,6 @@ def video_stream(container, path) -> object:
         raise MediaError(path, unsupported_codec_reason(stream))
     stream.thread_type = "AUTO"
     return stream
-
-
-def _is_attached_picture(stream) -> bool:
-    disposition = getattr(stream, "disposition", None)
-    return bool(disposition is not None and "attached_pic" in str(disposition).lower())
 
 
 def _start_time(stream) -> float:
