@@ -123,8 +123,9 @@ def _probe_image(path, image) -> MediaInfo:
     try:
         if image.format == "JPEG":
             image.draft(mode if mode in ("RGB", "L") else None, (64, 64))  # 1/8-scale decode
-        if image.format != "PNG" or width * height <= 16_000_000:
-            image.load()  # decodes: catches truncated or corrupt data
+        # Decoding catches truncated or corrupt data; a large non-JPEG is left at its header.
+        if image.format == "JPEG" or width * height <= 16_000_000:
+            image.load()
         orientation = image.getexif().get(0x0112, 1)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise MediaError(path, f"corrupt or truncated image: {str(exc).splitlines()[0]}") from None
