@@ -285,6 +285,7 @@ def build_index(
     results, skipped, resumed = _index_tracks(src, indexer, partial, progress, console)
     clips = [c for r in results for c in r.clips]
     if not clips:
+        partial.remove()
         reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:3])
         more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
         raise IndexFileError(

@@ -19,6 +19,7 @@ excluded) unless ``allow_same_track``. ``Hit.rank`` is 1-based within its track;
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ import numpy as np
 from vmb.errors import IndexFileError, UsageError
 from vmb.retrieve.attributes import caption_from_attributes, clip_attributes, measure_clip
 from vmb.retrieve.encoders.base import IndexEncoder, l2_normalize, load_encoder
-from vmb.retrieve.encoders.features import FeatureStats
+from vmb.retrieve.encoders.features import FeaturesEncoder, FeatureStats
 from vmb.retrieve.faiss_index import gpu_status, search, set_search_param, to_gpu
 from vmb.retrieve.index_type import search_on_gpu
 from vmb.retrieve.sources import SourceTrack
@@ -109,8 +110,10 @@ class Retriever:
                 index.path,
                 f"audio vectors made by {info.audio['encoder']} but the audio encoder is {self.encoder.audio.id}",
             )
-        if info.audio and hasattr(self.encoder.audio, "stats"):
-            self.encoder.audio.stats = FeatureStats.from_dict(info.audio["stats"])
+        if info.audio and "stats" in info.audio:
+            # a features encoder of this index's statistics (the given one stays untouched)
+            audio = FeaturesEncoder(FeatureStats.from_dict(info.audio["stats"]))
+            self.encoder = dataclasses.replace(self.encoder, audio=audio)
         for idx, kind, params in self._indexes():
             value = params.get("efSearch", params.get("nprobe"))
             if value:

@@ -41,6 +41,20 @@ def resolve_device_dtype(device: str = "auto", dtype: str = "auto"):
     return device, torch_dtype
 
 
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the hub endpoint (``HF_ENDPOINT``) answers a TCP connection within ``timeout_s``."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def _hub_cache() -> str:
     try:
         from huggingface_hub.constants import HF_HUB_CACHE
@@ -100,9 +114,10 @@ class ClapEncoder(Encoder):
             raise ModelUnavailable(
                 model_id_or_path, f"{local} has no config.json", "use --encoder builtin"
             )
-        attempts = (
-            [True] if local.exists() or os.environ.get("HF_HUB_OFFLINE") == "1" else [True, False]
-        )
+        # The cache first; the hub only if it can be reached at all (an unreachable hub would
+        # otherwise cost several retries with back-off before failing).
+        online = not local.exists() and os.environ.get("HF_HUB_OFFLINE") != "1" and hub_reachable()
+        attempts = [True, False] if online else [True]
         last_error: Exception | None = None
         for local_only in attempts:
             try:
@@ -116,7 +131,12 @@ class ClapEncoder(Encoder):
             except (OSError, ValueError) as exc:
                 last_error = exc
         else:
-            where = str(local) if local.exists() else f"hub cache {_hub_cache()}, then the hub"
+            if local.exists():
+                where = str(local)
+            elif online:
+                where = f"hub cache {_hub_cache()}, then the hub"
+            else:
+                where = f"hub cache {_hub_cache()}; the hub is offline or unreachable"
             logger.debug("CLAP load failed: %s", last_error)
             raise ModelUnavailable(model_id_or_path, where, hint)
         model = model.to(device).eval()
