@@ -99,7 +99,17 @@ def render_track(
     from vmb.analysis.reference_signals import arrangement
     from vmb.media import write_wav
 
-    audio = arrangement(bpm, seconds, SR, progression=progression, drums=drums, seed=seed)
+    # one bass note a beat below 90 BPM: two would read as double time
+    bass_notes = 1 if bpm < 90 else 2
+    audio = arrangement(
+        bpm,
+        seconds,
+        SR,
+        progression=progression,
+        drums=drums,
+        bass_notes_per_beat=bass_notes,
+        seed=seed,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".wav":
         write_wav(path, audio[None, :], SR)

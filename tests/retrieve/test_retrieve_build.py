@@ -18,7 +18,7 @@ from vmb.retrieve.store import sha256_bytes
 
 
 def test_index_contract_on_disk(library_index, builtin_encoder):
-    out, info = library_index
+    out, _info = library_index
     names = sorted(p.name for p in out.iterdir())
     assert names == ["audio.faiss", "clips.parquet", "index.faiss", "info.json"]
     data = json.loads((out / "info.json").read_text())
@@ -145,7 +145,12 @@ def test_resume_after_interruption_gives_the_clean_build(
     tmp_path, make_library, builtin_encoder, monkeypatch
 ):
     manifest = make_library(tmp_path / "lib", TRACKS[:3])
-    kwargs = dict(encoder=builtin_encoder, segment_s=SEGMENT_S, hop_s=SEGMENT_S, progress=False)
+    kwargs = {
+        "encoder": builtin_encoder,
+        "segment_s": SEGMENT_S,
+        "hop_s": SEGMENT_S,
+        "progress": False,
+    }
     build_index(manifest, tmp_path / "clean", **kwargs)
 
     calls = []

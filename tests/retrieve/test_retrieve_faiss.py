@@ -80,8 +80,8 @@ def test_empty_and_tiny_partitions(built, data):
     _, q, _ = data
     index, params = built["ivf_flat"]
     scores, found = search(index, "ivf_flat", q[:2], 5, params, np.array([], dtype=np.int64))
-    assert found.shape == (2, 0)
-    scores, found = search(index, "ivf_flat", q[:2], 5, params, np.array([7, 3999]))
+    assert found.shape == scores.shape == (2, 0)
+    _scores, found = search(index, "ivf_flat", q[:2], 5, params, np.array([7, 3999]))
     assert sorted(found[0].tolist()) == [7, 3999]
 
 

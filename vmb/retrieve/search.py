@@ -34,6 +34,7 @@ from vmb.retrieve.encoders.base import IndexEncoder, l2_normalize, load_encoder
 from vmb.retrieve.encoders.features import FeaturesEncoder, FeatureStats
 from vmb.retrieve.faiss_index import gpu_status, search, set_search_param, to_gpu
 from vmb.retrieve.index_type import search_on_gpu
+from vmb.retrieve.segment import segment_track
 from vmb.retrieve.sources import SourceTrack
 from vmb.retrieve.store import MusicIndex
 from vmb.retrieve.text import bridge_text, description_text
@@ -136,13 +137,18 @@ class Retriever:
     def pin(self, paths: Sequence[str]) -> tuple[list[Hit], np.ndarray]:
         """Read, measure and embed the pinned files: ``(hits, audio embeddings [P, D_audio])``.
 
+        The first ``PINNED_ANALYSIS_S`` seconds are measured, and embedded the way the index's
+        clips were (cut into its segment length, the segment embeddings averaged), so that a
+        reference is compared with clips like clips are with each other.
+
         Raises:
             MediaError: a file cannot be read.
         """
         from vmb.media import read_audio
 
         vocab = load_vocab()
-        hits, pieces = [], []
+        segment_s = float(self.index.info.segment_s or 10.0)
+        hits, rows = [], []
         for i, p in enumerate(paths):
             path = str(Path(p).expanduser().resolve())
             audio, sr = read_audio(path, mono=True)
@@ -161,13 +167,18 @@ class Retriever:
                 track_id=f"pinned:{path}",
             )
             hits.append(Hit(clip=clip, score=1.0, rank=i + 1, track="pinned"))
-            pieces.append((piece, sr))
-        vectors = (
-            self.encoder.audio.embed_audio(pieces)
-            if pieces
-            else np.zeros((0, self.encoder.audio.dim), np.float32)
-        )
-        return hits, vectors
+            spans = segment_track(piece.shape[-1] / sr, segment_s, segment_s) or [
+                (0.0, piece.shape[-1] / sr)
+            ]
+            segments = [(piece[:, round(s * sr) : round((s + d) * sr)], sr) for s, d in spans]
+            rows.append(
+                l2_normalize(self.encoder.audio.embed_audio(segments).mean(axis=0, keepdims=True))[
+                    0
+                ]
+            )
+        if not rows:
+            return hits, np.zeros((0, self.encoder.audio.dim), np.float32)
+        return hits, np.stack(rows)
 
     # ----- search ------------------------------------------------------------------------------
 

@@ -173,7 +173,8 @@ class ClapEncoder(Encoder):
         size = int(self.window_s * self.sample_rate)
         if mono.shape[0] <= size:
             return [mono]
-        starts = range(0, mono.shape[0] - size // 2, size)
+        # whole windows, and a last one for a tail of at least half a window
+        starts = range(0, mono.shape[0] - size // 2 + 1, size)
         return [mono[s : s + size] for s in starts]
 
     def embed_audio(self, clips: Sequence[AudioClip]) -> np.ndarray:
