@@ -7,7 +7,7 @@ its sample rate; internally the audio is resampled to 22.05 kHz.
 """
 
 from vmb.analysis.chords import Chord, chord_templates, estimate_chords
-from vmb.analysis.chroma import beat_chroma, chroma
+from vmb.analysis.chromagram import beat_chroma, chroma
 from vmb.analysis.dynamics import energy, loudness_db, onset_density, spectral_centroid_hz
 from vmb.analysis.key import KeyEstimate, estimate_key, estimate_key_from_chroma
 from vmb.analysis.onset import onset_envelope, onset_times

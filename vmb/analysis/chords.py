@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vmb.analysis.chroma import CHROMA_HOP, beat_chroma_from_energy, chroma_prepared
+from vmb.analysis.chromagram import CHROMA_HOP, beat_chroma_from_energy, chroma_prepared
 from vmb.analysis.onset import onset_envelope_prepared
 from vmb.analysis.spectral import ANALYSIS_SR, frame_times, prepare
 from vmb.analysis.tempo import tempo_from_envelope

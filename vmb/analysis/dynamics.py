@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmb.analysis.onset import onset_envelope_prepared, pick_onsets
-from vmb.analysis.spectral import ANALYSIS_SR, prepare, stft_magnitude, to_mono
+from vmb.analysis.spectral import ANALYSIS_SR, prepare, stft_power, to_mono
 
 LOUDNESS_FLOOR_DB = -120.0
 SILENCE_DB = -80.0  # under this RMS level a clip has no energy at all
@@ -51,7 +51,7 @@ def spectral_centroid_hz(audio: np.ndarray, sr: int) -> float:
 
 
 def _centroid(x: np.ndarray) -> float:
-    power = stft_magnitude(x, 2048, 1024) ** 2
+    power = stft_power(x, 2048, 1024)
     total = float(power.sum())
     if total <= 0:
         return 0.0

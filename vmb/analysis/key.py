@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vmb.analysis.chroma import chroma_prepared
+from vmb.analysis.chromagram import chroma_prepared
 from vmb.analysis.spectral import prepare
 from vmb.vocab import PITCH_CLASSES
 

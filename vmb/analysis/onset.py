@@ -3,21 +3,24 @@
 The envelope is the spectral flux of a log-mel spectrogram (Böck & Widmer 2013, as in librosa's
 ``onset_strength``): the half-wave rectified frame-to-frame increase in dB, averaged over mel
 bands. A second envelope restricted to the bands under ~200 Hz follows kick drum and bass,
-which mark the beat more reliably than hi-hats; the tempo estimator uses both.
+which mark the beat more reliably than hi-hats, and one for 200 Hz-3 kHz (snare, chords); the
+tempo estimator uses those two.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from vmb.analysis.spectral import ANALYSIS_SR, mel_filterbank, prepare, stft_magnitude
+from vmb.analysis.spectral import ANALYSIS_SR, mel_filterbank, prepare, sparse_rows, stft_power
 
 ONSET_N_FFT = 1024
 ONSET_HOP = 256  # 11.6 ms at 22.05 kHz
 ONSET_N_MELS = 64
 LOW_BAND_HZ = 200.0
+HIGH_BAND_HZ = 3000.0
 _FLOOR_DB = -100.0  # absolute floor (re full scale): digital silence has no flux
 _TOP_DB = 80.0
 
@@ -29,12 +32,15 @@ class OnsetEnvelope:
     Attributes:
         strength: full-band flux ``[F]`` float32 in dB per band (0 where nothing starts).
         low: flux of the bands under :data:`LOW_BAND_HZ` ``[F]`` (kick drum, bass).
+        mid: flux of the bands from :data:`LOW_BAND_HZ` to :data:`HIGH_BAND_HZ` ``[F]`` (snare
+            body, chords, melody).
         fps: frames per second (frame ``i`` is at ``i / fps`` seconds).
         level_db: log-mel spectrogram mean level per frame ``[F]`` in dBFS, for gating.
     """
 
     strength: np.ndarray
     low: np.ndarray
+    mid: np.ndarray
     fps: float
     level_db: np.ndarray
 
@@ -46,9 +52,8 @@ class OnsetEnvelope:
 
 def onset_envelope_prepared(x: np.ndarray) -> OnsetEnvelope:
     """:func:`onset_envelope` of mono audio already at :data:`ANALYSIS_SR`."""
-    mag = stft_magnitude(x, ONSET_N_FFT, ONSET_HOP)
-    fb = mel_filterbank(ANALYSIS_SR, ONSET_N_FFT, ONSET_N_MELS, 0.0, ANALYSIS_SR / 2)
-    mel = fb @ (mag * mag)  # [n_mels, F] power
+    power = stft_power(x, ONSET_N_FFT, ONSET_HOP)
+    mel = _sparse_mel() @ power  # [n_mels, F]
     # the filterbank is area-normalised; scale so a full-scale sine reads about 0 dB
     mel_db = 10.0 * np.log10(np.maximum(mel * (4.0 / ONSET_N_FFT), 1e-10))
     mel_db = np.maximum(mel_db, max(_FLOOR_DB, float(mel_db.max(initial=_FLOOR_DB)) - _TOP_DB))
@@ -56,12 +61,19 @@ def onset_envelope_prepared(x: np.ndarray) -> OnsetEnvelope:
     flux[:, 1:] = np.maximum(0.0, mel_db[:, 1:] - mel_db[:, :-1])
     centres = _mel_centres(ONSET_N_MELS)
     low_bands = centres < LOW_BAND_HZ
+    mid_bands = (centres >= LOW_BAND_HZ) & (centres < HIGH_BAND_HZ)
     return OnsetEnvelope(
         strength=flux.mean(axis=0).astype(np.float32),
         low=flux[low_bands].mean(axis=0).astype(np.float32),
+        mid=flux[mid_bands].mean(axis=0).astype(np.float32),
         fps=ANALYSIS_SR / ONSET_HOP,
         level_db=mel_db.mean(axis=0).astype(np.float32),
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _sparse_mel():
+    return sparse_rows(mel_filterbank(ANALYSIS_SR, ONSET_N_FFT, ONSET_N_MELS, 0.0, ANALYSIS_SR / 2))
 
 
 def _mel_centres(n_mels: int) -> np.ndarray:

@@ -105,11 +105,16 @@ def _place(out: np.ndarray, sound: np.ndarray, start_s: float, sr: int, gain: fl
 
 def arrangement(bpm: float, duration_s: float, sr: int, progression: Sequence[tuple[int, str]] = ((0, "maj"), (9, "min"), (5, "maj"), (7, "maj")),
                 beats_per_chord: int = 4, drums: bool = True, bass: bool = True, pad: bool = True,
-                hihat: str = "eighths", gain: float = 0.5, seed: int = 0) -> np.ndarray:
-    """A pop-style loop ``[T]`` float32: kick on beats 1 and 3, snare on 2 and 4, hi-hats
-    (``"eighths"``, ``"sixteenths"`` or ``"none"``), bass on the chord root in eighths, and a
-    sustained chord pad changing every ``beats_per_chord`` beats through ``progression``
-    (pitch class, ``"maj"``/``"min"``) from time 0. Peak level ``gain``.
+                hihat: str = "eighths", kick: str = "backbeat", bass_notes_per_beat: int = 2,
+                gain: float = 0.5, seed: int = 0) -> np.ndarray:
+    """A pop-style loop ``[T]`` float32: drums, bass on the chord root, and a sustained chord
+    pad changing every ``beats_per_chord`` beats through ``progression`` (pitch class,
+    ``"maj"``/``"min"``) from time 0. Peak level ``gain``.
+
+    Drums: ``kick="backbeat"`` puts the kick on beats 1 and 3 and the snare on 2 and 4,
+    ``"four"`` the kick on every beat with the snare on 2 and 4 as well, ``"syncopated"`` the
+    kick on 1, the and of 2, and 3; hi-hats play ``"eighths"``, ``"sixteenths"`` or
+    ``"none"``. The bass plays ``bass_notes_per_beat`` notes a beat.
     """
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * sr))
@@ -117,10 +122,15 @@ def arrangement(bpm: float, duration_s: float, sr: int, progression: Sequence[tu
     beat = 60.0 / bpm
     num_beats = int(np.ceil(duration_s / beat))
     if drums:
-        kick, snare, hat = _kick(sr), _snare(sr, rng), _hihat(sr, rng)
+        kick_sound, snare, hat = _kick(sr), _snare(sr, rng), _hihat(sr, rng)
         for b in range(num_beats):
             t = b * beat
-            _place(out, kick if b % 2 == 0 else snare, t, sr, 0.9)
+            if kick == "four" or b % 2 == 0:
+                _place(out, kick_sound, t, sr, 0.9)
+            if b % 2 == 1:
+                _place(out, snare, t, sr, 0.9)
+            if kick == "syncopated" and b % 4 == 1:
+                _place(out, kick_sound, t + beat / 2, sr, 0.8)
             subdivisions = {"eighths": 2, "sixteenths": 4}.get(hihat, 0)
             for k in range(subdivisions):
                 _place(out, hat, t + k * beat / subdivisions, sr, 0.5 if k else 0.7)
@@ -131,9 +141,10 @@ def arrangement(bpm: float, duration_s: float, sr: int, progression: Sequence[tu
             notes = triad(root, quality, octave=4)
             _place(out, 0.35 * chord_tone(notes, chord_len, sr, attack_s=0.02, release_s=0.05), start, sr)
         if bass:
-            note = harmonic_tone(midi_to_hz(12 * 3 + root), beat / 2, sr, num_harmonics=4, decay=3.0)
-            for k in range(2 * beats_per_chord):
-                _place(out, 0.45 * note, start + k * beat / 2, sr)
+            step = beat / bass_notes_per_beat
+            note = harmonic_tone(midi_to_hz(12 * 3 + root), step, sr, num_harmonics=4, decay=3.0)
+            for k in range(bass_notes_per_beat * beats_per_chord):
+                _place(out, 0.45 * note, start + k * step, sr)
     return (gain * out / max(1e-9, np.abs(out).max())).astype(np.float32)
 
 

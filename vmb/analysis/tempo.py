@@ -16,10 +16,12 @@ logger = logging.getLogger(__name__)
 
 MIN_BPM = 40.0
 MAX_BPM = 240.0
-PRIOR_BPM = 110.0
-PRIOR_OCTAVES = 1.0  # standard deviation of the log-normal prior, in octaves
+PRIOR_BPM = 120.0
+PRIOR_OCTAVES = 1.5  # standard deviation of the log-normal prior, in octaves
 SILENCE_DB = -70.0  # mean log-mel level under which a clip counts as silent
 TIGHTNESS = 100.0  # how strongly beat spacing sticks to the period (Ellis' alpha)
+ACCENT_POWER = 2.0
+HALF_PERIOD_WEIGHT = 0.25  # a period whose half also repeats strongly is probably two beats
 
 
 @dataclass(frozen=True)
@@ -84,12 +86,18 @@ def tempo_from_envelope(env: OnsetEnvelope, *, min_bpm: float = MIN_BPM, max_bpm
 
 
 def _novelty(env: OnsetEnvelope) -> np.ndarray:
-    """Onset envelope for periodicity: full band plus low band (kick, bass), each scaled to unit
-    standard deviation, local mean (1 s) removed, half-wave rectified. ``[F]`` float64."""
+    """Accent envelope for periodicity ``[F]`` float64.
+
+    The flux of the bands under 200 Hz (kick, bass) and of 200 Hz-3 kHz (snare body, chords,
+    melody), each scaled to unit standard deviation and summed, so a kick counts as much as a
+    snare. Flux above 3 kHz (hi-hats, cymbals: usually the subdivision, not the beat) is left out.
+    The local mean (1 s) is removed, and the rest raised to the power :data:`ACCENT_POWER` so the
+    loudest accents (beats where several instruments start) outweigh the subdivisions.
+    """
     from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 
     parts = []
-    for s in (env.strength, env.low):
+    for s in (env.low, env.mid):
         s = s.astype(np.float64)
         sd = s.std()
         if sd > 1e-6:
@@ -98,9 +106,10 @@ def _novelty(env: OnsetEnvelope) -> np.ndarray:
         return np.zeros(len(env.strength))
     o = np.sum(parts, axis=0)
     o = o - uniform_filter1d(o, size=max(3, int(env.fps)), mode="nearest")
+    o = np.maximum(o, 0.0) ** ACCENT_POWER
     # ~20 ms smoothing: a one-frame click at a period that is not a whole number of frames
     # would otherwise split its autocorrelation peak between two lags
-    return gaussian_filter1d(np.maximum(o, 0.0), sigma=1.0, mode="constant")
+    return gaussian_filter1d(o, sigma=1.0, mode="constant")
 
 
 def _autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
@@ -109,7 +118,7 @@ def _autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
     size = 1 << int(np.ceil(np.log2(2 * n - 1)))
     spec = np.fft.rfft(x, size)
     acf = np.fft.irfft(spec * np.conj(spec), size)[:max_lag]
-    return acf / (n - np.arange(max_lag))
+    return acf / (n - np.arange(max_lag))  # max_lag <= n // 2 + 1 at the callers
 
 
 def _best_lag(acf: np.ndarray, fps: float, min_bpm: float, max_bpm: float, prior_bpm: float) -> int | None:
@@ -120,7 +129,8 @@ def _best_lag(acf: np.ndarray, fps: float, min_bpm: float, max_bpm: float, prior
     lags = np.arange(lo, hi + 1)
     bpm = 60.0 * fps / lags
     prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / PRIOR_OCTAVES) ** 2)
-    score = np.maximum(acf[lags], 0.0) * prior
+    half = np.maximum(acf[np.round(lags / 2).astype(np.int64)], 0.0)
+    score = (np.maximum(acf[lags], 0.0) - HALF_PERIOD_WEIGHT * half) * prior
     if score.max() <= 0:
         return None
     return int(lags[np.argmax(score)])
@@ -147,23 +157,24 @@ def _track_beats(novelty: np.ndarray, period: float) -> np.ndarray:
     local = np.convolve(o, np.exp(-0.5 * (width * 32.0 / period) ** 2), mode="same")
 
     lo, hi = int(round(period / 2)), int(round(2 * period))
-    offsets = np.arange(hi, lo - 1, -1)  # candidate gaps, far to near
-    penalty = -TIGHTNESS * np.log(offsets / period) ** 2
-    cum = np.zeros(n)
+    # cum[hi + i] is the best score of a beat sequence ending at frame i; the candidate
+    # predecessors of frame i, i - hi .. i - lo, are then the contiguous slice cum[i : i + span]
+    span = hi - lo + 1
+    penalty = -TIGHTNESS * np.log(np.arange(hi, lo - 1, -1) / period) ** 2
+    cum = np.full(n + hi, -np.inf)
     back = np.full(n, -1, dtype=np.int64)
     started = False
     threshold = 0.01 * local.max()
     for i in range(n):
-        prev = i - offsets
-        ok = prev >= 0
-        if started and ok.any():
-            cand = cum[prev[ok]] + penalty[ok]
-            j = int(np.argmax(cand))
-            cum[i] = local[i] + cand[j]
-            back[i] = prev[ok][j]
+        cand = cum[i: i + span] + penalty
+        j = int(np.argmax(cand))
+        if started and cand[j] > -np.inf:
+            cum[hi + i] = local[i] + cand[j]
+            back[i] = i - hi + j
         else:
-            cum[i] = local[i]
+            cum[hi + i] = local[i]
             started = started or local[i] > threshold
+    cum = cum[hi:]
     # last beat: the best-scoring end among the final two periods (the latest local maximum, as
     # in Ellis' paper, can land on an off-beat eighth and drag the last beats off the grid)
     if not started:

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from vmb.analysis.spectral import ANALYSIS_SR, frame_times, prepare, stft_magnitude
+from vmb.analysis.spectral import ANALYSIS_SR, frame_times, prepare, sparse_rows, stft_power
 
 CHROMA_N_FFT = 4096
 CHROMA_HOP = 1024  # at ANALYSIS_SR: 46 ms
@@ -46,8 +46,12 @@ def chroma_filterbank(sr: int = ANALYSIS_SR, n_fft: int = CHROMA_N_FFT, fmin: fl
 
 def chroma_prepared(x: np.ndarray, hop: float = CHROMA_HOP) -> np.ndarray:
     """Unnormalised chroma energy ``[12, F]`` of mono audio at :data:`ANALYSIS_SR`."""
-    mag = stft_magnitude(x, CHROMA_N_FFT, hop)
-    return chroma_filterbank() @ (mag * mag)
+    return np.asarray(_sparse_chroma_filterbank() @ stft_power(x, CHROMA_N_FFT, hop))
+
+
+@functools.lru_cache(maxsize=1)
+def _sparse_chroma_filterbank():
+    return sparse_rows(chroma_filterbank())
 
 
 def normalize_frames(energy: np.ndarray) -> np.ndarray:
