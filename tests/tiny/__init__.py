@@ -1,0 +1,1 @@
+"""Tiny random models of the real classes, saved with ``save_pretrained`` for the tests."""
