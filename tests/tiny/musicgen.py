@@ -19,7 +19,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# Small enough to generate 70 s in a few seconds, large enough to exercise every code path.
+import pytest
+
+# Small enough to sample hundreds of steps a second on one core.
 TINY_VOCAB = 64  # codebook size of the codec and of the decoder
 TINY_HIDDEN = 32
 SAMPLE_RATE = 32000
@@ -104,6 +106,9 @@ def tiny_configs(melody: bool = False, num_layers: int = 2, frame_rate: int = 50
         pad_token_id=TINY_VOCAB,
         bos_token_id=TINY_VOCAB,
         dropout=0.1,  # nonzero like the real checkpoints: inference must run in eval mode
+        # Wider than the 0.02 of real training inits, so that the text, the melody and the
+        # seed visibly change the sampled codes of a random model.
+        initializer_factor=0.2,
     )
     return tokenizer, text, codec, decoder
 
@@ -190,3 +195,46 @@ def build_tiny_musicgen(
         extractor = EncodecFeatureExtractor(feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0)
         MusicgenProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(path)
     return path
+
+
+# ---------------------------------------------------------------- pytest fixtures
+# Import them into a test module (``from tiny.musicgen import tiny_musicgen_path, ...``) to use
+# them; the checkpoints are built once per test session.
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
+@pytest.fixture(scope="session")
+def tiny_musicgen_path(tmp_path_factory) -> Path:
+    """A tiny random MusicGen checkpoint folder (50 codec frames per second)."""
+    _quiet_transformers()
+    return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-musicgen") / "musicgen")
+
+
+@pytest.fixture(scope="session")
+def tiny_melody_path(tmp_path_factory) -> Path:
+    """A tiny random MusicGen-Melody checkpoint folder."""
+    _quiet_transformers()
+    return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-melody") / "melody", melody=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_musicgen_10hz_path(tmp_path_factory) -> Path:
+    """A tiny random MusicGen whose codec runs at 10 frames per second (cheap long pieces)."""
+    _quiet_transformers()
+    return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-musicgen-10hz") / "musicgen", frame_rate=10)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run the test with one torch thread (tiny models are fastest so; restored afterwards)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
