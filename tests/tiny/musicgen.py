@@ -113,20 +113,38 @@ def tiny_configs(melody: bool = False, num_layers: int = 2, frame_rate: int = 50
     return tokenizer, text, codec, decoder
 
 
-def randomize_codebooks(codec, std: float = 1.0) -> None:
-    """Give EnCodec's residual codebooks random vectors.
+def fit_codebooks(codec, seed: int = 0) -> None:
+    """Give EnCodec's residual codebooks vectors drawn from its own latents.
 
-    transformers initialises the codebooks to zeros (they are learned by k-means), which would
-    make every code decode to the same audio; a random codebook makes audio depend on codes.
+    transformers initialises the codebooks to zeros (they are learned by k-means in training),
+    which would make every input encode to one code and every code decode to the same audio.
+    Here each residual layer takes its vectors from the (residual) latents of a few random
+    tones, chirps and noise, like a k-means initialisation, so that codes follow the input and
+    the audio follows the codes.
     """
+    import numpy as np
     import torch
 
+    rng = np.random.default_rng(seed)
+    sr = codec.config.sampling_rate
+    t = np.arange(sr) / sr
+    signals = []
+    for _ in range(12):
+        freqs = 110.0 * 2 ** rng.uniform(0, 4, size=3)
+        signals.append(sum(np.sin(2 * np.pi * f * t) for f in freqs) / 3)
+    signals.append(np.sin(2 * np.pi * (100 + 1000 * t) * t))
+    signals.extend(rng.standard_normal((3, sr)) * 0.3)
+    audio = torch.from_numpy(np.stack(signals).astype(np.float32))[:, None]
+    generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
+        residual = codec.encoder(audio).transpose(1, 2).reshape(-1, codec.config.codebook_dim)
         for layer in codec.quantizer.layers:
             book = layer.codebook
-            book.embed.normal_(0.0, std)
+            pick = torch.randperm(residual.shape[0], generator=generator)[: book.embed.shape[0]]
+            book.embed.copy_(residual[pick])
             book.embed_avg.copy_(book.embed)
             book.cluster_size.fill_(1.0)
+            residual = residual - book.decode(book.encode(residual))
 
 
 def build_tiny_musicgen(
@@ -161,7 +179,7 @@ def build_tiny_musicgen(
     else:
         config = MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder)
         model = MusicgenForConditionalGeneration(config)
-    randomize_codebooks(model.audio_encoder)
+    fit_codebooks(model.audio_encoder, seed=seed)
     model.generation_config = GenerationConfig(
         do_sample=True,
         guidance_scale=3.0,
