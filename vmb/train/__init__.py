@@ -1,0 +1,49 @@
+"""Training: the music-bridge adapter of MusicGen and the description model (LoRA), and the
+data preparation both read.
+
+* :func:`vmb.train.data.make_pairs` — ``vmb data pairs``: music videos → a ``datasets`` dataset
+  (frames, audio track, measured attributes, description targets);
+* :func:`vmb.train.adapter.train_adapter` — ``vmb train adapter``;
+* :func:`vmb.train.describer.train_describer` — ``vmb train describer``;
+* :mod:`vmb.train.targets` — JSON description targets written from tags, BPM and key;
+* :mod:`vmb.train.loop` — checkpoints with optimizer state, ``--resume``, held-out loss, progress;
+* :mod:`vmb.train.teacher_forcing` — MusicGen's forward with the adapter active, on whole
+  sequences (the training twin of the generator's sampling loop).
+
+Heavy libraries (torch, transformers, peft, datasets) are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "make_pairs": "vmb.train.data",
+    "load_pairs": "vmb.train.data",
+    "AdapterTrainingArgs": "vmb.train.adapter",
+    "train_adapter": "vmb.train.adapter",
+    "DescriberTrainingArgs": "vmb.train.describer",
+    "train_describer": "vmb.train.describer",
+    "write_target": "vmb.train.targets",
+    "target_json": "vmb.train.targets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'vmb.train' has no attribute {name!r}")
+
+
+__all__ = [
+    "AdapterTrainingArgs",
+    "DescriberTrainingArgs",
+    "load_pairs",
+    "make_pairs",
+    "target_json",
+    "train_adapter",
+    "train_describer",
+    "write_target",
+]

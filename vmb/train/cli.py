@@ -1,0 +1,189 @@
+"""The ``vmb train adapter``, ``vmb train describer`` and ``vmb data pairs`` commands.
+
+Registered on the root app in :mod:`vmb.cli`; the work is done by :mod:`vmb.train.adapter`,
+:mod:`vmb.train.describer` and :mod:`vmb.train.data`. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+train_app = typer.Typer(
+    help="Train vmb's learned parts: the music-bridge adapter and the description model.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+data_app = typer.Typer(
+    help="Prepare training data.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+StepsOpt = Annotated[int, typer.Option("--steps", help="Optimizer steps in all.")]
+LrOpt = Annotated[float, typer.Option("--lr", help="Learning rate (AdamW).")]
+PrecisionOpt = Annotated[
+    str, typer.Option("--precision", help="auto, fp32, bf16 or fp16 (fp16 on CUDA only).")
+]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="Continue from the newest checkpoint in --out.")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of batches, dropout and the split.")]
+EvalEveryOpt = Annotated[int, typer.Option("--eval-every", help="Steps between held-out losses.")]
+SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Steps between checkpoints.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+
+
+def _print_json(data: Any) -> None:
+    from vmb.cli import print_json
+
+    print_json(data)
+
+
+def _interrupted(out: str) -> typer.Exit:
+    err_console.print(
+        f"interrupted: the last finished step is saved in {out}/checkpoints; add --resume to continue",
+        markup=False,
+        highlight=False,
+    )
+    return typer.Exit(130)
+
+
+@train_app.command("adapter")
+def train_adapter_command(
+    data: Annotated[str, typer.Option("--data", help="Music with captions: a saved datasets folder (vmb data pairs), a folder of audio or a CSV/JSONL manifest.")],
+    index: Annotated[str, typer.Option("--index", help="The index the music bridge is retrieved from (build it from --data).")],
+    out: Annotated[str, typer.Option("--out", "-o", help="The adapter folder, e.g. adapters/mine.")],
+    base: Annotated[str, typer.Option("--base", help="MusicGen hub id or local folder.")] = "facebook/musicgen-melody",
+    mechanism: Annotated[str, typer.Option("--mechanism", help="tokens, controlformer or both.")] = "both",
+    steps: StepsOpt = 1000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Clips per step.")] = 8,
+    lr: LrOpt = 1e-4,
+    precision: PrecisionOpt = "auto",
+    resume: ResumeOpt = False,
+    segment_s: Annotated[float, typer.Option("--segment-s", help="Clip length cut from the tracks, seconds.")] = 10.0,
+    max_segments: Annotated[int | None, typer.Option("--max-segments", help="Clips per track at most.")] = None,
+    text_dropout: Annotated[float, typer.Option("--text-dropout", help="Probability of dropping the caption.")] = 0.1,
+    music_dropout: Annotated[float, typer.Option("--music-dropout", help="Probability of dropping the reference.")] = 0.1,
+    control_layers: Annotated[int | None, typer.Option("--control-layers", help="ControlFormer depth (copied blocks).")] = None,
+    num_tokens: Annotated[int, typer.Option("--num-tokens", help="Reference tokens.")] = 4,
+    embedding_source: Annotated[str, typer.Option("--embedding-source", help="encodec or clap (a CLAP index).")] = "encodec",
+    eval_fraction: Annotated[float, typer.Option("--eval-fraction", help="Share of tracks held out.")] = 0.05,
+    eval_every: EvalEveryOpt = 100,
+    save_every: SaveEveryOpt = 200,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the music-bridge adapter of a MusicGen model (the base stays frozen)."""
+    from vmb.train.adapter import AdapterTrainingArgs, train_adapter
+
+    args = AdapterTrainingArgs(
+        data=data, index=index, base=base, out=out, mechanism=mechanism, steps=steps,
+        batch_size=batch_size, lr=lr, precision=precision, resume=resume, segment_s=segment_s,
+        max_segments=max_segments, text_dropout=text_dropout, music_dropout=music_dropout,
+        control_layers=control_layers, num_tokens=num_tokens, embedding_source=embedding_source,
+        eval_fraction=eval_fraction, eval_every=eval_every, save_every=save_every, seed=seed,
+        device=device, progress=not quiet and not as_json,
+    )  # fmt: skip
+    try:
+        result = train_adapter(args)
+    except KeyboardInterrupt:
+        raise _interrupted(out) from None
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    data_out = result.to_dict()
+    held = data_out["eval_losses"]
+    console.print(
+        f"adapter saved to {result.out} after {result.state.step} steps: loss "
+        f"{data_out['first_loss']:.4f} -> {data_out['final_loss']:.4f}"
+        + (f", held-out {held[-1][1]:.4f}" if held else "")
+        + f"; {result.trainable_parameters:,} of {result.total_parameters:,} parameters trained "
+        f"({100 * result.trainable_share:.1f} %), {result.tokens_per_second:,.0f} tokens/s",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+
+
+@train_app.command("describer")
+def train_describer_command(
+    data: Annotated[str, typer.Option("--data", help="(video or image, description) pairs: a saved datasets folder (vmb data pairs) or a CSV/JSONL manifest.")],
+    base: Annotated[str, typer.Option("--base", help="The VLM: hub id or local folder.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="The describer folder, e.g. describers/mine.")],
+    lora_rank: Annotated[int, typer.Option("--lora-rank", help="LoRA rank r.")] = 16,
+    lora_alpha: Annotated[float | None, typer.Option("--lora-alpha", help="LoRA alpha (default 2r).")] = None,
+    steps: StepsOpt = 500,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step.")] = 2,
+    lr: LrOpt = 2e-4,
+    precision: PrecisionOpt = "auto",
+    resume: ResumeOpt = False,
+    frames: Annotated[int, typer.Option("--frames", help="Frames per video in the prompt.")] = 8,
+    merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Also write the merged model (what vmb describe --model loads).")] = True,
+    eval_fraction: Annotated[float, typer.Option("--eval-fraction", help="Share of pairs held out.")] = 0.1,
+    eval_every: EvalEveryOpt = 50,
+    save_every: SaveEveryOpt = 100,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """LoRA-fine-tune the description model on (visuals, JSON description) pairs."""
+    from vmb.train.describer import DescriberTrainingArgs, train_describer
+
+    args = DescriberTrainingArgs(
+        data=data, base=base, out=out, lora_rank=lora_rank, lora_alpha=lora_alpha, steps=steps,
+        batch_size=batch_size, lr=lr, precision=precision, resume=resume, num_frames=frames,
+        merge=merge, eval_fraction=eval_fraction, eval_every=eval_every, save_every=save_every,
+        seed=seed, device=device, progress=not quiet and not as_json,
+    )  # fmt: skip
+    try:
+        result = train_describer(args)
+    except KeyboardInterrupt:
+        raise _interrupted(out) from None
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    d = result.to_dict()
+    held = d["eval_losses"]
+    where = f"use it with: vmb describe --describer vlm --model {result.out}" if merge else f"LoRA adapter in {result.out}/lora"
+    console.print(
+        f"describer saved to {result.out} after {result.state.step} steps: loss {d['first_loss']:.4f} -> "
+        f"{d['final_loss']:.4f}" + (f", held-out {held[-1][1]:.4f}" if held else "")
+        + f"; {result.trainable_parameters:,} LoRA parameters; {where}",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+
+
+@data_app.command("pairs")
+def data_pairs_command(
+    video_dir: Annotated[str, typer.Argument(help="A folder of music videos (with an optional metadata.csv/jsonl of tags).")],
+    out: Annotated[str, typer.Option("--out", "-o", help="The dataset folder to write.")],
+    frames: Annotated[int, typer.Option("--frames", help="Frames sampled per video.")] = 8,
+    max_side: Annotated[int, typer.Option("--max-side", help="Longer side of the stored frames, pixels.")] = 448,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out if it exists.")] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Frames, audio track and measured attributes of music videos → a datasets dataset."""
+    from vmb.train.data import make_pairs
+
+    report = make_pairs(video_dir, out, num_frames=frames, max_side=max_side, overwrite=overwrite,
+                        progress=not quiet and not as_json)  # fmt: skip
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    console.print(f"{report.rows} pair(s) written to {report.out}", markup=False, highlight=False)
+    for skipped in report.skipped:
+        console.print(f"skipped {skipped['path']}: {skipped['reason']}", markup=False, highlight=False, soft_wrap=True)
