@@ -1,0 +1,234 @@
+"""How the two bridges decide what the composer writes.
+
+The text bridge (a :class:`~vmb.types.MusicDescription`) and the music bridge (the measured
+:class:`~vmb.generate.builtin.reference.ReferenceFeatures` of the followed reference) are
+blended with the *music share*
+
+    a = music_weight / (text_weight + music_weight)        (0 when both weights are 0)
+
+so ``a = 0`` follows the description only and ``a = 1`` the reference only. Per attribute:
+
+=============  ===================================================================================
+tempo          geometric interpolation ``T = Td^(1-a) * Tr^a`` (no octave folding, so ``a = 1``
+               gives exactly the reference's beat-tracked tempo)
+key, mode      categorical: the reference's when ``a >= 0.5``, else the description's
+energy         linear interpolation ``E = (1-a) Ed + a Er``; ``Er`` is the mean measured energy
+               of all references
+harmony        a fraction ``a`` of the body sections plays the reference's chord loop
+               (transposed into the chosen key), the others the table progressions; when
+               ``a >= 0.5`` the intro also starts the loop
+dynamics       bar velocities follow the reference's bar-energy envelope with depth ``a``
+genre, mood,   from the description only (the reference's tagged attributes fill them when the
+instruments    description leaves them empty)
+=============  ===================================================================================
+
+Where only one side has a value it is used whatever the weights; where neither has one, the
+composer tables give a default (first matching mood, then genre, then the fallback). Finally
+the user's targeted wants (``--want key=D``, ``tempo=fast``...) override everything: they were
+asked for explicitly. The followed reference is the first of the bridges' references (pinned
+first, then broad, then targeted), so pinned references are followed the same way as retrieved
+ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from vmb.generate.builtin.reference import ReferenceFeatures
+from vmb.generate.builtin.tables import PITCH_CLASSES, ComposerTables, pitch_class
+from vmb.types import ClipAttributes, MusicDescription, Wants
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the composer is asked to write, every field decided.
+
+    ``choices`` says for each attribute where its value came from (for notes and tests).
+    """
+
+    tempo_bpm: float
+    tonic: int
+    mode: str
+    energy: float
+    genre: str
+    moods: tuple[str, ...]
+    instruments: tuple[str, ...]
+    instruments_given: bool
+    music_share: float
+    reference: ReferenceFeatures | None = None
+    choices: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return PITCH_CLASSES[self.tonic]
+
+    @property
+    def follows_reference_harmony(self) -> bool:
+        return self.reference is not None and bool(self.reference.bars) and self.music_share > 0
+
+
+def music_share(text_weight: float, music_weight: float) -> float:
+    """``music_weight / (text_weight + music_weight)``, 0 when both are 0."""
+    total = text_weight + music_weight
+    return 0.0 if total <= 0 else music_weight / total
+
+
+def blend(
+    description: MusicDescription,
+    tables: ComposerTables,
+    references: list[ReferenceFeatures] = (),
+    attributes: ClipAttributes | None = None,
+    wants: Wants | None = None,
+    text_weight: float = 3.0,
+    music_weight: float = 1.0,
+) -> Plan:
+    """Decide every attribute of the piece (see the module docstring for the rules).
+
+    Args:
+        description: the text bridge.
+        tables: the composer tables (defaults).
+        references: measured references, the followed one first.
+        attributes: the followed reference's tagged attributes (fill empty description fields).
+        wants: the user's targeted attributes (override).
+        text_weight, music_weight: the bridges' weights (non-negative).
+    """
+    a = music_share(text_weight, music_weight)
+    ref = references[0] if references else None
+    choices: dict[str, str] = {}
+    d = description
+    attrs = attributes or ClipAttributes()
+
+    # genre, moods, instruments: description, else the reference's tags, else defaults
+    moods = tuple(d.mood) or tuple(attrs.mood)
+    genre = d.genre or attrs.genre
+    if genre and genre not in tables.genre_defaults:
+        choices["genre"] = f"{genre} (no table of its own; played as {tables.fallback['genre']})"
+    if not genre:
+        genre = next((tables.mood_genres[m] for m in moods if m in tables.mood_genres), None)
+        choices["genre"] = f"{genre} (from mood)" if genre else ""
+        genre = genre or tables.fallback["genre"]
+        choices["genre"] = choices["genre"] or f"{genre} (fallback)"
+    else:
+        choices.setdefault("genre", f"{genre} (description)" if d.genre else f"{genre} (reference tags)")
+    gdef = tables.genre_defaults.get(genre, {})
+    mdef = next((tables.mood_defaults[m] for m in moods if m in tables.mood_defaults), {})
+    instruments = tuple(d.instruments) or tuple(attrs.instruments)
+    instruments_given = bool(instruments)
+    if not instruments:
+        instruments = tuple(gdef.get("instruments", ()))
+
+    # tempo
+    desc_tempo, desc_tempo_src = _description_tempo(d, tables)
+    if ref is not None and ref.has_tempo and desc_tempo is not None:
+        tempo = math.exp((1 - a) * math.log(desc_tempo) + a * math.log(ref.tempo_bpm))
+        choices["tempo"] = f"{tempo:.1f} BPM = {desc_tempo_src} {desc_tempo:.1f}^{1 - a:.2f} x reference {ref.tempo_bpm:.1f}^{a:.2f}"
+    elif ref is not None and ref.has_tempo:
+        tempo = ref.tempo_bpm
+        choices["tempo"] = f"{tempo:.1f} BPM from reference {ref.label} (description has none)"
+    elif desc_tempo is not None:
+        tempo = desc_tempo
+        choices["tempo"] = f"{tempo:.1f} BPM from {desc_tempo_src}"
+    else:
+        tempo, src = _default(tables, mdef, gdef, "tempo_bpm")
+        choices["tempo"] = f"{tempo:.1f} BPM ({src} default)"
+
+    # key and mode (categorical)
+    use_ref_key = ref is not None and ref.has_key and (a >= 0.5 or d.key is None)
+    if use_ref_key:
+        tonic = PITCH_CLASSES.index(ref.key)
+        choices["key"] = f"{ref.key} from reference {ref.label}"
+    elif d.key is not None:
+        tonic = pitch_class(d.key)
+        choices["key"] = f"{PITCH_CLASSES[tonic]} from description"
+    else:
+        tonic = None
+    use_ref_mode = ref is not None and ref.has_key and (a >= 0.5 or d.mode is None)
+    if use_ref_mode:
+        mode = ref.mode
+        choices["mode"] = f"{mode} from reference {ref.label}"
+    elif d.mode is not None:
+        mode = d.mode
+        choices["mode"] = f"{mode} from description"
+    else:
+        mode, src = _default(tables, mdef, gdef, "mode")
+        choices["mode"] = f"{mode} ({src} default)"
+    if tonic is None:
+        name = gdef.get(f"key_{mode}") or tables.fallback["key"]
+        tonic = pitch_class(name)
+        choices["key"] = f"{PITCH_CLASSES[tonic]} ({'genre' if gdef else 'fallback'} default for {mode})"
+
+    # energy
+    ref_energy = None
+    measured = [r.energy for r in references]
+    if measured:
+        ref_energy = sum(measured) / len(measured)
+    if d.energy is not None and ref_energy is not None:
+        energy = (1 - a) * float(d.energy) + a * ref_energy
+        choices["energy"] = f"{energy:.2f} = (1-{a:.2f}) x description {d.energy:.2f} + {a:.2f} x references {ref_energy:.2f}"
+    elif d.energy is not None:
+        energy = float(d.energy)
+        choices["energy"] = f"{energy:.2f} from description"
+    elif ref_energy is not None:
+        energy = ref_energy
+        choices["energy"] = f"{energy:.2f} from references (description has none)"
+    else:
+        energy, src = _default(tables, mdef, gdef, "energy")
+        choices["energy"] = f"{energy:.2f} ({src} default)"
+
+    # the user's explicit wants win
+    w = wants or Wants()
+    if w.genre:
+        genre = w.genre
+        choices["genre"] = f"{genre} (want)"
+    if w.mood:
+        moods = (w.mood,) + tuple(m for m in moods if m != w.mood)
+    if w.instrument:
+        instruments = (w.instrument,) + tuple(i for i in instruments if i != w.instrument)
+        instruments_given = True
+    if w.key:
+        tonic = pitch_class(w.key)
+        choices["key"] = f"{PITCH_CLASSES[tonic]} (want)"
+    if w.mode:
+        mode = w.mode
+        choices["mode"] = f"{mode} (want)"
+    if w.tempo and w.tempo in tables.tempo_classes:
+        lo, hi = tables.tempo_classes[w.tempo]["range"]
+        if not lo <= tempo < hi:
+            clamped = min(max(tempo, lo), hi - 1)
+            choices["tempo"] += f"; clamped to {clamped:.1f} BPM for want tempo={w.tempo}"
+            tempo = clamped
+
+    if ref is not None:
+        choices["harmony"] = (f"{a:.0%} of sections follow the chord loop of {ref.label}"
+                              if ref.bars else f"reference {ref.label} has no chords; tables only")
+    else:
+        choices["harmony"] = "table progressions (no reference)"
+    return Plan(
+        tempo_bpm=float(min(max(tempo, 30.0), 240.0)),
+        tonic=int(tonic),
+        mode=mode,
+        energy=float(min(max(energy, 0.0), 1.0)),
+        genre=genre,
+        moods=moods,
+        instruments=instruments,
+        instruments_given=instruments_given,
+        music_share=a,
+        reference=ref,
+        choices=choices,
+    )
+
+
+def _description_tempo(d: MusicDescription, tables: ComposerTables) -> tuple[float | None, str]:
+    if d.tempo_bpm is not None:
+        return float(d.tempo_bpm), "description"
+    if d.tempo_class and d.tempo_class in tables.tempo_classes:
+        return float(tables.tempo_classes[d.tempo_class]["bpm"]), f"description tempo class {d.tempo_class}"
+    return None, ""
+
+
+def _default(tables: ComposerTables, mdef: dict, gdef: dict, name: str):
+    for table, src in ((mdef, "mood"), (gdef, "genre"), (tables.fallback, "fallback")):
+        if name in table:
+            return table[name], src
+    raise KeyError(name)

@@ -1,0 +1,160 @@
+"""The ``builtin`` profile's generator: compose from both bridges, then render."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+
+from vmb.errors import ConfigError, UsageError
+from vmb.generate.builtin.arrangement import Arrangement
+from vmb.generate.builtin.blend import Plan, blend
+from vmb.generate.builtin.composer import compose
+from vmb.generate.builtin.midi import write_midi
+from vmb.generate.builtin.reference import analyze_reference
+from vmb.generate.builtin.render import RENDERERS, choose_renderer, render_midi
+from vmb.generate.builtin.tables import ComposerTables, load_tables
+from vmb.types import Bridges, GenerationResult
+
+MAX_DURATION_S = 3600.0
+
+
+def target_loudness_db(energy: float) -> float:
+    """The level a piece is mastered to: calm music quieter, energetic music louder, as on
+    records (-24 dBFS RMS at energy 0 to -14 dBFS at energy 1)."""
+    return -24.0 + 10.0 * float(np.clip(energy, 0.0, 1.0))
+
+
+class BuiltinGenerator:
+    """A symbolic composer that follows the text and music bridges, rendered with FluidSynth
+    (General MIDI soundfont) or, where that is missing, a numpy synthesiser.
+
+    Args:
+        renderer: ``auto`` (FluidSynth when the executable and a soundfont are found),
+            ``fluidsynth`` or ``numpy``.
+        soundfont: a ``.sf2`` to use instead of the searched ones.
+        sample_rate: output sample rate in Hz.
+
+    Raises:
+        ConfigError: unknown renderer, bad sample rate, configured soundfont missing.
+        ModelUnavailable: ``renderer="fluidsynth"`` without the executable or a soundfont.
+    """
+
+    def __init__(self, renderer: str = "auto", soundfont: str | os.PathLike | None = None,
+                 sample_rate: int = 32000, tables: ComposerTables | None = None):
+        if renderer not in RENDERERS:
+            raise ConfigError(f"generator.renderer = {renderer!r} is not one of: {', '.join(RENDERERS)}")
+        if not isinstance(sample_rate, int) or not 8000 <= sample_rate <= 96000:
+            raise ConfigError(f"generator.sample_rate = {sample_rate!r}: use a rate from 8000 to 96000 Hz")
+        self.sample_rate = sample_rate
+        self.renderer = choose_renderer(renderer, soundfont)
+        self.tables = tables or load_tables()
+
+    @classmethod
+    def from_config(cls, cfg) -> BuiltinGenerator:
+        """From a :class:`vmb.config.Config` (``generator.renderer``, ``.soundfont``, ``.sample_rate``)."""
+        g = cfg.generator
+        return cls(renderer=g.renderer, soundfont=g.soundfont, sample_rate=g.sample_rate)
+
+    @property
+    def name(self) -> str:
+        return f"builtin-composer+{self.renderer.name}"
+
+    # -- planning and composing -------------------------------------------------------------
+
+    def plan(self, bridges: Bridges, text_weight: float | None = None,
+             music_weight: float | None = None) -> tuple[Plan, list[str]]:
+        """Measure the references and blend them with the description. Returns the plan and
+        notes about the references."""
+        tw = bridges.text_weight if text_weight is None else text_weight
+        mw = bridges.music_weight if music_weight is None else music_weight
+        for label, w in (("text_weight", tw), ("music_weight", mw)):
+            if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+                raise UsageError(f"{label} = {w!r}: must be a number >= 0")
+        notes = []
+        features = [analyze_reference(h) for h in bridges.references]
+        if features:
+            notes.append("followed reference " + features[0].describe())
+            if len(features) > 1:
+                notes.append(f"{len(features) - 1} further reference(s) contribute their measured energy only")
+        attributes = bridges.references[0].clip.attributes if bridges.references else None
+        plan = blend(bridges.description, self.tables, features, attributes, bridges.wants, float(tw), float(mw))
+        return plan, notes
+
+    def compose(self, bridges: Bridges, duration_s: float, seed: int | None = None,
+                text_weight: float | None = None, music_weight: float | None = None) -> Arrangement:
+        """The arrangement :meth:`generate` would render (no audio)."""
+        _check_duration(duration_s)
+        plan, _ = self.plan(bridges, text_weight, music_weight)
+        return compose(plan, duration_s, _seed(seed), self.tables)
+
+    # -- generating -----------------------------------------------------------------------------
+
+    def generate(self, bridges: Bridges, duration_s: float, seed: int | None = None,
+                 text_weight: float | None = None, music_weight: float | None = None,
+                 midi_path: str | os.PathLike | None = None) -> GenerationResult:
+        """Compose and render ``duration_s`` seconds of music from the bridges.
+
+        Args:
+            bridges: the description (text bridge) and references (music bridge).
+            duration_s: exact length of the audio.
+            seed: makes the music reproducible; ``None`` draws one (recorded in the result).
+            text_weight, music_weight: override the bridges' weights (see :mod:`.blend`).
+            midi_path: also write the arrangement as a standard MIDI file here.
+
+        Returns:
+            A :class:`GenerationResult` with ``audio [2, round(duration_s * sample_rate)]``.
+        """
+        _check_duration(duration_s)
+        seed = _seed(seed)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        plan, notes = self.plan(bridges, text_weight, music_weight)
+        timings["reference_analysis"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        arrangement = compose(plan, duration_s, seed, self.tables)
+        timings["compose"] = time.perf_counter() - t0
+        paths = {}
+        if midi_path is not None:
+            paths["midi"] = str(write_midi(arrangement, midi_path))
+        t0 = time.perf_counter()
+        audio, sr, render_note = render_midi(arrangement, self.sample_rate, self.renderer,
+                                             length_s=duration_s,
+                                             loudness_db=target_loudness_db(arrangement.energy))
+        timings["render"] = time.perf_counter() - t0
+        form = " ".join(f"{s.name}({s.bars})" for s in arrangement.sections)
+        notes = [
+            render_note,
+            f"composed {arrangement.key} {arrangement.mode}, {arrangement.tempo_bpm:.1f} BPM, "
+            f"{arrangement.genre}, energy {arrangement.energy:.2f}; form {form or 'final chord only'}",
+            *notes,
+            *(f"{k}: {v}" for k, v in arrangement.choices.items() if v),
+        ]
+        return GenerationResult(
+            audio=audio,
+            sample_rate=sr,
+            bridges=bridges,
+            generator=self.name,
+            seed=seed,
+            timings=timings,
+            paths=paths,
+            notes=tuple(notes),
+        )
+
+
+def _check_duration(duration_s: float) -> None:
+    if not isinstance(duration_s, (int, float)) or not math.isfinite(duration_s) or not 0 < duration_s <= MAX_DURATION_S:
+        raise UsageError(f"duration {duration_s!r} s: use a length above 0 and up to {MAX_DURATION_S:.0f} s")
+
+
+def _seed(seed: int | None) -> int:
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (2**31))
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"seed {seed!r}: use a whole number >= 0")
+    return int(seed)
+
+
+__all__ = ["BuiltinGenerator", "target_loudness_db"]
