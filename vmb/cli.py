@@ -141,6 +141,124 @@ app.add_typer(index_app, name="index")
 app.command()(retrieve)
 
 
+@index_app.command("demo")
+def index_demo(
+    out: Annotated[str, typer.Option("--out", help="Where the demo index goes.")] = "index/demo",
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Render and index again.")] = False,
+    renderer: Annotated[str, typer.Option("--renderer", help="auto, fluidsynth or numpy.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Render the demo library (music21 corpus) and index it (built-in encoders)."""
+    from vmb.retrieve import MusicIndex
+    from vmb.retrieve.demo import ensure_demo_index
+
+    notes = ensure_demo_index(out, progress=not as_json, rebuild=rebuild, renderer=renderer)
+    index = MusicIndex.load(out)
+    if as_json:
+        print_json({"path": out, "clips": len(index), "notes": notes, "info": index.info.to_dict()})
+        return
+    for note in notes:
+        err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"demo index: {out} ({len(index)} clips)", markup=False, highlight=False)
+
+
+@app.command()
+def generate(
+    video: Annotated[str | None, typer.Option("--video", help="A video to score.")] = None,
+    image: Annotated[list[str] | None, typer.Option("--image", help="An image (repeatable).")] = None,
+    text: Annotated[str | None, typer.Option("--text", help="Your description; wins over the pixels.")] = None,
+    reference: Annotated[
+        list[str] | None, typer.Option("--reference", help="An audio file pinned into the music bridge (repeatable).")
+    ] = None,
+    want: Annotated[
+        list[str] | None, typer.Option("--want", help="Targeted attribute key=value: genre, tempo, mood, instrument, key, mode.")
+    ] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Seconds of music (default: the video's length, else 30).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for reproducible music.")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="default (neural) or builtin (offline); default: default if its models are local.")] = None,
+    config_file: Annotated[str | None, typer.Option("--config", help="A YAML config file.")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
+    index: Annotated[str | None, typer.Option("--index", help="The index to retrieve references from.")] = None,
+    adapter: Annotated[str | None, typer.Option("--adapter", help="A trained music-bridge adapter folder (MusicGen).")] = None,
+    text_weight: Annotated[float | None, typer.Option("--text-weight", help="Guidance weight of the text bridge.")] = None,
+    music_weight: Annotated[float | None, typer.Option("--music-weight", help="Guidance weight of the music bridge.")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Output folder (default: next to the input).")] = None,
+    keep_audio: Annotated[bool, typer.Option("--keep-audio", help="Mix the video's own audio under the music.")] = False,
+    midi: Annotated[bool, typer.Option("--midi", help="Also write the arrangement as MIDI (built-in generator).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Make music for a video, images, text and/or pinned references."""
+    from pathlib import Path
+
+    from vmb.errors import UsageError
+    from vmb.outputs import check_writable, output_dir_for, output_stem
+    from vmb.pipeline import Pipeline
+
+    images, references = list(image or ()), list(reference or ())
+    if video is None and not images and not (text and text.strip()) and not references:
+        raise UsageError("vmb generate: give at least one of --video, --image, --text or --reference")
+    if config_file and profile:
+        raise UsageError("--config and --profile: give one of them")
+    settings = list(overrides or ())
+    if adapter is not None:
+        settings.append(f"generator.adapter={adapter}")
+    out_dir = Path(out) if out else output_dir_for(video, images, references)
+    check_writable(out_dir)
+    stem = output_stem(video, images, references)
+    if config_file:
+        pipe = Pipeline.from_config(config_file, overrides=settings, index=index, progress=not as_json)
+    else:
+        pipe = Pipeline.from_profile(profile, overrides=settings, index=index, progress=not as_json)
+    midi_path = out_dir / f"{stem}.vmb.mid" if midi else None
+    result = pipe(
+        video=video,
+        images=images,
+        text=text,
+        references=references,
+        wants=list(want or ()),
+        duration_s=duration,
+        seed=seed,
+        text_weight=text_weight,
+        music_weight=music_weight,
+        midi_path=midi_path,
+        progress=not as_json,
+    )
+    inputs = {"video": video, "images": images, "text": text, "references": references, "wants": list(want or ())}
+    result = pipe.save(result, out_dir=out_dir, stem=stem, video=video, keep_original_audio=keep_audio, inputs=inputs)
+    if as_json:
+        import json as _json
+
+        print_json(_json.loads(Path(result.paths["json"]).read_text(encoding="utf-8")))
+        return
+    _print_generation(result)
+
+
+def _print_generation(result: Any) -> None:
+    for note in result.notes:
+        err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    bridges = result.bridges
+    console.print(f"text bridge: {bridges.text or '(none)'}", markup=False, highlight=False, soft_wrap=True)
+    for hit in bridges.references:
+        caption = hit.clip.caption or hit.clip.path
+        console.print(
+            f"  {hit.track:8s} {hit.score:6.3f}  {caption}", markup=False, highlight=False, soft_wrap=True
+        )
+    console.print(
+        f"music: {result.duration_s:.2f} s at {result.sample_rate} Hz by {result.generator} (seed {result.seed})",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    for role, path in result.paths.items():
+        console.print(f"  {role:5s} {path}", markup=False, highlight=False, soft_wrap=True)
+
+
+from vmb.train.cli import data_app, train_app  # noqa: E402  (training commands)
+
+app.add_typer(train_app, name="train")
+app.add_typer(data_app, name="data")
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="vmb")
