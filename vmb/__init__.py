@@ -27,8 +27,25 @@ from vmb.types import (  # noqa: E402
     Wants,
 )
 
+
+
+def __getattr__(name: str):
+    # The pipeline pulls in numpy/yaml/rich and, through its components, torch: load it on use.
+    if name == "Pipeline":
+        from vmb.pipeline import Pipeline
+
+        return Pipeline
+    if name == "describe":
+        from vmb.describe import describe
+
+        return describe
+    raise AttributeError(f"module 'vmb' has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
+    "Pipeline",
+    "describe",
     "Bridges",
     "Clip",
     "ClipAttributes",
