@@ -27,9 +27,11 @@ system-deps:
 	  echo "note: fluidsynth not installed (sudo apt-get install fluidsynth fluid-soundfont-gm); vmb will use its numpy synthesiser"; \
 	fi
 
+# The main job on the example clip: builds the demo index on first use, then writes
+# examples/clip.vmb.wav, examples/clip.vmb.mp4 and examples/clip.vmb.json.
 demo: setup system-deps
-	$(BIN)/python examples/make_example_clip.py examples/clip.mp4
-	$(BIN)/vmb probe examples/clip.mp4
+	@[ -f examples/clip.mp4 ] || $(BIN)/python examples/make_example_clip.py examples/clip.mp4
+	$(BIN)/vmb generate --video examples/clip.mp4 --seed 1
 
 test: setup system-deps
 	$(BIN)/python -m pytest -m "not slow" -q
@@ -38,7 +40,7 @@ test-all: setup system-deps
 	$(BIN)/python -m pytest -q
 
 bench: setup system-deps
-	$(BIN)/python -m benchmarks.run
+	for b in benchmarks/bench_*.py; do $(BIN)/python -m benchmarks.$$(basename $$b .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
