@@ -368,11 +368,8 @@ class _Composer:
         for k in range(sec.bars):
             bar = sec.start_bar + k
             gain = self._bar_gain(bar)
-            comp_level = level
-            if sec.name == "B" and level < len(self.style.comp) - 1:
-                comp_level = level + 1
-            if sec.name == "intro":
-                comp_level = level  # the intro states the pulse the body will keep
+            # B sections comp busier; the intro keeps the body's rhythm so the pulse is set
+            comp_level = level + 1 if sec.name == "B" and level < len(self.style.comp) - 1 else level
             if "comp" in self.parts:
                 self._comp_bar(self.parts["comp"], bar, comp_level, e, gain)
             if "pad" in self.parts:

@@ -2,9 +2,8 @@
 
 Loudness is the RMS level in dBFS of the louder half of the 400 ms blocks (a gate that keeps the
 silence of the ending out of the measurement, in the spirit of EBU R128's relative gate). The
-limiter is a look-ahead gain computer: the gain that keeps every sample under the ceiling is
-minimum-filtered over ``window`` samples and then averaged over half of that, which makes the
-gain change smoothly *before* a peak and guarantees the ceiling.
+limiter is a look-ahead gain computer on 5 ms blocks (see :func:`limit`): the gain starts to
+fall a block *before* a peak and the ceiling is guaranteed. numpy only.
 """
 
 from __future__ import annotations
@@ -30,19 +29,25 @@ def loudness_db(audio: np.ndarray, sr: int) -> float:
 
 
 def limit(audio: np.ndarray, sr: int, ceiling_db: float = CEILING_DB, lookahead_s: float = 0.005) -> np.ndarray:
-    """Peak-limit ``[C, T]`` so no sample exceeds ``ceiling_db`` dBFS."""
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+    """Peak-limit ``[C, T]`` so no sample exceeds ``ceiling_db`` dBFS.
 
+    The gain is computed on blocks of ``lookahead_s``: each block's needed gain (ceiling over
+    its peak) is min-filtered with its neighbours, then interpolated linearly to the samples, so
+    every sample gets a gain no larger than its own block needs and the gain moves smoothly.
+    """
     ceiling = 10.0 ** (ceiling_db / 20.0)
     peak = np.max(np.abs(audio), axis=0)
     if peak.size == 0 or peak.max() <= ceiling:
         return audio
-    need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
     w = max(1, int(lookahead_s * sr))
-    gain = minimum_filter1d(need, size=2 * w + 1, mode="nearest")
-    gain = uniform_filter1d(gain, size=w, mode="nearest")
-    out = audio * gain[None, :].astype(audio.dtype)
-    return np.clip(out, -ceiling, ceiling)
+    n_blocks = -(-len(peak) // w)
+    padded = np.zeros(n_blocks * w, peak.dtype)
+    padded[: len(peak)] = peak
+    need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(n_blocks, w).max(axis=1), 1e-12))
+    need = np.minimum(need, np.minimum(np.r_[need[1:], 1.0], np.r_[1.0, need[:-1]]))
+    centres = (np.arange(n_blocks) + 0.5) * w
+    gain = np.interp(np.arange(len(peak)), centres, need).astype(audio.dtype)
+    return np.clip(audio * gain[None, :], -ceiling, ceiling)
 
 
 def master(audio: np.ndarray, sr: int, num_samples: int | None = None, target_db: float = -16.0,
