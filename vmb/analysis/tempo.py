@@ -22,6 +22,8 @@ SILENCE_DB = -70.0  # mean log-mel level under which a clip counts as silent
 TIGHTNESS = 100.0  # how strongly beat spacing sticks to the period (Ellis' alpha)
 ACCENT_POWER = 2.0
 HALF_PERIOD_WEIGHT = 0.25  # a period whose half also repeats strongly is probably two beats
+MIDPOINT_SOURCE = "mid"
+MIDPOINT_RATIO = 0.5  # halve the period while the off-beat is at least this strong
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,20 @@ def tempo_from_envelope(env: OnsetEnvelope, *, min_bpm: float = MIN_BPM, max_bpm
     if lag is None:
         return TempoEstimate(0.0)
     period = _refine_lag(acf, lag)
+    min_period = 60.0 * fps / max_bpm
+    mid = _accents(env.mid.astype(np.float64), fps) if MIDPOINT_SOURCE == "mid" else novelty
+    while period / 2 >= min_period and _midpoint_ratio(mid, period) >= MIDPOINT_RATIO:
+        period /= 2
+        lag = int(round(period))
     confidence = float(np.clip(acf[lag], 0.0, 1.0))
     beats = _track_beats(novelty, period)
     bpm = 60.0 * fps / period
     if len(beats) >= 4:
-        # least-squares slope of beat time vs beat number: finer than the lag grid
-        idx = np.arange(len(beats))
-        slope = np.polyfit(idx, beats / fps, 1)[0]
-        if 0.8 * period / fps < slope < 1.25 * period / fps:
-            bpm = 60.0 / slope
+        # the median beat interval is finer than the lag grid and ignores a ritardando or a
+        # held final chord at the end
+        ibi = float(np.median(np.diff(beats))) / fps
+        if 0.9 * period / fps < ibi < 1.1 * period / fps:
+            bpm = 60.0 / ibi
     return TempoEstimate(float(bpm), beats.astype(np.float64) / fps, confidence)
 
 
@@ -91,25 +98,45 @@ def _novelty(env: OnsetEnvelope) -> np.ndarray:
     The flux of the bands under 200 Hz (kick, bass) and of 200 Hz-3 kHz (snare body, chords,
     melody), each scaled to unit standard deviation and summed, so a kick counts as much as a
     snare. Flux above 3 kHz (hi-hats, cymbals: usually the subdivision, not the beat) is left out.
-    The local mean (1 s) is removed, and the rest raised to the power :data:`ACCENT_POWER` so the
-    loudest accents (beats where several instruments start) outweigh the subdivisions.
+    See :func:`_accents` for the rest.
     """
-    from scipy.ndimage import gaussian_filter1d, uniform_filter1d
-
-    parts = []
-    for s in (env.low, env.mid):
-        s = s.astype(np.float64)
-        sd = s.std()
-        if sd > 1e-6:
-            parts.append(s / sd)
+    parts = [s / s.std() for s in (env.low.astype(np.float64), env.mid.astype(np.float64)) if s.std() > 1e-6]
     if not parts:
         return np.zeros(len(env.strength))
-    o = np.sum(parts, axis=0)
-    o = o - uniform_filter1d(o, size=max(3, int(env.fps)), mode="nearest")
+    return _accents(np.sum(parts, axis=0), env.fps)
+
+
+def _accents(flux: np.ndarray, fps: float) -> np.ndarray:
+    """Local mean (1 s) removed, half-wave rectified, raised to :data:`ACCENT_POWER` so the
+    loudest accents (beats where several instruments start) outweigh the subdivisions, and
+    smoothed over ~20 ms (a one-frame click at a period that is not a whole number of frames
+    would otherwise split its autocorrelation peak between two lags)."""
+    from scipy.ndimage import gaussian_filter1d, uniform_filter1d
+
+    o = flux - uniform_filter1d(flux, size=max(3, int(fps)), mode="nearest")
     o = np.maximum(o, 0.0) ** ACCENT_POWER
-    # ~20 ms smoothing: a one-frame click at a period that is not a whole number of frames
-    # would otherwise split its autocorrelation peak between two lags
     return gaussian_filter1d(o, sigma=1.0, mode="constant")
+
+
+def _midpoint_ratio(novelty: np.ndarray, period: float) -> float:
+    """How strong the onsets halfway between beats are, relative to the beats themselves.
+
+    The novelty is folded onto ``period`` (mean over periods at each phase); the beat phase is
+    the strongest one. A ratio near 1 means a pulse as strong as the beat falls between the
+    beats: the period spans two beats (kick on 1, snare on 2 autocorrelates best at two beats).
+    """
+    p = int(round(period))
+    k = int((len(novelty) - p) // period)
+    if k < 2 or p < 4:
+        return 0.0
+    idx = np.round(np.arange(p)[:, None] + np.arange(k)[None, :] * period).astype(np.int64)
+    fold = novelty[np.minimum(idx, len(novelty) - 1)].mean(axis=1)  # [p]
+    beat = int(np.argmax(fold))
+    if fold[beat] <= 0:
+        return 0.0
+    half = beat + period / 2
+    near = np.round(half + np.arange(-2, 3)).astype(np.int64) % p  # ±2 frames of timing slack
+    return float(fold[near].max() / fold[beat])
 
 
 def _autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
