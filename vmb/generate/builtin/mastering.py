@@ -15,14 +15,18 @@ BLOCK_S = 0.4
 
 
 def loudness_db(audio: np.ndarray, sr: int) -> float:
-    """Gated RMS level of ``audio`` ``[C, T]`` in dBFS (-inf for silence)."""
-    mono = np.mean(audio, axis=0) if audio.ndim == 2 else audio
+    """Gated RMS level of ``audio`` ``[C, T]`` in dBFS (-inf for silence).
+
+    Power is averaged over the channels, not taken of a mono mix-down (wide stereo voices
+    would partly cancel in one).
+    """
+    power = np.mean(np.square(np.atleast_2d(audio), dtype=np.float64), axis=0)
     n = max(1, int(BLOCK_S * sr))
-    blocks = len(mono) // n
+    blocks = len(power) // n
     if blocks == 0:
-        ms = np.array([np.mean(np.square(mono, dtype=np.float64))]) if len(mono) else np.zeros(1)
+        ms = np.array([np.mean(power)]) if len(power) else np.zeros(1)
     else:
-        ms = np.mean(np.square(mono[: blocks * n].reshape(blocks, n), dtype=np.float64), axis=1)
+        ms = np.mean(power[: blocks * n].reshape(blocks, n), axis=1)
     loud = np.sort(ms)[len(ms) // 2:]
     level = float(np.mean(loud))
     return -np.inf if level <= 0 else 10.0 * np.log10(level)
