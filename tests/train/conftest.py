@@ -48,13 +48,13 @@ def clips_index(clips, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_musicgen(tmp_path_factory) -> Path:
-    """A tiny random MusicGen, calibrated for training (see ``calibrate_tiny_musicgen``)."""
+    """A tiny random MusicGen with wide output heads (see ``widen_output_heads``)."""
     from tiny.musicgen import build_tiny_musicgen
-    from train.train_data import calibrate_tiny_musicgen
+    from train.train_data import widen_output_heads
 
     path = tmp_path_factory.mktemp("models") / "musicgen"
     build_tiny_musicgen(path)
-    return calibrate_tiny_musicgen(path)
+    return widen_output_heads(path)
 
 
 @pytest.fixture(scope="session")

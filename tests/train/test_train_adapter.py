@@ -167,3 +167,55 @@ def test_resume_continues_the_uninterrupted_loss_curve(trained, clips, clips_ind
     a = load_file(str(full_out / "adapter_model.safetensors"))
     b = load_file(str(part_out / "adapter_model.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_melody_model_reference_tokens_train_and_match_generation(clips, clips_index, tmp_path):
+    """MusicGen-Melody: the text and the reference's chroma are a decoder prefix; reference
+    tokens attend from its self-attention. A few steps, then the greedy-generation check."""
+    import dataclasses
+
+    from tiny.musicgen import build_tiny_musicgen
+    from train.train_data import widen_output_heads
+
+    from vmb.generate.musicgen import MusicGenGenerator
+    from vmb.train.adapter import AdapterObjective
+    from vmb.train.teacher_forcing import IGNORE_INDEX, MusicBridgeForward
+
+    melody = widen_output_heads(build_tiny_musicgen(tmp_path / "melody", melody=True))
+    result = train_adapter(_args(clips, clips_index, melody, tmp_path / "out", mechanism="tokens", steps=8,
+                                 eval_every=0, save_every=0, eval_fraction=0.0))  # fmt: skip
+    assert result.state.losses[-1] < result.state.losses[0]
+    config = json.loads((tmp_path / "out" / "adapter_config.json").read_text())
+    assert (config["model_type"], config["reference_tokens"], config["control_layers"]) == ("musicgen_melody", True, 0)
+
+    example = _examples(tmp_path / "out")[1]
+    assert example.ref_chroma is not None and example.ref_chroma.shape[-1] == 12
+    tuned = MusicGenGenerator.from_pretrained(melody, device="cpu", adapter=tmp_path / "out")
+    codes = _codes(tuned, _bridges(clips_index, example, 1.0, 1.0), top_k=0, temperature=0.0)
+    batch = AdapterObjective(tuned, tuned.adapter).batch([dataclasses.replace(example, target=codes)])
+    valid = batch.labels != IGNORE_INDEX
+    with torch.no_grad():
+        picked = MusicBridgeForward(tuned.model, tuned.adapter)(batch).argmax(-1)
+    assert torch.equal(picked[valid], batch.labels[valid])
+
+
+def test_bad_settings_and_outputs(clips, clips_index, tiny_musicgen, trained, tmp_path):
+    from vmb.errors import ConfigError, IndexFileError, UsageError
+
+    def run(**changes):
+        return train_adapter(_args(clips, clips_index, tiny_musicgen, tmp_path / "new", **changes))
+
+    with pytest.raises(UsageError, match="--mechanism 'lora' is not one of"):
+        run(mechanism="lora")
+    with pytest.raises(UsageError, match="--text-dropout 1.5: must be in"):
+        run(text_dropout=1.5)
+    with pytest.raises(UsageError, match="already holds a training run"):
+        train_adapter(_args(clips, clips_index, tiny_musicgen, trained.out))
+    with pytest.raises(UsageError, match="holds no checkpoint"):
+        run(resume=True)
+    with pytest.raises(IndexFileError):
+        run(index=str(tmp_path / "no-index"))
+    with pytest.raises(ConfigError, match="needs an index built with CLAP"):
+        run(embedding_source="clap")
+    with pytest.raises(ConfigError, match="the run was started with lr = 0.01"):
+        train_adapter(_args(clips, clips_index, tiny_musicgen, trained.out, resume=True, lr=0.5, steps=31))

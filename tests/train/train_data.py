@@ -81,38 +81,21 @@ def write_videos(folder: Path, count: int = 3, seconds: float = 1.5, metadata: b
     return folder
 
 
-def calibrate_tiny_musicgen(path: Path, seed: int = 0, head_std: float = 0.5) -> Path:
-    """Make the tiny random MusicGen in ``path`` usable for training tests, in place.
+def widen_output_heads(path: Path, seed: int = 0, head_std: float = 0.5) -> Path:
+    """Give the tiny random MusicGen in ``path`` output heads with a trained model's range, in place.
 
-    Two things a random tiny checkpoint lacks and a trained one has: (1) a codec whose codes
-    tell the clips apart: the random codebooks are ~20x wider than the encoder's outputs, so
-    every frame of every clip gets the same code; here each residual codebook is initialised
-    from encoder frames of the test clips (EnCodec's k-means initialisation, zero iterations);
-    (2) output heads with the dynamic range of a trained model (std ``head_std`` instead of
-    0.02, whose logits cannot go beyond about ±0.6 and so bound what a frozen-base adapter can
-    reach). Everything else stays random.
+    Random heads of std 0.02 (transformers' initialisation) on a 32-wide decoder give logits
+    within about ±0.6 whatever the hidden states: no frozen-base adapter could make such a model
+    confident, so the heads are redrawn with std ``head_std``. Everything else stays random.
     """
     import torch
     from transformers import MusicgenForConditionalGeneration, MusicgenMelodyForConditionalGeneration
 
     config = json.loads((Path(path) / "config.json").read_text())
-    cls = MusicgenMelodyForConditionalGeneration if config["model_type"] == "musicgen_melody" else MusicgenForConditionalGeneration
-    model = cls.from_pretrained(path)
+    melody = config["model_type"] == "musicgen_melody"
+    model = (MusicgenMelodyForConditionalGeneration if melody else MusicgenForConditionalGeneration).from_pretrained(path)
     generator = torch.Generator().manual_seed(seed)
-    codec = model.audio_encoder
     with torch.no_grad():
-        frames = []
-        for _name, chord, bpm, _caption, _tags in CLIPS:
-            wave = torch.from_numpy(render_clip(chord, bpm))[None, None]
-            frames.append(codec.encoder(wave)[0].T)  # [F, D]
-        residual = torch.cat(frames)
-        for layer in codec.quantizer.layers:
-            book = layer.codebook
-            pick = torch.randperm(residual.shape[0], generator=generator)[: book.embed.shape[0]]
-            book.embed.copy_(residual[pick])
-            book.embed_avg.copy_(residual[pick])
-            codes = torch.cdist(residual, book.embed).argmin(dim=1)
-            residual = residual - book.embed[codes]
         for head in model.decoder.lm_heads:
             head.weight.normal_(0.0, head_std, generator=generator)
     model.save_pretrained(path)

@@ -398,7 +398,6 @@ def train_adapter(args: AdapterTrainingArgs) -> AdapterTrainingResult:
     named = dict(adapter.named_parameters())
     parameters = list(named.values())
 
-    out.mkdir(parents=True, exist_ok=True)
     examples, notes = prepare_examples(
         generator, args.data, args.index, args.segment_s, args.max_segments, args.embedding_source,
         cache=out / "prepared", device=device, progress=args.progress,
@@ -417,6 +416,7 @@ def train_adapter(args: AdapterTrainingArgs) -> AdapterTrainingResult:
         optimizer.load_state_dict(checkpoint.optimizer)
         state = checkpoint.state
         notes.append(f"resumed from {checkpoint.path} (step {state.step})")
+    out.mkdir(parents=True, exist_ok=True)
     (out / ARGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
     objective = AdapterObjective(generator, adapter, args.text_dropout, args.music_dropout, precision)

@@ -74,10 +74,16 @@ def video_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def features():
-    """The ``datasets.Features`` of a pairs dataset."""
+def features(audio_struct: bool = False):
+    """The ``datasets.Features`` of a pairs dataset.
+
+    ``audio`` is an ``Audio(decode=False)`` column (FLAC bytes); ``audio_struct`` gives the plain
+    ``{"bytes", "path"}`` struct it is written as: datasets >= 4 wants torchcodec (not a vmb
+    dependency) to *encode* an ``Audio`` value, even bytes, so the column is cast afterwards.
+    """
     import datasets
 
+    audio = {"bytes": datasets.Value("binary"), "path": datasets.Value("string")} if audio_struct else datasets.Audio(decode=False)
     strings = datasets.List(datasets.Value("string"))
     return datasets.Features(
         {
@@ -86,7 +92,7 @@ def features():
             "video": datasets.Value("string"),
             "frames": datasets.List(datasets.Image()),
             "timestamps": datasets.List(datasets.Value("float64")),
-            "audio": datasets.Audio(decode=False),
+            "audio": audio,
             "duration_s": datasets.Value("float64"),
             "tempo_bpm": datasets.Value("float64"),
             "tempo_class": datasets.Value("string"),
@@ -105,19 +111,51 @@ def features():
     )
 
 
+def _first(row: dict[str, Any], names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = row.get(name)
+        if value is not None and not (isinstance(value, str) and not value.strip()):
+            return value
+    return None
+
+
 def _metadata(folder: Path) -> dict[str, dict[str, Any]]:
-    """Rows of ``metadata.jsonl`` / ``metadata.csv`` keyed by the resolved video path."""
-    from vmb.retrieve.sources import _first, _manifest_rows
+    """Rows of ``metadata.jsonl`` / ``metadata.csv`` keyed by the resolved video path.
+
+    Raises:
+        UsageError: the file cannot be read, or a JSONL line is not a JSON object.
+    """
+    import csv
+    import json
 
     for name in METADATA_FILES:
         meta = folder / name
-        if meta.is_file():
-            rows = {}
-            for row, _where in _manifest_rows(meta):
-                rel = _first(row, ("file_name", "path", "file", "video"))
-                if rel:
-                    rows[(folder / str(rel)).resolve().as_posix()] = row
-            return rows
+        if not meta.is_file():
+            continue
+        try:
+            text = meta.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{meta}: cannot read the metadata ({exc})") from None
+        if meta.suffix == ".csv":
+            rows = [{k.strip(): v for k, v in r.items() if k} for r in csv.DictReader(text.splitlines())]
+        else:
+            rows = []
+            for i, line in enumerate(text.splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UsageError(f"{meta}: line {i} is not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise UsageError(f"{meta}: line {i} is not a JSON object")
+                rows.append(row)
+        found = {}
+        for row in rows:
+            rel = _first(row, ("file_name", "path", "file", "video"))
+            if rel:
+                found[(folder / str(rel)).resolve().as_posix()] = row
+        return found
     return {}
 
 
@@ -140,7 +178,7 @@ def pair_row(video: Path, rel: str, tags: dict[str, Any], num_frames: int, max_s
 
     from vmb.media import probe, read_audio, read_frames
     from vmb.retrieve.attributes import measure_clip
-    from vmb.retrieve.sources import _first, parse_key, split_words
+    from vmb.retrieve.sources import parse_key, split_words
     from vmb.train.targets import target_from_text, write_target
     from vmb.vocab import load_vocab
 
@@ -272,22 +310,31 @@ def make_pairs(
 
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    bars_were_on = not datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()  # ours counts the videos
     try:
-        dataset = datasets.Dataset.from_generator(
-            generate,
-            features=features(),
-            gen_kwargs={"paths": videos},
-            cache_dir=str(work / "cache"),
-            keep_in_memory=False,
-        )
+        try:
+            dataset = datasets.Dataset.from_generator(
+                generate,
+                features=features(audio_struct=True),
+                gen_kwargs={"paths": videos},
+                cache_dir=str(work / "cache"),
+                keep_in_memory=False,
+            )
+        except ValueError:  # datasets refuses a split without rows
+            if rows or not skipped:
+                raise
         if not rows:
             reasons = "; ".join(f"{Path(s['path']).name}: {s['reason']}" for s in skipped[:3])
             raise UsageError(f"{folder}: no usable music video ({reasons})")
+        dataset = dataset.cast_column("audio", features()["audio"])
         dataset.save_to_disk(str(work / "dataset"))
         del dataset
         _replace_folder(work / "dataset", target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if bars_were_on:
+            datasets.utils.enable_progress_bars()
     notes = [f"{len(skipped)} video(s) skipped"] if skipped else []
     return PairsReport(target, len(rows), skipped, notes)
 

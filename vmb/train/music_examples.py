@@ -284,7 +284,7 @@ def save_prepared(folder: Path, key: str, settings: dict, examples: list[MusicEx
         for name in ("target", "ref_codes", "ref_embedding", "ref_chroma"):
             value = getattr(ex, name)
             if value is not None:
-                tensors[f"{i}.{name}"] = value.contiguous()
+                tensors[f"{i}.{name}"] = value.contiguous().clone()  # clips of a track share their reference
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
