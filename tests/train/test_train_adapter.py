@@ -21,11 +21,11 @@ STEPS = 30
 
 
 def _args(clips, clips_index, tiny_musicgen, out, **changes) -> AdapterTrainingArgs:
-    settings = dict(
-        data=str(clips), index=str(clips_index), base=str(tiny_musicgen), out=str(out), steps=STEPS,
-        batch_size=4, lr=1e-2, warmup_steps=0, segment_s=1.0, eval_fraction=0.125, eval_every=10,
-        save_every=10, seed=0, device="cpu", progress=False,
-    )  # fmt: skip
+    settings = {
+        "data": str(clips), "index": str(clips_index), "base": str(tiny_musicgen), "out": str(out), "steps": STEPS,
+        "batch_size": 4, "lr": 1e-2, "warmup_steps": 0, "segment_s": 1.0, "eval_fraction": 0.125, "eval_every": 10,
+        "save_every": 10, "seed": 0, "device": "cpu", "progress": False,
+    }  # fmt: skip
     settings.update(changes)
     return AdapterTrainingArgs(**settings)
 
@@ -154,7 +154,7 @@ def test_resume_continues_the_uninterrupted_loss_curve(trained, clips, clips_ind
     full_out, part_out = tmp_path / "full", tmp_path / "part"
     for out in (full_out, part_out):  # the same examples (the cache's key checks they fit)
         shutil.copytree(trained.out / "prepared", out / "prepared")
-    args = dict(steps=20, save_every=0, eval_every=0)
+    args = {"steps": 20, "save_every": 0, "eval_every": 0}
     full = train_adapter(_args(clips, clips_index, tiny_musicgen, full_out, **args))
     stopped = train_adapter(_args(clips, clips_index, tiny_musicgen, part_out, stop_at=10, **args))
     assert stopped.state.step == 10 and not (part_out / "adapter_model.safetensors").exists()

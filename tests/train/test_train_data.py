@@ -32,7 +32,7 @@ def test_pairs_dataset_holds_frames_audio_measurements_and_targets(pairs):
     import datasets
     import soundfile as sf
 
-    folder, out, result = pairs
+    _folder, out, result = pairs
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["rows"] == 3

@@ -73,7 +73,7 @@ def test_optimizer_state_round_trips_through_safetensors(tmp_path):
         [loop.TRAINABLE_FILE, loop.OPTIMIZER_FILE, loop.OPTIMIZER_META, loop.STATE_FILE]
     )
     checkpoint = loop.load_checkpoint(folder)
-    fresh_model, fresh = _toy(seed=1)
+    _, fresh = _toy(seed=1)
     fresh.load_state_dict(checkpoint.optimizer)
     for a, b in zip(optimizer.state_dict()["state"].values(), fresh.state_dict()["state"].values()):
         for name in ("step", "exp_avg", "exp_avg_sq"):
@@ -97,7 +97,7 @@ def test_schedule_precision_batches_and_split():
     # Batches: one permutation per epoch, a function of the step alone.
     first = [batch_indices(s, 7, 3, seed=1) for s in range(7)]
     assert first == [batch_indices(s, 7, 3, seed=1) for s in range(7)]
-    flat = sum(first, [])
+    flat = [i for batch in first for i in batch]
     assert sorted(flat[:7]) == list(range(7)) and sorted(flat[7:14]) == list(range(7))
     assert flat[:7] != flat[7:14]
     # Held-out tracks are whole tracks.

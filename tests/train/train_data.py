@@ -89,7 +89,10 @@ def widen_output_heads(path: Path, seed: int = 0, head_std: float = 0.5) -> Path
     confident, so the heads are redrawn with std ``head_std``. Everything else stays random.
     """
     import torch
-    from transformers import MusicgenForConditionalGeneration, MusicgenMelodyForConditionalGeneration
+    from transformers import (
+        MusicgenForConditionalGeneration,
+        MusicgenMelodyForConditionalGeneration,
+    )
 
     config = json.loads((Path(path) / "config.json").read_text())
     melody = config["model_type"] == "musicgen_melody"

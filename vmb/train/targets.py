@@ -25,7 +25,7 @@ from typing import Any
 
 from vmb.describe.schema import write_sentence
 from vmb.types import MusicDescription
-from vmb.vocab import Vocab, load_vocab, normalize_key
+from vmb.vocab import Vocab, load_vocab
 
 TARGET_KEYS = (
     "genre",
@@ -91,7 +91,8 @@ def description_from_tags(
         genre, mood, instruments: tags (a word, a list, or ``"a, b"``), mapped onto the
             vocabularies; words outside them are returned as ``unknown``.
         tempo_bpm: measured or tagged BPM (sets ``tempo_class`` from the vocabulary bounds).
-        key, mode: e.g. ``"F#"`` and ``"minor"``.
+        key, mode: e.g. ``"F#"`` and ``"minor"``, or the key with its mode (``"D minor"``,
+            ``"Bbm"``); an explicit ``mode`` wins.
         energy: 0 (calm) to 1 (intense), clipped.
         theme: a few words naming the scene.
         caption: the clip's own sentence; kept as ``text`` when given.
@@ -99,6 +100,8 @@ def description_from_tags(
     Returns:
         ``(description, unknown tags)``.
     """
+    from vmb.retrieve.sources import parse_key
+
     vocab = vocab or load_vocab()
     unknown: list[str] = []
 
@@ -116,10 +119,13 @@ def description_from_tags(
     bpm = _number(tempo_bpm)
     if bpm is not None and bpm <= 0:
         bpm = None
-    key_name = normalize_key(str(key), vocab) if key not in (None, "") else None
-    if key not in (None, "") and key_name is None:
-        unknown.append(str(key))
-    mode_name = vocab.canonical("mode", str(mode)) if mode not in (None, "") else None
+    key_name = key_mode = None
+    if key not in (None, ""):
+        try:
+            key_name, key_mode = parse_key(key, vocab)  # "D minor", "F#", "Bbm"
+        except ValueError:
+            unknown.append(str(key))
+    mode_name = vocab.canonical("mode", str(mode)) if mode not in (None, "") else key_mode
     level = _number(energy)
     description = MusicDescription(
         genre=genres[0] if genres else None,
