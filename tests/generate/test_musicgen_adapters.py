@@ -204,3 +204,10 @@ def test_clap_embeddings_are_given_or_encoded(base, references):
     encoded = generator.generate(bridges(references), 0.5, seed=0)
     assert calls and calls[0][1] == 32000  # the targeted clip, read at its own rate
     assert np.array_equal(encoded.audio, given.audio)
+
+    class RetrieveStyleEncoder:  # the vmb.retrieve encoder interface
+        def embed_audio(self, clips):
+            return np.stack([embedding for _ in clips])
+
+    generator.reference_encoder = RetrieveStyleEncoder()
+    assert np.array_equal(generator.generate(bridges(references), 0.5, seed=0).audio, given.audio)

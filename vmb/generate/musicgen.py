@@ -185,8 +185,9 @@ class MusicGenGenerator:
             quantize: ``none`` or ``int8`` (CPU only: int8 dynamic quantization of the decoder).
             threads: torch CPU threads (``torch.set_num_threads``); ``None`` leaves torch's.
             window_s, overlap_s: long-form window and prompt length.
-            reference_encoder: ``f(audio [C, T], sample_rate) -> [E]`` giving CLAP embeddings,
-                needed by adapters whose ``embedding_source`` is ``clap``.
+            reference_encoder: gives CLAP embeddings for adapters whose ``embedding_source`` is
+                ``clap``: a ``vmb.retrieve`` encoder (``embed_audio([(audio, sr)]) -> [1, E]``)
+                or a function ``f(audio [C, T], sample_rate) -> [E]``.
 
         Raises:
             ModelUnavailable: the weights are neither local nor downloadable (offline).
@@ -351,9 +352,7 @@ class MusicGenGenerator:
             with self._reference_token_hooks(references), bar as advance:
                 for window in windows:
                     t0 = time.perf_counter()
-                    prompt = None if previous is None else previous[:, -window.prompt_frames :]
-                    if window.prompt_frames == 0:
-                        prompt = None
+                    prompt = previous[:, -window.prompt_frames :] if window.prompt_frames else None
                     state = self._window_state(weights, text_states, text_mask, references, window.start_frame)
                     codes = self._sample_window(
                         state, weights, prompt, window.new_frames, generator, int(top_k), float(temperature), advance
@@ -542,7 +541,12 @@ class MusicGenGenerator:
             embedding = torch.as_tensor(np.asarray(given, dtype=np.float32)).reshape(-1)
         elif self.reference_encoder is not None:
             audio, sr = read(hit)
-            embedding = torch.as_tensor(np.asarray(self.reference_encoder(audio, sr), dtype=np.float32)).reshape(-1)
+            encoder = self.reference_encoder
+            if hasattr(encoder, "embed_audio"):  # a vmb.retrieve encoder
+                vector = encoder.embed_audio([(audio, sr)])[0]
+            else:
+                vector = encoder(audio, sr)
+            embedding = torch.as_tensor(np.asarray(vector, dtype=np.float32)).reshape(-1)
         else:
             raise GenerationError(
                 f"{self.name}: the adapter's reference tokens read CLAP embeddings; pass "
