@@ -130,3 +130,16 @@ def test_parse_key():
     assert parse_key(None, vocab) == (None, None)
     with pytest.raises(ValueError):
         parse_key("X minor", vocab)
+
+
+def test_hub_dataset_id_without_a_hub_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(
+        IndexFileError, match="someone/music: no such file or folder, and the hub cannot be reached"
+    ):
+        read_source("someone/music")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(IndexFileError, match="hub is offline"):
+        read_source("someone/music")

@@ -36,7 +36,7 @@ from vmb.retrieve.attributes import (
 from vmb.retrieve.encoders.base import IndexEncoder, load_encoder
 from vmb.retrieve.encoders.features import FeaturesEncoder
 from vmb.retrieve.faiss_index import build_faiss_index, tune_search
-from vmb.retrieve.index_type import INDEX_KINDS, choose_index_type
+from vmb.retrieve.index_type import INDEX_KINDS, TARGET_RECALL, choose_index_type
 from vmb.retrieve.segment import check_segmenting, segment_track
 from vmb.retrieve.sources import Source, SourceTrack, read_source
 from vmb.retrieve.store import IndexInfo, MusicIndex, check_replaceable, clips_to_frame
@@ -183,7 +183,8 @@ class TrackIndexer:
         tags: list[dict] = [{} for _ in pieces]
         if self.encoder.clip_input == "audio":
             vectors = self.encoder.main.embed_audio([(p, sr) for p in pieces])
-            if self.tagger is not None and not track.has_tags:
+            if self.tagger is not None:
+                # per field, the source's tags win over these (see clip_attributes)
                 tags = self.tagger.tags(vectors)
         clips = []
         for i, ((start, dur), m, tag) in enumerate(zip(spans, measured, tags)):
@@ -331,6 +332,10 @@ def build_index(
         notes.append(
             "no genre/mood/instrument tags: the source has none and CLAP was not used; wants on them find empty partitions"
         )
+    if params.get("recall_at_10", 1.0) < TARGET_RECALL:
+        notes.append(
+            f"index tuning reached recall@10 {params['recall_at_10']} only (target {TARGET_RECALL})"
+        )
     if resumed:
         notes.append(f"resumed: {resumed} file(s) reused from an interrupted build")
     info = IndexInfo(
@@ -363,8 +368,8 @@ def build_index(
     info.build_time_s = round(time.perf_counter() - started, 3)
     index_obj.save(out, extra_dirs=extra)
     partial.remove()
-    for s in skipped:
-        logger.warning("skipped %s: %s", s["path"], s["reason"])
+    for s in skipped:  # reported to the user through info.skipped
+        logger.info("skipped %s: %s", s["path"], s["reason"])
     return info
 
 

@@ -227,8 +227,8 @@ class Retriever:
             wanted = ", ".join(f"{k}={v}" for k, v in wants.items())
             if partition_size == 0:
                 note = f"targeted track: no clip of the index matches {wanted}; no targeted reference (not widened to the whole index)"
-                notes.append(note)
-                logger.warning(note)
+                notes.append(note)  # the visible channel: SearchResult.notes
+                logger.info(note)
             else:
                 target_q = self.encoder.main.embed_text([bridge]) if text else broad_q
                 targeted = self._top(target_q, space, k_targeted, taken, ids, "targeted")

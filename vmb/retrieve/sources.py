@@ -226,9 +226,16 @@ def read_saved_dataset(folder: Path, vocab: Vocab) -> Source:
 def read_hub_dataset(dataset_id: str, vocab: Vocab) -> Source:
     import datasets
 
+    from vmb.retrieve.hub import hub_reachable
+
     if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
         raise IndexFileError(
             dataset_id, "no such file or folder, and the hub is offline (HF_HUB_OFFLINE)"
+        )
+    if not hub_reachable():
+        raise IndexFileError(
+            dataset_id,
+            "no such file or folder, and the hub cannot be reached to load it as a dataset id",
         )
     try:
         data = datasets.load_dataset(dataset_id)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vmb.retrieve.encoders.base import AudioClip, Encoder, l2_normalize, quiet_transformers
+from vmb.retrieve.hub import hub_cache, hub_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -39,29 +40,6 @@ def resolve_device_dtype(device: str = "auto", dtype: str = "auto"):
     else:
         torch_dtype = getattr(torch, dtype)
     return device, torch_dtype
-
-
-def hub_reachable(timeout_s: float = 3.0) -> bool:
-    """Whether the hub endpoint (``HF_ENDPOINT``) answers a TCP connection within ``timeout_s``."""
-    import socket
-    from urllib.parse import urlparse
-
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
-def _hub_cache() -> str:
-    try:
-        from huggingface_hub.constants import HF_HUB_CACHE
-
-        return str(HF_HUB_CACHE)
-    except ImportError:  # pragma: no cover - huggingface_hub comes with transformers
-        return os.path.expanduser("~/.cache/huggingface/hub")
 
 
 class ClapEncoder(Encoder):
@@ -134,13 +112,15 @@ class ClapEncoder(Encoder):
             if local.exists():
                 where = str(local)
             elif online:
-                where = f"hub cache {_hub_cache()}, then the hub"
+                where = f"hub cache {hub_cache()}, then the hub"
             else:
-                where = f"hub cache {_hub_cache()}; the hub is offline or unreachable"
+                where = f"hub cache {hub_cache()}; the hub is offline or unreachable"
             logger.debug("CLAP load failed: %s", last_error)
             raise ModelUnavailable(model_id_or_path, where, hint)
         model = model.to(device).eval()
-        return cls(model, processor, str(model_id_or_path), device=device, batch_size=batch_size)
+        # a local folder is recorded absolute, so the index can be queried from anywhere
+        model_id = str(local.resolve()) if local.exists() else str(model_id_or_path)
+        return cls(model, processor, model_id, device=device, batch_size=batch_size)
 
     def _features(self, output):
         # transformers >= 5 returns a ModelOutput whose pooler_output is the projected embedding.
