@@ -1,7 +1,7 @@
 """Rendering with the FluidSynth command line and a General MIDI soundfont.
 
-Runs ``fluidsynth -ni -q -g GAIN -F out.wav -T wav -O float -r SR SOUNDFONT FILE.mid`` (an
-argument list, no shell) and reads back the 32-bit float wav it writes.
+Runs ``fluidsynth -ni -q -g GAIN -o synth.cpu-cores=N -F out.wav -T wav -O float -r SR SOUNDFONT
+FILE.mid`` (an argument list, no shell) and reads back the 32-bit float wav it writes.
 """
 
 from __future__ import annotations
@@ -73,8 +73,9 @@ def render_fluidsynth(midi_path: str | os.PathLike, soundfont: str | os.PathLike
 
     with tempfile.TemporaryDirectory(prefix="vmb-fluidsynth-") as tmp:
         out = os.path.join(tmp, "out.wav")
-        cmd = [executable, "-ni", "-q", "-g", str(gain), "-F", out, "-T", "wav", "-O", "float",
-               "-r", str(int(sample_rate)), str(soundfont), str(midi_path)]
+        cores = min(os.cpu_count() or 1, 4)  # synthesis threads; the samples are the same
+        cmd = [executable, "-ni", "-q", "-g", str(gain), "-o", f"synth.cpu-cores={cores}", "-F", out,
+               "-T", "wav", "-O", "float", "-r", str(int(sample_rate)), str(soundfont), str(midi_path)]
         try:
             proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                   timeout=TIMEOUT_S, check=False)
