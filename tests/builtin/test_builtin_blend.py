@@ -7,7 +7,13 @@ import math
 import pytest
 
 from vmb.errors import MediaError
-from vmb.generate.builtin import BuiltinGenerator, analyze_reference, blend, load_tables, music_share
+from vmb.generate.builtin import (
+    BuiltinGenerator,
+    analyze_reference,
+    blend,
+    load_tables,
+    music_share,
+)
 from vmb.generate.builtin.reference import ReferenceFeatures
 from vmb.generate.builtin.tables import PITCH_CLASSES, ChordSpec
 from vmb.types import Clip, ClipAttributes, Hit, MusicDescription, Wants

@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 
 from vmb.errors import ConfigError, MediaError, ModelUnavailable
-from vmb.generate.builtin import BuiltinGenerator, choose_renderer, read_midi, render_midi, write_midi
+from vmb.generate.builtin import (
+    BuiltinGenerator,
+    choose_renderer,
+    read_midi,
+    render_midi,
+    write_midi,
+)
+from vmb.generate.builtin.arrangement import NoteEvent
 from vmb.generate.builtin.mastering import loudness_db, master
 from vmb.generate.builtin.render_numpy import render_numpy, voice_for
-from vmb.generate.builtin.arrangement import NoteEvent
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +115,8 @@ def test_numpy_drums_are_percussive():
         f = np.fft.rfftfreq(len(x), 1 / sr)
         return (power * f).sum() / power.sum()
 
-    assert centroid(kick) < 400 < 4000 < centroid(hat)
+    assert centroid(kick) < 400
+    assert centroid(hat) > 4000
     assert np.abs(kick[int(0.6 * sr):]).max() < 0.05 * np.abs(kick).max()  # it decays
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vmb.errors import ConfigError
@@ -85,14 +87,14 @@ def _write(tmp_path, text):
 
 
 def test_a_broken_table_names_the_entry(tmp_path):
-    text = open(load_tables().path, encoding="utf-8").read()
+    text = Path(load_tables().path).read_text(encoding="utf-8")
     broken = text.replace("bars: [I, V, vi, IV]", "bars: [I, V, vi, XIV]", 1)
     with pytest.raises(ConfigError, match=r"progressions\.major\.any\[0\].*XIV"):
         load_tables(_write(tmp_path, broken))
 
 
 def test_a_bad_drum_pattern_is_rejected(tmp_path):
-    text = open(load_tables().path, encoding="utf-8").read()
+    text = Path(load_tables().path).read_text(encoding="utf-8")
     broken = text.replace('stick: "....x.......x...", hat: "x...x...x...x..."', 'stick: "....x...", hat: "x...x...x...x..."', 1)
     assert broken != text
     with pytest.raises(ConfigError, match="16 steps"):

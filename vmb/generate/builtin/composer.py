@@ -116,7 +116,7 @@ class _Composer:
         rit_bar_s = sum(beat_s / f for f in RITARDANDO)
         hold_min = min(max(2.0, 3 * beat_s), 0.5 * self.duration_s)
         room = self.duration_s - hold_min - rit_bar_s
-        n_bars = int(math.floor(room / bar_s)) + 1 if room >= 0 else 0
+        n_bars = math.floor(room / bar_s) + 1 if room >= 0 else 0
 
         changes = [(0.0, bpm)]
         if n_bars >= 1:
@@ -437,11 +437,10 @@ class _Composer:
         for start, end, chord in self._segments(bar):
             hits = [(b0 + s * STEP, b0 + (s + n) * STEP) for s, n in onsets]
             hits = [(max(a, start), min(b, end)) for a, b in hits if a < end and b > start]
-            if not hits or hits[0][0] > start + 1e-9:
+            held_over = any(a < start < b for a, b in ((b0 + s * STEP, b0 + (s + n) * STEP) for s, n in onsets))
+            if (not hits or hits[0][0] > start + 1e-9) and held_over:
                 # a chord change with no onset of its own restrikes the chord on the change
-                if any(a < start < b for a, b in ((b0 + s * STEP, b0 + (s + n) * STEP) for s, n in onsets)):
-                    nxt = hits[0][0] if hits else end
-                    hits.insert(0, (start, nxt))
+                hits.insert(0, (start, hits[0][0] if hits else end))
             voicing = self._voicing(chord, part.last, *RANGES["comp"])
             part.last = voicing
             strum = 0.012 * self.plan.tempo_bpm / 60 if "guitar" in part.instrument else 0.0

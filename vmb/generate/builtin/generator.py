@@ -127,8 +127,8 @@ class BuiltinGenerator:
         form = " ".join(f"{s.name}({s.bars})" for s in arrangement.sections)
         notes = [
             render_note,
-            f"composed {arrangement.key} {arrangement.mode}, {arrangement.tempo_bpm:.1f} BPM, "
-            f"{arrangement.genre}, energy {arrangement.energy:.2f}; form {form or 'final chord only'}",
+            (f"composed {arrangement.key} {arrangement.mode}, {arrangement.tempo_bpm:.1f} BPM, "
+             f"{arrangement.genre}, energy {arrangement.energy:.2f}; form {form or 'final chord only'}"),
             *notes,
             *(f"{k}: {v}" for k, v in arrangement.choices.items() if v),
         ]

@@ -137,7 +137,7 @@ def _write_disk(key: str, levels: dict[int, float]) -> None:
 
 def numpy_levels(programs: set[int], sample_rate: int = 32000) -> dict[int, float]:
     """Level (dBFS) of each program in the numpy synthesiser, measured like FluidSynth's."""
-    from vmb.generate.builtin.render_numpy import NOTE_LEVEL, DRUM_LEVEL, _drum, _note, voice_for
+    from vmb.generate.builtin.render_numpy import DRUM_LEVEL, NOTE_LEVEL, _drum, _note, voice_for
 
     out = {}
     n = int(PROBE_S * sample_rate)

@@ -8,6 +8,7 @@ energy envelope per bar, and turns the chords into a loop of bars in the referen
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from dataclasses import dataclass
 
@@ -183,7 +184,7 @@ def _bar_energy(audio: np.ndarray, sr: int, beats: np.ndarray, num_bars: int) ->
     edges = (np.append(starts, len(audio) / sr) * sr).astype(int)[: num_bars + 1]
     rms = np.array([
         np.sqrt(np.mean(np.square(audio[a:b], dtype=np.float64))) if b > a else 0.0
-        for a, b in zip(edges[:-1], edges[1:])
+        for a, b in itertools.pairwise(edges)
     ])
     mean = rms.mean() if len(rms) else 0.0
     return list(rms / mean) if mean > 0 else [1.0] * len(rms)

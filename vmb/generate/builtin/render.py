@@ -12,10 +12,20 @@ import numpy as np
 
 from vmb.errors import ConfigError, ModelUnavailable
 from vmb.generate.builtin.arrangement import DRUM_CHANNEL, Arrangement
-from vmb.generate.builtin.levels import DRUMS, cc7_with_gain, compensation_db, fluidsynth_levels, numpy_levels
+from vmb.generate.builtin.levels import (
+    DRUMS,
+    cc7_with_gain,
+    compensation_db,
+    fluidsynth_levels,
+    numpy_levels,
+)
 from vmb.generate.builtin.mastering import master
 from vmb.generate.builtin.midi import read_midi, to_midi_file
-from vmb.generate.builtin.render_fluidsynth import find_fluidsynth, find_soundfont, render_fluidsynth
+from vmb.generate.builtin.render_fluidsynth import (
+    find_fluidsynth,
+    find_soundfont,
+    render_fluidsynth,
+)
 from vmb.generate.builtin.render_numpy import render_numpy
 
 logger = logging.getLogger(__name__)
@@ -128,7 +138,7 @@ def render_midi(
     else:
         gains = {p: compensation_db(v) for p, v in numpy_levels(programs, sr).items()} if balance else {}
         audio = render_numpy(events, sr, length_s, gains_db=gains)
-    n = None if length_s is None else int(round(length_s * sr))
+    n = None if length_s is None else round(length_s * sr)
     return master(audio, sr, n, target_db=loudness_db), sr, choice.note
 
 

@@ -270,21 +270,21 @@ def render_numpy(events: list[NoteEvent], sample_rate: int, length_s: float | No
     """
     sr = int(sample_rate)
     end_s = max((e.start_s + e.duration_s for e in events), default=0.0)
-    total = int(math.ceil((end_s + TAIL_S if length_s is None else length_s) * sr))
+    total = math.ceil((end_s + TAIL_S if length_s is None else length_s) * sr)
     total = max(total, 1)
     dry = np.zeros((2, total), np.float32)
     wet = np.zeros(total, np.float32)
     grid = max(1, sr // 100)  # note lengths rounded to 10 ms so repeated notes hit the cache
     gain = {p: 10.0 ** (g / 20.0) for p, g in (gains_db or {}).items()}
     for e in events:
-        start = int(round(e.start_s * sr))
+        start = round(e.start_s * sr)
         if start >= total:
             continue
         if e.is_drums:
             wave = _drum(e.pitch, sr)
             level = DRUM_LEVEL * gain.get(128, 1.0)
         else:
-            gate = max(grid, int(round(e.duration_s * sr / grid)) * grid)
+            gate = max(grid, round(e.duration_s * sr / grid) * grid)
             wave = _note(voice_for(e.program), e.pitch, gate, sr)
             level = NOTE_LEVEL * gain.get(e.program, 1.0)
         amp = level * (e.velocity / 127.0) ** 1.6 * (e.volume / 127.0) ** 2
