@@ -53,12 +53,24 @@ def test_blend_rules(tw, mw):
 
 def test_reference_fills_what_the_description_lacks():
     tables = load_tables()
-    plan = blend(MusicDescription(mood=("calm",)), tables, [fake_reference()],
+    plan = blend(MusicDescription(text="something"), tables, [fake_reference()],
                  attributes=ClipAttributes(genre="jazz", instruments=("piano",)), text_weight=10.0, music_weight=0.1)
     assert plan.tempo_bpm == pytest.approx(100.0)  # only the reference has a tempo
     assert plan.key == "F#" and plan.mode == "minor"
     assert plan.energy == pytest.approx(0.8)
     assert plan.genre == "jazz" and plan.instruments == ("piano",)
+
+
+def test_what_a_mood_implies_is_the_description_side():
+    """"calm" says slow, quiet and major (composer tables): blended like explicit fields."""
+    tables = load_tables()
+    calm = tables.mood_defaults["calm"]
+    plan = blend(MusicDescription(mood=("calm",)), tables, [fake_reference()], text_weight=3.0, music_weight=1.0)
+    assert plan.tempo_bpm == pytest.approx(math.exp(0.75 * math.log(calm["tempo_bpm"]) + 0.25 * math.log(100.0)))
+    assert plan.energy == pytest.approx(0.75 * calm["energy"] + 0.25 * 0.8)
+    assert plan.mode == calm["mode"]  # categorical, share below one half
+    assert plan.key == "F#"  # a mood implies no key: the reference's
+    assert "mood calm" in plan.choices["tempo"]
 
 
 def test_wants_beat_both_bridges():

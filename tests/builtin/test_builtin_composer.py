@@ -149,7 +149,7 @@ def test_empty_description_gets_defaults(gen, make_bridges):
     assert arr.tempo_bpm == pytest.approx(tables.genre_defaults[genre]["tempo_bpm"])
     assert arr.energy == pytest.approx(tables.genre_defaults[genre]["energy"])
     assert arr.key == tables.genre_defaults[genre]["key_major"]
-    assert "genre default" in arr.choices["tempo"] and "default" in arr.choices["key"]
+    assert f"{genre} default" in arr.choices["tempo"] and "default" in arr.choices["key"]
 
 
 def test_mood_alone_sets_mode_tempo_and_genre(gen, make_bridges):

@@ -33,6 +33,9 @@ def arrangement():
 def test_write_midi_round_trip(arrangement, tmp_path):
     path = write_midi(arrangement, tmp_path / "song.mid")
     assert [p.name for p in tmp_path.iterdir()] == ["song.mid"]  # no temp file left behind
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
     mid = mido.MidiFile(path)
     assert mid.type == 1 and len(mid.tracks) == len(arrangement.tracks) + 1
     meta = {m.type: m for m in mid.tracks[0] if m.is_meta}

@@ -22,8 +22,11 @@ genre, mood,   from the description only (the reference's tagged attributes fill
 instruments    description leaves them empty)
 =============  ===================================================================================
 
-Where only one side has a value it is used whatever the weights; where neither has one, the
-composer tables give a default (first matching mood, then genre, then the fallback). Finally
+The description's side of an attribute is its own field, else what its mood or its genre
+implies through the composer tables (``"calm"`` means slow, quiet, major), so a description that
+only says ``calm`` still pulls the tempo and energy its way. Where only one side has a value it
+is used whatever the weights; where neither has one, the tables' genre or fallback defaults
+apply. Finally
 the user's targeted wants (``--want key=D``, ``tempo=fast``...) override everything: they were
 asked for explicitly. The followed reference is the first of the bridges' references (pinned
 first, then broad, then targeted), so pinned references are followed the same way as retrieved
@@ -99,82 +102,98 @@ def blend(
     d = description
     attrs = attributes or ClipAttributes()
 
-    # genre, moods, instruments: description, else the reference's tags, else defaults
+    # genre, moods, instruments: description, else the reference's tags, else mood, else fallback
     moods = tuple(d.mood) or tuple(attrs.mood)
-    genre = d.genre or attrs.genre
-    if genre and genre not in tables.genre_defaults:
-        choices["genre"] = f"{genre} (no table of its own; played as {tables.fallback['genre']})"
-    if not genre:
-        genre = next((tables.mood_genres[m] for m in moods if m in tables.mood_genres), None)
-        choices["genre"] = f"{genre} (from mood)" if genre else ""
-        genre = genre or tables.fallback["genre"]
-        choices["genre"] = choices["genre"] or f"{genre} (fallback)"
+    if d.genre or attrs.genre:
+        genre = d.genre or attrs.genre
+        choices["genre"] = f"{genre} ({'description' if d.genre else 'reference tags'})"
+    elif any(m in tables.mood_genres for m in moods):
+        genre = next(tables.mood_genres[m] for m in moods if m in tables.mood_genres)
+        choices["genre"] = f"{genre} (from mood)"
     else:
-        choices.setdefault("genre", f"{genre} (description)" if d.genre else f"{genre} (reference tags)")
+        genre = tables.fallback["genre"]
+        choices["genre"] = f"{genre} (fallback)"
+    if genre not in tables.genre_defaults:
+        choices["genre"] += f"; no table of its own, played as {tables.fallback['genre']}"
     gdef = tables.genre_defaults.get(genre, {})
-    mdef = next((tables.mood_defaults[m] for m in moods if m in tables.mood_defaults), {})
     instruments = tuple(d.instruments) or tuple(attrs.instruments)
     instruments_given = bool(instruments)
     if not instruments:
         instruments = tuple(gdef.get("instruments", ()))
 
-    # tempo
-    desc_tempo, desc_tempo_src = _description_tempo(d, tables)
-    if ref is not None and ref.has_tempo and desc_tempo is not None:
-        tempo = math.exp((1 - a) * math.log(desc_tempo) + a * math.log(ref.tempo_bpm))
-        choices["tempo"] = f"{tempo:.1f} BPM = {desc_tempo_src} {desc_tempo:.1f}^{1 - a:.2f} x reference {ref.tempo_bpm:.1f}^{a:.2f}"
+    # what the text bridge says about each attribute: its own field, else what its mood or
+    # genre implies (the composer tables), else nothing
+    def text_side(name: str) -> tuple[object, str]:
+        value = getattr(d, name, None)
+        if value is not None:
+            return value, "description"
+        if name == "tempo_bpm" and d.tempo_class in tables.tempo_classes:
+            return float(tables.tempo_classes[d.tempo_class]["bpm"]), f"description tempo class {d.tempo_class}"
+        mood = next((m for m in d.mood if name in tables.mood_defaults.get(m, {})), None)
+        if mood is not None:
+            return tables.mood_defaults[mood][name], f"description mood {mood}"
+        if d.genre and name in tables.genre_defaults.get(d.genre, {}):
+            return tables.genre_defaults[d.genre][name], f"description genre {d.genre}"
+        return None, ""
+
+    def fallback(name: str) -> tuple[object, str]:
+        if name in gdef:
+            return gdef[name], f"{genre} default"
+        return tables.fallback[name], "fallback"
+
+    # tempo: geometric blend
+    text_tempo, src = text_side("tempo_bpm")
+    if ref is not None and ref.has_tempo and text_tempo is not None:
+        tempo = math.exp((1 - a) * math.log(float(text_tempo)) + a * math.log(ref.tempo_bpm))
+        choices["tempo"] = (f"{tempo:.1f} BPM = {src} {float(text_tempo):.1f}^{1 - a:.2f}"
+                            f" x reference {ref.tempo_bpm:.1f}^{a:.2f}")
     elif ref is not None and ref.has_tempo:
         tempo = ref.tempo_bpm
-        choices["tempo"] = f"{tempo:.1f} BPM from reference {ref.label} (description has none)"
-    elif desc_tempo is not None:
-        tempo = desc_tempo
-        choices["tempo"] = f"{tempo:.1f} BPM from {desc_tempo_src}"
+        choices["tempo"] = f"{tempo:.1f} BPM from reference {ref.label} (the description implies none)"
+    elif text_tempo is not None:
+        tempo = float(text_tempo)
+        choices["tempo"] = f"{tempo:.1f} BPM from {src}"
     else:
-        tempo, src = _default(tables, mdef, gdef, "tempo_bpm")
-        choices["tempo"] = f"{tempo:.1f} BPM ({src} default)"
+        tempo, src = fallback("tempo_bpm")
+        choices["tempo"] = f"{tempo:.1f} BPM ({src})"
 
-    # key and mode (categorical)
-    use_ref_key = ref is not None and ref.has_key and (a >= 0.5 or d.key is None)
-    if use_ref_key:
+    # key and mode: categorical, the reference's from a share of one half
+    text_mode, mode_src = text_side("mode")
+    if ref is not None and ref.has_key and (a >= 0.5 or text_mode is None):
+        mode = ref.mode
+        choices["mode"] = f"{mode} from reference {ref.label}"
+    elif text_mode is not None:
+        mode = str(text_mode)
+        choices["mode"] = f"{mode} from {mode_src}"
+    else:
+        mode, src = fallback("mode")
+        choices["mode"] = f"{mode} ({src})"
+    if ref is not None and ref.has_key and (a >= 0.5 or d.key is None):
         tonic = PITCH_CLASSES.index(ref.key)
         choices["key"] = f"{ref.key} from reference {ref.label}"
     elif d.key is not None:
         tonic = pitch_class(d.key)
         choices["key"] = f"{PITCH_CLASSES[tonic]} from description"
     else:
-        tonic = None
-    use_ref_mode = ref is not None and ref.has_key and (a >= 0.5 or d.mode is None)
-    if use_ref_mode:
-        mode = ref.mode
-        choices["mode"] = f"{mode} from reference {ref.label}"
-    elif d.mode is not None:
-        mode = d.mode
-        choices["mode"] = f"{mode} from description"
-    else:
-        mode, src = _default(tables, mdef, gdef, "mode")
-        choices["mode"] = f"{mode} ({src} default)"
-    if tonic is None:
-        name = gdef.get(f"key_{mode}") or tables.fallback["key"]
-        tonic = pitch_class(name)
-        choices["key"] = f"{PITCH_CLASSES[tonic]} ({'genre' if gdef else 'fallback'} default for {mode})"
+        tonic = pitch_class(gdef.get(f"key_{mode}") or tables.fallback["key"])
+        choices["key"] = f"{PITCH_CLASSES[tonic]} ({genre if gdef else 'fallback'} default for {mode})"
 
-    # energy
-    ref_energy = None
-    measured = [r.energy for r in references]
-    if measured:
-        ref_energy = sum(measured) / len(measured)
-    if d.energy is not None and ref_energy is not None:
-        energy = (1 - a) * float(d.energy) + a * ref_energy
-        choices["energy"] = f"{energy:.2f} = (1-{a:.2f}) x description {d.energy:.2f} + {a:.2f} x references {ref_energy:.2f}"
-    elif d.energy is not None:
-        energy = float(d.energy)
-        choices["energy"] = f"{energy:.2f} from description"
+    # energy: linear blend with the references' mean measured energy
+    text_energy, src = text_side("energy")
+    ref_energy = sum(r.energy for r in references) / len(references) if references else None
+    if text_energy is not None and ref_energy is not None:
+        energy = (1 - a) * float(text_energy) + a * ref_energy
+        choices["energy"] = (f"{energy:.2f} = (1-{a:.2f}) x {src} {float(text_energy):.2f}"
+                             f" + {a:.2f} x references {ref_energy:.2f}")
+    elif text_energy is not None:
+        energy = float(text_energy)
+        choices["energy"] = f"{energy:.2f} from {src}"
     elif ref_energy is not None:
         energy = ref_energy
-        choices["energy"] = f"{energy:.2f} from references (description has none)"
+        choices["energy"] = f"{energy:.2f} from references (the description implies none)"
     else:
-        energy, src = _default(tables, mdef, gdef, "energy")
-        choices["energy"] = f"{energy:.2f} ({src} default)"
+        energy, src = fallback("energy")
+        choices["energy"] = f"{energy:.2f} ({src})"
 
     # the user's explicit wants win
     w = wants or Wants()
@@ -217,18 +236,3 @@ def blend(
         reference=ref,
         choices=choices,
     )
-
-
-def _description_tempo(d: MusicDescription, tables: ComposerTables) -> tuple[float | None, str]:
-    if d.tempo_bpm is not None:
-        return float(d.tempo_bpm), "description"
-    if d.tempo_class and d.tempo_class in tables.tempo_classes:
-        return float(tables.tempo_classes[d.tempo_class]["bpm"]), f"description tempo class {d.tempo_class}"
-    return None, ""
-
-
-def _default(tables: ComposerTables, mdef: dict, gdef: dict, name: str):
-    for table, src in ((mdef, "mood"), (gdef, "genre"), (tables.fallback, "fallback")):
-        if name in table:
-            return table[name], src
-    raise KeyError(name)

@@ -83,12 +83,19 @@ def write_midi(arrangement: Arrangement, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             mid.save(file=f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_midi(path: str | os.PathLike) -> tuple[list[NoteEvent], float]:
