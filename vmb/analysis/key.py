@@ -70,13 +70,24 @@ def estimate_key_from_chroma(chroma: np.ndarray) -> KeyEstimate:
     return KeyEstimate(PITCH_CLASSES[tonic], ("major", "minor")[mode], float(np.clip(corr[mode, tonic], 0.0, 1.0)))
 
 
-def estimate_key(audio: np.ndarray, sr: int) -> KeyEstimate:
-    """Key and mode of ``audio`` (``[T]`` or ``[C, T]`` at ``sr``).
+def key_profile(energy: np.ndarray) -> np.ndarray:
+    """Pitch-class profile ``[12]`` from chroma energy ``[12, F]``: each frame's magnitude
+    chroma (square root of the energy) scaled to unit length, so every sounding frame gets one
+    vote whatever its loudness, then summed. Near-silent frames (under 1e-4 of the loudest
+    frame's energy) do not vote."""
+    mag = np.sqrt(np.maximum(energy, 0.0))
+    norm = np.linalg.norm(mag, axis=0)
+    total = energy.sum(axis=0)
+    voiced = total > 1e-4 * float(total.max(initial=0.0))
+    if not voiced.any():
+        return np.zeros(12)
+    return (mag[:, voiced] / norm[voiced]).sum(axis=1)
 
-    The profile is the sum of the chroma energy over frames, each frame's energy compressed by a
-    square root so a few loud chords do not outweigh the rest.
-    """
+
+def estimate_key(audio: np.ndarray, sr: int) -> KeyEstimate:
+    """Key and mode of ``audio`` (``[T]`` or ``[C, T]`` at ``sr``) from its
+    :func:`key_profile`."""
     energy = chroma_prepared(prepare(audio, sr))
     if energy.size == 0 or energy.max() <= 0:
         return KeyEstimate("", "major", 0.0)
-    return estimate_key_from_chroma(np.sqrt(energy).sum(axis=1))
+    return estimate_key_from_chroma(key_profile(energy))

@@ -34,6 +34,8 @@ class OnsetEnvelope:
         low: flux of the bands under :data:`LOW_BAND_HZ` ``[F]`` (kick drum, bass).
         mid: flux of the bands from :data:`LOW_BAND_HZ` to :data:`HIGH_BAND_HZ` ``[F]`` (snare
             body, chords, melody).
+        high: flux of the bands above :data:`HIGH_BAND_HZ` ``[F]`` (hi-hats, cymbals, the noise
+            of a snare).
         fps: frames per second (frame ``i`` is at ``i / fps`` seconds).
         level_db: log-mel spectrogram mean level per frame ``[F]`` in dBFS, for gating.
     """
@@ -41,6 +43,7 @@ class OnsetEnvelope:
     strength: np.ndarray
     low: np.ndarray
     mid: np.ndarray
+    high: np.ndarray
     fps: float
     level_db: np.ndarray
 
@@ -66,6 +69,7 @@ def onset_envelope_prepared(x: np.ndarray) -> OnsetEnvelope:
         strength=flux.mean(axis=0).astype(np.float32),
         low=flux[low_bands].mean(axis=0).astype(np.float32),
         mid=flux[mid_bands].mean(axis=0).astype(np.float32),
+        high=flux[centres >= HIGH_BAND_HZ].mean(axis=0).astype(np.float32),
         fps=ANALYSIS_SR / ONSET_HOP,
         level_db=mel_db.mean(axis=0).astype(np.float32),
     )

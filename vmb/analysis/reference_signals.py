@@ -106,6 +106,7 @@ def _place(out: np.ndarray, sound: np.ndarray, start_s: float, sr: int, gain: fl
 def arrangement(bpm: float, duration_s: float, sr: int, progression: Sequence[tuple[int, str]] = ((0, "maj"), (9, "min"), (5, "maj"), (7, "maj")),
                 beats_per_chord: int = 4, drums: bool = True, bass: bool = True, pad: bool = True,
                 hihat: str = "eighths", kick: str = "backbeat", bass_notes_per_beat: int = 2,
+                bass_offbeat_gain: float = 0.6,
                 gain: float = 0.5, seed: int = 0) -> np.ndarray:
     """A pop-style loop ``[T]`` float32: drums, bass on the chord root, and a sustained chord
     pad changing every ``beats_per_chord`` beats through ``progression`` (pitch class,
@@ -114,7 +115,8 @@ def arrangement(bpm: float, duration_s: float, sr: int, progression: Sequence[tu
     Drums: ``kick="backbeat"`` puts the kick on beats 1 and 3 and the snare on 2 and 4,
     ``"four"`` the kick on every beat with the snare on 2 and 4 as well, ``"syncopated"`` the
     kick on 1, the and of 2, and 3; hi-hats play ``"eighths"``, ``"sixteenths"`` or
-    ``"none"``. The bass plays ``bass_notes_per_beat`` notes a beat.
+    ``"none"``. The bass plays ``bass_notes_per_beat`` notes a beat, those between the beats
+    at ``bass_offbeat_gain`` of the level of those on them.
     """
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * sr))
@@ -144,7 +146,8 @@ def arrangement(bpm: float, duration_s: float, sr: int, progression: Sequence[tu
             step = beat / bass_notes_per_beat
             note = harmonic_tone(midi_to_hz(12 * 3 + root), step, sr, num_harmonics=4, decay=3.0)
             for k in range(bass_notes_per_beat * beats_per_chord):
-                _place(out, 0.45 * note, start + k * step, sr)
+                accent = 1.0 if k % bass_notes_per_beat == 0 else bass_offbeat_gain
+                _place(out, 0.45 * accent * note, start + k * step, sr)
     return (gain * out / max(1e-9, np.abs(out).max())).astype(np.float32)
 
 

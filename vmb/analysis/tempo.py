@@ -1,5 +1,18 @@
-"""Tempo and beats: autocorrelation of the onset envelope weighted by a tempo prior, then
-dynamic-programming beat tracking (Ellis 2007, "Beat tracking by dynamic programming").
+"""Tempo and beats.
+
+1. An accent envelope from the onset flux below 3 kHz (kick, bass, snare body, chords; the
+   hi-hats left out), its autocorrelation weighted by a log-normal tempo prior (120 BPM,
+   1.5 octaves) and reduced where half the period also repeats strongly: the period.
+2. A metrical check against the usual octave error on a backbeat (kick on 1, snare on 2
+   repeat best at two beats): fold the envelope onto the period; if the off-beat is nearly as
+   strong as the beat, or clearly present and carrying the snare-like (200 Hz-3 kHz *and*
+   above-3 kHz) onsets, the period is two beats: halve it, and check again.
+3. Dynamic-programming beat tracking at that period (Ellis 2007, "Beat tracking by dynamic
+   programming"); the BPM is refined from the beat intervals.
+
+Known limits: the beat level is a choice between metrical levels; music where an unaccented
+pulse runs at twice the beat (equal eighth notes in the bass, a reggae skank) or with a
+half-time feel can come out at double or half tempo.
 """
 
 from __future__ import annotations
@@ -20,10 +33,11 @@ PRIOR_BPM = 120.0
 PRIOR_OCTAVES = 1.5  # standard deviation of the log-normal prior, in octaves
 SILENCE_DB = -70.0  # mean log-mel level under which a clip counts as silent
 TIGHTNESS = 100.0  # how strongly beat spacing sticks to the period (Ellis' alpha)
-ACCENT_POWER = 2.0
+ACCENT_POWER = 1.5
 HALF_PERIOD_WEIGHT = 0.25  # a period whose half also repeats strongly is probably two beats
-MIDPOINT_SOURCE = "mid"
-MIDPOINT_RATIO = 0.5  # halve the period while the off-beat is at least this strong
+MIDPOINT_RATIO = 0.5  # halve the period while the off-beat is at least this strong,
+MIDPOINT_RATIO_SNARE = 0.25  # or at least this strong and
+BACKBEAT_RATIO = 0.75  # has this much of the strongest snare-like onsets
 
 
 @dataclass(frozen=True)
@@ -76,17 +90,19 @@ def tempo_from_envelope(env: OnsetEnvelope, *, min_bpm: float = MIN_BPM, max_bpm
         return TempoEstimate(0.0)
     period = _refine_lag(acf, lag)
     min_period = 60.0 * fps / max_bpm
-    mid = _accents(env.mid.astype(np.float64), fps) if MIDPOINT_SOURCE == "mid" else novelty
-    while period / 2 >= min_period and _midpoint_ratio(mid, period) >= MIDPOINT_RATIO:
+    backbeat = _backbeat(env)
+    while period / 2 >= min_period and _is_two_beats(novelty, backbeat, period):
         period /= 2
         lag = int(round(period))
     confidence = float(np.clip(acf[lag], 0.0, 1.0))
     beats = _track_beats(novelty, period)
     bpm = 60.0 * fps / period
     if len(beats) >= 4:
-        # the median beat interval is finer than the lag grid and ignores a ritardando or a
-        # held final chord at the end
-        ibi = float(np.median(np.diff(beats))) / fps
+        # the mean of the beat intervals near their median: finer than the lag grid, and blind
+        # to a ritardando or a held final chord at the end
+        ibis = np.diff(beats) / fps
+        med = float(np.median(ibis))
+        ibi = float(ibis[np.abs(ibis / med - 1.0) < 0.06].mean())
         if 0.9 * period / fps < ibi < 1.1 * period / fps:
             bpm = 60.0 / ibi
     return TempoEstimate(float(bpm), beats.astype(np.float64) / fps, confidence)
@@ -118,25 +134,44 @@ def _accents(flux: np.ndarray, fps: float) -> np.ndarray:
     return gaussian_filter1d(o, sigma=1.0, mode="constant")
 
 
-def _midpoint_ratio(novelty: np.ndarray, period: float) -> float:
-    """How strong the onsets halfway between beats are, relative to the beats themselves.
+def _backbeat(env: OnsetEnvelope) -> np.ndarray:
+    """Accent envelope of snare-like onsets ``[F]``: the geometric mean of the (unit standard
+    deviation) 200 Hz-3 kHz and above-3 kHz fluxes, high only where both rise at once (a snare
+    or clap; not a bass note, not a hi-hat alone)."""
+    m, h = env.mid.astype(np.float64), env.high.astype(np.float64)
+    if m.std() <= 1e-6 or h.std() <= 1e-6:
+        return np.zeros(len(m))
+    return _accents(np.sqrt((m / m.std()) * (h / h.std())), env.fps)
 
-    The novelty is folded onto ``period`` (mean over periods at each phase); the beat phase is
-    the strongest one. A ratio near 1 means a pulse as strong as the beat falls between the
-    beats: the period spans two beats (kick on 1, snare on 2 autocorrelates best at two beats).
-    """
+
+def _is_two_beats(novelty: np.ndarray, backbeat: np.ndarray, period: float) -> bool:
+    """Whether ``period`` spans two beats (kick on 1, snare on 2 autocorrelates best at two
+    beats). Both envelopes are folded onto the period (mean over periods at each phase); the
+    beat is the strongest phase of ``novelty`` and the off-beat lies half a period later (±2
+    frames of timing slack). Two beats when the off-beat is nearly as strong as the beat, or
+    when it is clearly there and is where the snare-like onsets are."""
+    beat_fold, backbeat_fold = _fold(novelty, period), _fold(backbeat, period)
+    if beat_fold is None or beat_fold.max() <= 0:
+        return False
+    p = len(beat_fold)
+    beat = int(np.argmax(beat_fold))
+    off = np.round(beat + period / 2 + np.arange(-2, 3)).astype(np.int64) % p
+    ratio = float(beat_fold[off].max() / beat_fold[beat])
+    if ratio >= MIDPOINT_RATIO:
+        return True
+    snare = float(backbeat_fold[off].max() / backbeat_fold.max()) if backbeat_fold.max() > 0 else 0.0
+    return ratio >= MIDPOINT_RATIO_SNARE and snare >= BACKBEAT_RATIO
+
+
+def _fold(x: np.ndarray, period: float) -> np.ndarray | None:
+    """Mean of ``x`` over successive periods at each phase ``[round(period)]`` (None when the
+    clip holds fewer than two periods)."""
     p = int(round(period))
-    k = int((len(novelty) - p) // period)
+    k = int((len(x) - p) // period)
     if k < 2 or p < 4:
-        return 0.0
+        return None
     idx = np.round(np.arange(p)[:, None] + np.arange(k)[None, :] * period).astype(np.int64)
-    fold = novelty[np.minimum(idx, len(novelty) - 1)].mean(axis=1)  # [p]
-    beat = int(np.argmax(fold))
-    if fold[beat] <= 0:
-        return 0.0
-    half = beat + period / 2
-    near = np.round(half + np.arange(-2, 3)).astype(np.int64) % p  # ±2 frames of timing slack
-    return float(fold[near].max() / fold[beat])
+    return x[np.minimum(idx, len(x) - 1)].mean(axis=1)
 
 
 def _autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
