@@ -211,3 +211,18 @@ def test_clap_embeddings_are_given_or_encoded(base, references):
 
     generator.reference_encoder = RetrieveStyleEncoder()
     assert np.array_equal(generator.generate(bridges(references), 0.5, seed=0).audio, given.audio)
+
+
+def test_absorbed_reference_attention_equals_the_plain_form(base):
+    """Generation folds the projections into the tokens; training uses the plain form."""
+    from vmb.generate.adapters import ReferenceTokens
+
+    adapter = create_adapter(base.model, control_layers=0, num_tokens=5)
+    tokens = adapter.reference_tokens(torch.randn(1, adapter.config.embedding_dim))
+    hidden = torch.randn(3, 7, adapter.config.hidden_size)
+    for module in base._token_attention_modules():
+        with torch.no_grad():
+            keys, values = ReferenceTokens.project_keys(module, tokens)
+            plain = ReferenceTokens.attend(module, hidden, keys.expand(3, -1, -1, -1), values.expand(3, -1, -1, -1))
+            absorbed = ReferenceTokens.attend_absorbed(hidden, ReferenceTokens.absorb(module, tokens))
+        torch.testing.assert_close(absorbed, plain, rtol=1e-4, atol=1e-5)

@@ -169,6 +169,34 @@ class ReferenceTokens(nn.Module):
         return tokens.view(embedding.shape[0], self.num_tokens, self.hidden_size)
 
     @staticmethod
+    def absorb(attention: nn.Module, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Fold a layer's projections into the tokens, once per generation.
+
+        With ``H`` heads of width ``d``, head ``h`` scores a query ``x`` against token ``k`` as
+        ``(W_q[h] x + b_q[h]) · (W_k[h] t_k) · s = x · (W_q[h]ᵀ W_k[h] t_k · s) + b_q[h] · W_k[h] t_k · s``
+        and its output ``Σ_k p_hk W_o[:, h] W_v[h] t_k`` is a mix of the vectors ``W_o[:, h] W_v[h] t_k``.
+
+        Args:
+            attention: the layer's attention module (``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``).
+            tokens: ``[1, K, D]``.
+
+        Returns:
+            score keys ``[H, K, D]``, score bias ``[H, K]`` and output vectors ``[H, K, D]``.
+        """
+        heads, width = attention.num_heads, attention.head_dim
+        k = tokens.shape[1]
+        keys = attention.k_proj(tokens)[0].view(k, heads, width).transpose(0, 1)  # [H, K, d]
+        values = attention.v_proj(tokens)[0].view(k, heads, width).transpose(0, 1)
+        w_q, b_q = _linear_parameters(attention.q_proj)
+        w_o, _ = _linear_parameters(attention.out_proj)  # its bias is already in the layer's output
+        score_keys = torch.einsum("hkd,hde->hke", keys, w_q.view(heads, width, -1)) * attention.scaling
+        score_bias = torch.zeros(heads, k, dtype=keys.dtype, device=keys.device)
+        if b_q is not None:
+            score_bias = torch.einsum("hkd,hd->hk", keys, b_q.view(heads, width)) * attention.scaling
+        out_values = torch.einsum("hkd,ehd->hke", values, w_o.view(-1, heads, width))
+        return score_keys, score_bias, out_values
+
+    @staticmethod
     def project_keys(attention: nn.Module, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A layer's keys and values of the tokens ``[b, K, D]`` -> two ``[b, H, K, d]``."""
         b, k, _ = tokens.shape
@@ -179,11 +207,39 @@ class ReferenceTokens(nn.Module):
     @staticmethod
     def attend(attention: nn.Module, hidden_states: torch.Tensor, keys: torch.Tensor, values: torch.Tensor):
         """Attention of ``hidden_states [b, q, D]`` over reference ``keys/values [b, H, K, d]``
-        with ``attention``'s own query and output projections -> ``[b, q, D]``."""
+        with ``attention``'s own query and output projections -> ``[b, q, D]``.
+
+        The plain form (used in training, where tokens change every batch); generation uses
+        the same attention through :meth:`absorb` and :meth:`attend_absorbed`.
+        """
         b, q, _ = hidden_states.shape
         query = attention.q_proj(hidden_states).view(b, q, -1, attention.head_dim).transpose(1, 2)
         out = nn.functional.scaled_dot_product_attention(query, keys, values, scale=attention.scaling)
-        return attention.out_proj(out.transpose(1, 2).reshape(b, q, -1))
+        return attention.out_proj(out.transpose(1, 2).reshape(b, q, -1)) - _output_bias(attention)
+
+    @staticmethod
+    def attend_absorbed(hidden_states: torch.Tensor, absorbed: tuple[torch.Tensor, torch.Tensor, torch.Tensor]):
+        """:meth:`attend` with the projections folded in by :meth:`absorb`: two small einsums
+        per layer instead of two ``D × D`` matrix products -> ``[b, q, D]``."""
+        score_keys, score_bias, out_values = absorbed
+        scores = torch.einsum("bqe,hke->bhqk", hidden_states, score_keys) + score_bias[None, :, None, :]
+        return torch.einsum("bhqk,hke->bqe", torch.softmax(scores, dim=-1), out_values)
+
+
+def _output_bias(attention: nn.Module) -> torch.Tensor | float:
+    """The output projection's bias: already in the layer's own output, so not added twice."""
+    _, bias = _linear_parameters(attention.out_proj)
+    return 0.0 if bias is None else bias
+
+
+def _linear_parameters(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Float weight ``[out, in]`` and bias of a Linear layer, int8 dynamic-quantized ones included."""
+    if isinstance(layer, nn.Linear):
+        return layer.weight, layer.bias
+    weight = layer.weight()
+    weight = weight.dequantize() if weight.is_quantized else weight
+    bias = layer.bias() if callable(getattr(layer, "bias", None)) else getattr(layer, "bias", None)
+    return weight, bias
 
 
 class ControlFormer(nn.Module):
@@ -348,10 +404,16 @@ def encodec_codes(model: Any, audio: np.ndarray, sample_rate: int):
     return codes
 
 
-def encodec_embedding(model: Any, audio: np.ndarray, sample_rate: int):
-    """The model's own EnCodec embedding of a reference: mean over time of the quantised
-    latents (the sum of the residual codebooks' vectors) -> ``[codebook_dim]`` float32."""
-    codes = encodec_codes(model, audio, sample_rate)
+def encodec_embedding(model: Any, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
+    """The model's own EnCodec embedding of a reference: audio ``[C, T]`` -> ``[codebook_dim]``
+    (see :func:`codes_embedding`)."""
+    return codes_embedding(model, encodec_codes(model, audio, sample_rate))
+
+
+def codes_embedding(model: Any, codes: torch.Tensor) -> torch.Tensor:
+    """EnCodec embedding from a reference's codes ``[num_codebooks, F]`` (:func:`encodec_codes`):
+    the quantised latents (the sum of the residual codebooks' vectors) averaged over time ->
+    ``[codebook_dim]`` float32."""
     if model.config.decoder.audio_channels == 2:
         codes = codes[::2]
     with torch.inference_mode():

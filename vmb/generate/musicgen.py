@@ -71,7 +71,7 @@ class _References:
     """The music bridge, prepared once per call: what each mechanism reads."""
 
     chroma: torch.Tensor | None = None  # [1, F, 12] one-hot (melody)
-    token_keys: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per layer [1, H, K, d]
+    token_keys: list[tuple[torch.Tensor, ...]] | None = None  # per layer, ReferenceTokens.absorb
     control_codes: torch.Tensor | None = None  # [num_codebooks, F] EnCodec codes
     notes: list[str] = field(default_factory=list)
 
@@ -223,7 +223,7 @@ class MusicGenGenerator:
         if quantize == "int8":
             from vmb.generate.quantize import quantize_decoder
 
-            notes.append(quantize_decoder(model))
+            notes.append(quantize_decoder(model, adapter))
         generator = cls(
             model,
             tokenizer,
@@ -499,12 +499,22 @@ class MusicGenGenerator:
                 "(references) is not used, text-only guidance"
             )
             return refs
-        audio_cache: dict[str, tuple[np.ndarray, int]] = {}
+        audio_cache: dict[tuple, tuple[np.ndarray, int]] = {}
+        codes_cache: dict[tuple, torch.Tensor] = {}
 
         def read(hit: Hit) -> tuple[np.ndarray, int]:
-            if hit.clip.id not in audio_cache:
-                audio_cache[hit.clip.id] = _read_reference(hit)
-            return audio_cache[hit.clip.id]
+            key = (hit.clip.path, hit.clip.start_s, hit.clip.duration_s)
+            if key not in audio_cache:
+                audio_cache[key] = _read_reference(hit)
+            return audio_cache[key]
+
+        def codes(hit: Hit) -> torch.Tensor:
+            from vmb.generate.adapters import encodec_codes
+
+            key = (hit.clip.path, hit.clip.start_s, hit.clip.duration_s)
+            if key not in codes_cache:
+                codes_cache[key] = encodec_codes(self.model, *read(hit)).to(self.device)
+            return codes_cache[key]
 
         if self.is_melody:
             hit = _pick(hits, ("pinned", "broad", "targeted"))
@@ -513,30 +523,26 @@ class MusicGenGenerator:
             refs.notes.append(f"melody: chroma of {hit.track} reference {hit.clip.id}")
         if wants_tokens:
             hit = _pick(hits, ("targeted", "pinned", "broad"))
-            embedding = self._reference_embedding(hit, read, reference_embedding)
+            embedding = self._reference_embedding(hit, read, codes, reference_embedding)
             tokens = adapter.reference_tokens(embedding.to(self.device, torch.float32)[None])
-            attention = self._token_attention_modules()
-            refs.token_keys = [adapter.reference_tokens.project_keys(module, tokens) for module in attention]
+            absorb = adapter.reference_tokens.absorb
+            refs.token_keys = [absorb(module, tokens) for module in self._token_attention_modules()]
             source = adapter.config.embedding_source
             refs.notes.append(f"reference tokens: {source} embedding of {hit.track} reference {hit.clip.id}")
         if wants_control:
-            from vmb.generate.adapters import encodec_codes
-
             hit = _pick(hits, ("broad", "pinned", "targeted"))
-            audio, sr = read(hit)
-            refs.control_codes = encodec_codes(self.model, audio, sr).to(self.device)
+            refs.control_codes = codes(hit)
             refs.notes.append(f"ControlFormer: EnCodec codes of {hit.track} reference {hit.clip.id}")
         return refs
 
-    def _reference_embedding(self, hit: Hit, read, given: Any) -> torch.Tensor:
+    def _reference_embedding(self, hit: Hit, read, codes, given: Any) -> torch.Tensor:
         import torch
 
         config = self.adapter.config
         if config.embedding_source == "encodec":
-            from vmb.generate.adapters import encodec_embedding
+            from vmb.generate.adapters import codes_embedding
 
-            audio, sr = read(hit)
-            embedding = encodec_embedding(self.model, audio, sr)
+            embedding = codes_embedding(self.model, codes(hit))
         elif given is not None:
             embedding = torch.as_tensor(np.asarray(given, dtype=np.float32)).reshape(-1)
         elif self.reference_encoder is not None:
@@ -575,15 +581,13 @@ class MusicGenGenerator:
         handles = []
         if references.token_keys is not None:
             gates = self.adapter.reference_tokens.gates
-            for index, (module, (keys, values)) in enumerate(
-                zip(self._token_attention_modules(), references.token_keys)
-            ):
+            for index, (module, absorbed) in enumerate(zip(self._token_attention_modules(), references.token_keys)):
 
-                def hook(module, args, kwargs, output, keys=keys, values=values, gate=gates[index]):
+                def hook(module, args, kwargs, output, absorbed=absorbed, gate=gates[index]):
                     hidden = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
                     if hidden.shape[0] <= MUSIC_ROW:
                         return output
-                    extra = ReferenceTokens.attend(module, hidden[MUSIC_ROW:], keys, values)
+                    extra = ReferenceTokens.attend_absorbed(hidden[MUSIC_ROW:], absorbed)
                     attended = output[0]
                     music = attended[MUSIC_ROW:] + torch.tanh(gate).to(attended.dtype) * extra
                     return (torch.cat([attended[:MUSIC_ROW], music], dim=0), *output[1:])

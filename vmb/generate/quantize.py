@@ -23,8 +23,12 @@ import warnings
 from typing import Any
 
 
-def quantize_decoder(model: Any) -> str:
+def quantize_decoder(model: Any, adapter: Any = None) -> str:
     """Quantize ``model.decoder``'s Linear layers to int8 in place (CPU only); returns a note.
+
+    With an ``adapter``, its ControlFormer (copied blocks and zero layers, which run every step)
+    is quantized too; a quantized adapter is for inference only. Zero weights stay exactly
+    zero, so an untrained adapter still leaves the output unchanged.
 
     Raises:
         RuntimeError: ``torch.ao.quantization.quantize_dynamic`` is not available in this torch.
@@ -38,14 +42,16 @@ def quantize_decoder(model: Any) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
-        quantization.quantize_dynamic(
-            model.decoder,
-            {nn.Linear: quantization.per_channel_dynamic_qconfig},
-            dtype=torch.qint8,
-            inplace=True,
-        )
+        targets = [model.decoder]
+        if adapter is not None and getattr(adapter, "control", None) is not None:
+            targets.append(adapter.control)
+        for module in targets:
+            quantization.quantize_dynamic(
+                module, {nn.Linear: quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+            )
     engine = torch.backends.quantized.engine
-    return f"decoder Linear layers quantized to int8 (dynamic, per channel, {engine} engine)"
+    what = "decoder and ControlFormer" if len(targets) > 1 else "decoder"
+    return f"{what} Linear layers quantized to int8 (dynamic, per channel, {engine} engine)"
 
 
 def compare_logits(reference: Any, candidate: Any) -> dict[str, float]:
