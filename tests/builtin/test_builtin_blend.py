@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from vmb.errors import MediaError
@@ -123,3 +124,19 @@ def test_an_unreadable_reference_names_the_file(tmp_path, make_bridges):
     hit = Hit(Clip(id="x", path=str(bad), start_s=0.0, duration_s=5.0, sample_rate=32000), 0.5, 0, "pinned")
     with pytest.raises(MediaError, match="missing.wav"):
         BuiltinGenerator(renderer="numpy").compose(make_bridges(references=[hit]), 5.0, seed=0)
+
+
+def test_a_silent_reference_leaves_the_description_in_charge(tmp_path, make_bridges):
+    from vmb.media import write_wav
+
+    write_wav(tmp_path / "silence.wav", np.zeros((1, 5 * 32000), np.float32), 32000)
+    hit = Hit(Clip(id="quiet", path=str(tmp_path / "silence.wav"), start_s=0.0, duration_s=5.0, sample_rate=32000),
+              1.0, 0, "pinned")
+    gen = BuiltinGenerator(renderer="numpy")
+    result = gen.generate(make_bridges(references=[hit], genre="pop", tempo_bpm=100, key="E", mode="minor",
+                                       text_weight=0.0, music_weight=1.0), 6.0, seed=0)
+    assert "followed reference quiet (pinned): no beat found, no key found" in " ".join(result.notes)
+    arr = gen.compose(make_bridges(references=[hit], genre="pop", tempo_bpm=100, key="E", mode="minor",
+                                   text_weight=0.0, music_weight=1.0), 6.0, seed=0)
+    assert (arr.tempo_bpm, arr.key, arr.mode) == (100.0, "E", "minor")
+    assert "no chords" in arr.choices["harmony"]

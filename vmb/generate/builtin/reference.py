@@ -61,8 +61,9 @@ class ReferenceFeatures:
     def describe(self) -> str:
         chords = " | ".join(" ".join(c.name for c in bar) for bar in self.loop_in(
             PITCH_CLASSES.index(self.key) if self.key else 0))
-        return (f"{self.label}: {self.tempo_bpm:.1f} BPM, {self.key or '?'} {self.mode}, "
-                f"energy {self.energy:.2f}, chords {chords or 'none'}")
+        tempo = f"{self.tempo_bpm:.1f} BPM" if self.has_tempo else "no beat found"
+        key = f"{self.key} {self.mode}" if self.has_key else "no key found"
+        return f"{self.label}: {tempo}, {key}, energy {self.energy:.2f}, chords {chords or 'none found'}"
 
 
 def read_reference(hit: Hit, sample_rate: int = ANALYSIS_SR) -> tuple[np.ndarray, int]:
