@@ -756,10 +756,9 @@ class _Composer:
             else:
                 lo, hi = RANGES.get(role, RANGES["comp"])
                 voicing = self._voicing(chord, part.last, lo, hi)
-                # the last chord has the tonic on top
-                voicing = tuple(sorted(p for p in voicing if p != voicing[-1])) + (
-                    max(p for p in range(voicing[-1] - 11, voicing[-1] + 1) if p % 12 == chord.root),)
-                voicing = tuple(sorted(set(voicing)))
+                # the last chord has the tonic on top (the highest tonic not above the top voice)
+                top_tonic = voicing[-1] - (voicing[-1] - chord.root) % 12
+                voicing = tuple(sorted(set(voicing[:-1]) | {top_tonic}))
                 for p in voicing:
                     part.add(t0, dur, p, (46 + 36 * e) * (0.8 if role == "pad" else 1.0))
 
