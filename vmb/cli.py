@@ -234,29 +234,21 @@ def generate(
 
 
 def _print_generation(result: Any) -> None:
-    for note in result.notes:
-        err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    def out(line: str, stderr: bool = False) -> None:
+        (err_console if stderr else console).print(line, markup=False, highlight=False, soft_wrap=True)
+
     bridges = result.bridges
-    console.print(f"text bridge: {bridges.text or '(none)'}", markup=False, highlight=False, soft_wrap=True)
+    out(f"text bridge: {bridges.text or '(none)'}")
+    out("music bridge:" if bridges.references else "music bridge: (no references)")
     for hit in bridges.references:
-        caption = hit.clip.caption or hit.clip.path
-        console.print(
-            f"  {hit.track:8s} {hit.score:6.3f}  {caption}", markup=False, highlight=False, soft_wrap=True
-        )
-    console.print(
-        f"music: {result.duration_s:.2f} s at {result.sample_rate} Hz by {result.generator} (seed {result.seed})",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+        out(f"  {hit.track:8s} {hit.score:6.3f}  {hit.clip.caption or hit.clip.path}")
+    out(f"music: {result.duration_s:.2f} s at {result.sample_rate} Hz by {result.generator} (seed {result.seed})")
     for role, path in result.paths.items():
-        console.print(f"  {role:5s} {path}", markup=False, highlight=False, soft_wrap=True)
-
-
-from vmb.train.cli import data_app, train_app  # noqa: E402  (training commands)
-
-app.add_typer(train_app, name="train")
-app.add_typer(data_app, name="data")
+        out(f"  {role:5s} {path}")
+    if result.notes:
+        out("notes:", stderr=True)
+        for note in result.notes:
+            out(f"  {note}", stderr=True)
 
 
 def main() -> None:
