@@ -13,7 +13,13 @@ from tiny.musicgen import one_torch_thread, tiny_melody_path, tiny_musicgen_path
 import vmb.generate.musicgen as musicgen_module
 from vmb.errors import ConfigError, GenerationError, ModelUnavailable
 from vmb.generate import MusicGenGenerator
-from vmb.generate.adapters import CONFIG_NAME, WEIGHTS_NAME, AdapterConfig, create_adapter, load_adapter
+from vmb.generate.adapters import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    AdapterConfig,
+    create_adapter,
+    load_adapter,
+)
 from vmb.testing import make_tone
 from vmb.types import Bridges, Clip, Hit, MusicDescription
 
@@ -33,7 +39,9 @@ def references(tmp_path_factory):
 
 def bridges(references, music_weight=1.5) -> Bridges:
     text = "A dark cinematic score with strings, brass and choir, tense and epic."
-    return Bridges(MusicDescription(text=text), text, references=references, music_weight=music_weight)
+    return Bridges(
+        MusicDescription(text=text), text, references=references, music_weight=music_weight
+    )
 
 
 @pytest.fixture(scope="module", params=["musicgen", "melody"])
@@ -44,7 +52,9 @@ def base(request, tiny_musicgen_path, tiny_melody_path):  # noqa: F811
 
 def with_adapter(base: MusicGenGenerator, adapter) -> MusicGenGenerator:
     """A second generator on the same model, with ``adapter`` attached."""
-    return MusicGenGenerator(base.model, base.tokenizer, base.name, adapter=adapter, chroma=base.chroma)
+    return MusicGenGenerator(
+        base.model, base.tokenizer, base.name, adapter=adapter, chroma=base.chroma
+    )
 
 
 def record_logits(monkeypatch) -> list[torch.Tensor]:
@@ -61,7 +71,9 @@ def record_logits(monkeypatch) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("tokens,control", [(True, 2), (True, 0), (False, 1)])
-def test_untrained_adapter_leaves_the_output_unchanged_to_the_bit(base, references, monkeypatch, tokens, control):
+def test_untrained_adapter_leaves_the_output_unchanged_to_the_bit(
+    base, references, monkeypatch, tokens, control
+):
     seen = record_logits(monkeypatch)
     plain = base.generate(bridges(references), 1.0, seed=4)
     plain_logits = list(seen)
@@ -78,7 +90,9 @@ def test_untrained_adapter_leaves_the_output_unchanged_to_the_bit(base, referenc
         # Without an adapter the music row is skipped; with an untrained one it equals the text row.
         assert all(rows.shape[0] == 3 and torch.equal(rows[2], rows[0]) for rows in seen)
     if tokens:
-        assert any("reference tokens: encodec embedding of targeted reference" in n for n in adapted.notes)
+        assert any(
+            "reference tokens: encodec embedding of targeted reference" in n for n in adapted.notes
+        )
     if control:
         assert any("ControlFormer: EnCodec codes of broad reference" in n for n in adapted.notes)
 
@@ -105,11 +119,16 @@ def test_trained_mechanisms_follow_the_reference(base, references, tmp_path, tok
     adapted = generator.generate(bridges(references), 1.0, seed=4)
     assert not np.array_equal(plain.audio, adapted.audio)
     other_tone = make_tone(tmp_path / "other.wav", [493.88, 587.33], seconds=3.0)
-    other = tuple(Hit(Clip(h.clip.id, str(other_tone), 0.0, 3.0, 44100), h.score, 0, h.track) for h in references)
+    other = tuple(
+        Hit(Clip(h.clip.id, str(other_tone), 0.0, 3.0, 44100), h.score, 0, h.track)
+        for h in references
+    )
     assert not np.array_equal(adapted.audio, generator.generate(bridges(other), 1.0, seed=4).audio)
     # music_weight 0 switches the whole music bridge off
     off = generator.generate(bridges(references, music_weight=0.0), 1.0, seed=4)
-    assert np.array_equal(off.audio, base.generate(bridges(references, music_weight=0.0), 1.0, seed=4).audio)
+    assert np.array_equal(
+        off.audio, base.generate(bridges(references, music_weight=0.0), 1.0, seed=4).audio
+    )
 
 
 def test_save_and_load_round_trip_without_pickle(base, references, tmp_path, monkeypatch):
@@ -120,7 +139,9 @@ def test_save_and_load_round_trip_without_pickle(base, references, tmp_path, mon
     saved = json.loads((folder / CONFIG_NAME).read_text())
     assert saved["format"] == "vmb-musicgen-adapter" and saved["num_tokens"] == 3
     header_length = int.from_bytes((folder / WEIGHTS_NAME).read_bytes()[:8], "little")
-    assert json.loads((folder / WEIGHTS_NAME).read_bytes()[8 : 8 + header_length])  # a safetensors header
+    assert json.loads(
+        (folder / WEIGHTS_NAME).read_bytes()[8 : 8 + header_length]
+    )  # a safetensors header
 
     def no_pickle(*args, **kwargs):
         raise AssertionError("loading an adapter must not unpickle")
@@ -174,9 +195,15 @@ def test_bad_adapter_files(base, tmp_path):
         AdapterConfig.for_model(base.model, embedding_source="mert")
 
 
-def test_adapter_for_another_architecture_is_refused(tiny_musicgen_path, tiny_melody_path, tmp_path):  # noqa: F811
+def test_adapter_for_another_architecture_is_refused(
+    tiny_musicgen_path,  # noqa: F811
+    tiny_melody_path,  # noqa: F811
+    tmp_path,
+):
     melody = MusicGenGenerator.from_pretrained(tiny_melody_path)
-    folder = create_adapter(melody.model, control_layers=1).save_pretrained(tmp_path / "melody-adapter")
+    folder = create_adapter(melody.model, control_layers=1).save_pretrained(
+        tmp_path / "melody-adapter"
+    )
     with pytest.raises(ConfigError, match="model_type"):
         MusicGenGenerator.from_pretrained(tiny_musicgen_path, adapter=folder)
 
@@ -223,6 +250,10 @@ def test_absorbed_reference_attention_equals_the_plain_form(base):
     for module in base._token_attention_modules():
         with torch.no_grad():
             keys, values = ReferenceTokens.project_keys(module, tokens)
-            plain = ReferenceTokens.attend(module, hidden, keys.expand(3, -1, -1, -1), values.expand(3, -1, -1, -1))
-            absorbed = ReferenceTokens.attend_absorbed(hidden, ReferenceTokens.absorb(module, tokens))
+            plain = ReferenceTokens.attend(
+                module, hidden, keys.expand(3, -1, -1, -1), values.expand(3, -1, -1, -1)
+            )
+            absorbed = ReferenceTokens.attend_absorbed(
+                hidden, ReferenceTokens.absorb(module, tokens)
+            )
         torch.testing.assert_close(absorbed, plain, rtol=1e-4, atol=1e-5)

@@ -34,7 +34,9 @@ def numpy_power_spectrogram(wave: np.ndarray, n_fft: int, hop: int) -> np.ndarra
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann
     padded = np.pad(wave.astype(np.float64), (n_fft // 2, n_fft // 2), mode="reflect")
     frames = 1 + (len(padded) - n_fft) // hop
-    spec = np.stack([np.fft.rfft(padded[i * hop : i * hop + n_fft] * window) for i in range(frames)], axis=1)
+    spec = np.stack(
+        [np.fft.rfft(padded[i * hop : i * hop + n_fft] * window) for i in range(frames)], axis=1
+    )
     return np.abs(spec) ** 2 / np.sum(window**2)
 
 
@@ -109,7 +111,13 @@ def test_stereo_is_mixed_down_and_long_audio_truncated():
 
 def test_batch_and_config_round_trip():
     extractor = ChromaExtractor.from_dict(
-        {"sampling_rate": 32000, "n_fft": 16384, "hop_length": 4096, "chunk_length": 30, "feature_size": 12}
+        {
+            "sampling_rate": 32000,
+            "n_fft": 16384,
+            "hop_length": 4096,
+            "chunk_length": 30,
+            "feature_size": 12,
+        }
     )
     assert extractor == ChromaExtractor()
     assert extractor.frame_rate == pytest.approx(7.8125)

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TEXT = "A calm ambient piece with soft piano and warm pads, slow tempo, in C major."
 
 
-def bridges(*hits: Hit, text: str = TEXT, text_weight: float = 3.0, music_weight: float = 1.0) -> Bridges:
+def bridges(
+    *hits: Hit, text: str = TEXT, text_weight: float = 3.0, music_weight: float = 1.0
+) -> Bridges:
     return Bridges(
         description=MusicDescription(text=text),
         text=text,
@@ -68,7 +70,9 @@ def test_seeded_runs_are_reproducible(musicgen):
 
 def test_text_changes_the_music(musicgen):
     calm = musicgen.generate(bridges(text="calm piano"), 1.0, seed=1)
-    loud = musicgen.generate(bridges(text="energetic electronic dance music with drums"), 1.0, seed=1)
+    loud = musicgen.generate(
+        bridges(text="energetic electronic dance music with drums"), 1.0, seed=1
+    )
     assert not np.array_equal(calm.audio, loud.audio)
 
 
@@ -105,7 +109,9 @@ def test_melody_follows_the_reference_chroma(melody, tmp_path):
     assert any("melody: chroma of pinned reference" in n for n in with_c.notes)
     assert any("3 rows" in n for n in with_c.notes)
     muted = melody.generate(bridges(hit(c_major), music_weight=0.0), 1.0, seed=3)
-    assert np.array_equal(muted.audio, melody.generate(bridges(music_weight=0.0), 1.0, seed=3).audio)
+    assert np.array_equal(
+        muted.audio, melody.generate(bridges(music_weight=0.0), 1.0, seed=3).audio
+    )
     assert any("music_weight is 0" in n for n in muted.notes)
 
 
@@ -184,12 +190,23 @@ def test_from_config(tiny_musicgen_path):  # noqa: F811
             "dtype": "float32",
             "seed": 5,
             "threads": 1,
-            "generator": {"kind": "musicgen", "model": str(tiny_musicgen_path), "top_k": 10, "temperature": 0.9},
+            "generator": {
+                "kind": "musicgen",
+                "model": str(tiny_musicgen_path),
+                "top_k": 10,
+                "temperature": 0.9,
+            },
         }
     )
     generator = MusicGenGenerator.from_config(config)
     assert generator.name == str(tiny_musicgen_path)
-    assert (generator.default_top_k, generator.default_temperature, generator.default_seed) == (10, 0.9, 5)
+    assert (generator.default_top_k, generator.default_temperature, generator.default_seed) == (
+        10,
+        0.9,
+        5,
+    )
     result = generator.generate(bridges(), 0.5, progress=True)
     assert result.seed == 5
-    assert np.array_equal(result.audio, generator.generate(bridges(), 0.5, seed=5, top_k=10, temperature=0.9).audio)
+    assert np.array_equal(
+        result.audio, generator.generate(bridges(), 0.5, seed=5, top_k=10, temperature=0.9).audio
+    )

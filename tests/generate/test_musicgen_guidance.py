@@ -26,7 +26,14 @@ def test_formula_against_hand_computation():
     expected = torch.tensor(
         [
             [[0 + 3 * 1 + 2 * 1, 1 + 3 * 1 + 2 * 0, 1 + 3 * -1 + 2 * -1, 0 + 3 * -1 + 2 * 1]],
-            [[0 + 3 * 0.5 + 2 * 0.5, 0 + 3 * 0.5 + 2 * -0.5, 1 + 3 * -0.5 + 2 * 0, 0 + 3 * 0.5 + 2 * 1.5]],
+            [
+                [
+                    0 + 3 * 0.5 + 2 * 0.5,
+                    0 + 3 * 0.5 + 2 * -0.5,
+                    1 + 3 * -0.5 + 2 * 0,
+                    0 + 3 * 0.5 + 2 * 1.5,
+                ]
+            ],
         ]
     ).transpose(0, 1)
     assert guided.shape == (1, 2, 4)
@@ -39,7 +46,9 @@ def test_music_weight_zero_is_transformers_cfg_to_the_bit():
     rows = torch.randn(2, 4, 2048)
     ours = combine(rows, GuidanceWeights(text=3.0, music=0.0))
     # transformers' processor takes [cond; uncond] stacked on the batch axis
-    theirs = ClassifierFreeGuidanceLogitsProcessor(3.0)(torch.zeros(4, 1, dtype=torch.long), rows.reshape(8, 2048)).reshape(1, 4, 2048)
+    theirs = ClassifierFreeGuidanceLogitsProcessor(3.0)(
+        torch.zeros(4, 1, dtype=torch.long), rows.reshape(8, 2048)
+    ).reshape(1, 4, 2048)
     assert torch.equal(ours, theirs)
 
 

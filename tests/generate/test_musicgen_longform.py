@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from tiny.musicgen import one_torch_thread, tiny_melody_path, tiny_musicgen_10hz_path  # noqa: F401
@@ -24,8 +26,10 @@ def test_plan_covers_the_piece_once():
         windows = plan_windows(total, window, overlap)
         assert sum(w.new_frames for w in windows) == total
         assert all(w.num_frames <= window for w in windows)
-        for before, after in zip(windows, windows[1:]):
-            assert after.start_frame + after.prompt_frames == before.end_frame  # new frames follow on
+        for before, after in itertools.pairwise(windows):
+            assert (
+                after.start_frame + after.prompt_frames == before.end_frame
+            )  # new frames follow on
             assert after.prompt_frames == overlap
 
 
@@ -76,7 +80,7 @@ def test_seventy_seconds_in_small_windows(generator_10hz, monkeypatch):
     assert any("long-form: 9 windows" in note for note in result.notes)
     for codes, window in zip(windows_codes, plan):
         assert codes.shape == (4, window.num_frames)
-    for before, after in zip(windows_codes, windows_codes[1:]):
+    for before, after in itertools.pairwise(windows_codes):
         assert np.array_equal(after[:, :20].numpy(), before[:, -20:].numpy())  # prompted with codes
         assert not np.array_equal(after[:, 20:40].numpy(), before[:, -20:].numpy())
     # the same seed gives the same 70 s
@@ -103,8 +107,13 @@ def test_melody_and_control_across_windows(tiny_melody_path, tmp_path):  # noqa:
     base = MusicGenGenerator.from_pretrained(tiny_melody_path, window_s=1.0, overlap_s=0.4)
     plain = base.generate(bridges, 2.5, seed=3)
     adapted = MusicGenGenerator(
-        base.model, base.tokenizer, base.name, adapter=create_adapter(base.model, control_layers=1),
-        chroma=base.chroma, window_s=1.0, overlap_s=0.4,
+        base.model,
+        base.tokenizer,
+        base.name,
+        adapter=create_adapter(base.model, control_layers=1),
+        chroma=base.chroma,
+        window_s=1.0,
+        overlap_s=0.4,
     ).generate(bridges, 2.5, seed=3)
     assert plain.audio.shape == adapted.audio.shape == (1, 80000)
     assert np.array_equal(plain.audio, adapted.audio)  # zero-init identity holds in every window

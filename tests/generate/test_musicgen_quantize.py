@@ -30,7 +30,11 @@ def test_compare_logits():
 def test_int8_decoder_generates_and_stays_close_to_float32(tiny_musicgen_path):  # noqa: F811
     full = MusicGenGenerator.from_pretrained(tiny_musicgen_path)
     int8 = MusicGenGenerator.from_pretrained(tiny_musicgen_path, quantize="int8")
-    quantized = [m for m in int8.model.decoder.modules() if type(m).__name__ == "Linear" and "dynamic" in type(m).__module__]
+    quantized = [
+        m
+        for m in int8.model.decoder.modules()
+        if type(m).__name__ == "Linear" and "dynamic" in type(m).__module__
+    ]
     plain = [m for m in int8.model.decoder.modules() if type(m) is torch.nn.Linear]
     assert quantized and not plain
     assert any("int8" in note for note in int8.notes)

@@ -27,8 +27,10 @@ TINY_HIDDEN = 32
 SAMPLE_RATE = 32000
 
 _CORPUS = [
-    "An uplifting and catchy pop track, blending bass, synthesizer, drums which is perfect for "
-    "nostalgic and fun moments.",
+    (
+        "An uplifting and catchy pop track, blending bass, synthesizer, drums which is perfect for "
+        "nostalgic and fun moments."
+    ),
     "A calm ambient piece with soft piano and warm pads, slow tempo, in C major.",
     "Energetic electronic dance music with driving drums and a fast-paced tempo.",
     "A dark cinematic score with strings, brass and choir, tense and epic.",
@@ -51,7 +53,9 @@ def train_t5_tokenizer(vocab_size: int = 160):
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     trainer = UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>")
     tokenizer.train_from_iterator(_CORPUS * 4, trainer=trainer)
-    vocab = [(piece, float(score)) for piece, score in json.loads(tokenizer.to_str())["model"]["vocab"]]
+    vocab = [
+        (piece, float(score)) for piece, score in json.loads(tokenizer.to_str())["model"]["vocab"]
+    ]
     return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=512)
 
 
@@ -64,7 +68,12 @@ def tiny_configs(melody: bool = False, num_layers: int = 2, frame_rate: int = 50
     ratios = {50: [8, 5, 4, 4], 10: [8, 5, 4, 4, 5]}
     if frame_rate not in ratios:
         raise ValueError(f"frame_rate must be one of {sorted(ratios)}, got {frame_rate}")
-    from transformers import EncodecConfig, MusicgenDecoderConfig, MusicgenMelodyDecoderConfig, T5Config
+    from transformers import (
+        EncodecConfig,
+        MusicgenDecoderConfig,
+        MusicgenMelodyDecoderConfig,
+        T5Config,
+    )
 
     tokenizer = train_t5_tokenizer()
     text = T5Config(
@@ -169,7 +178,9 @@ def build_tiny_musicgen(
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    tokenizer, text, codec, decoder = tiny_configs(melody=melody, num_layers=num_layers, frame_rate=frame_rate)
+    tokenizer, text, codec, decoder = tiny_configs(
+        melody=melody, num_layers=num_layers, frame_rate=frame_rate
+    )
     torch.manual_seed(seed)
     if melody:
         config = MusicgenMelodyConfig(
@@ -210,7 +221,9 @@ def build_tiny_musicgen(
         }
         (path / "preprocessor_config.json").write_text(json.dumps(feature_config, indent=2))
     else:
-        extractor = EncodecFeatureExtractor(feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0)
+        extractor = EncodecFeatureExtractor(
+            feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0
+        )
         MusicgenProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(path)
     return path
 
@@ -218,6 +231,7 @@ def build_tiny_musicgen(
 # ---------------------------------------------------------------- pytest fixtures
 # Import them into a test module (``from tiny.musicgen import tiny_musicgen_path, ...``) to use
 # them; the checkpoints are built once per test session.
+
 
 def _quiet_transformers() -> None:
     from transformers.utils import logging as transformers_logging
@@ -244,7 +258,9 @@ def tiny_melody_path(tmp_path_factory) -> Path:
 def tiny_musicgen_10hz_path(tmp_path_factory) -> Path:
     """A tiny random MusicGen whose codec runs at 10 frames per second (cheap long pieces)."""
     _quiet_transformers()
-    return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-musicgen-10hz") / "musicgen", frame_rate=10)
+    return build_tiny_musicgen(
+        tmp_path_factory.mktemp("tiny-musicgen-10hz") / "musicgen", frame_rate=10
+    )
 
 
 @pytest.fixture

@@ -83,9 +83,18 @@ class AdapterConfig:
 
     def __post_init__(self) -> None:
         if self.embedding_source not in ("encodec", "clap"):
-            raise ConfigError(f"adapter embedding_source {self.embedding_source!r} is not one of: encodec, clap")
-        for name in ("hidden_size", "num_hidden_layers", "num_codebooks", "vocab_size", "embedding_dim",
-                     "num_tokens", "proj_dim"):
+            raise ConfigError(
+                f"adapter embedding_source {self.embedding_source!r} is not one of: encodec, clap"
+            )
+        for name in (
+            "hidden_size",
+            "num_hidden_layers",
+            "num_codebooks",
+            "vocab_size",
+            "embedding_dim",
+            "num_tokens",
+            "proj_dim",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"adapter {name} = {getattr(self, name)!r} must be at least 1")
         if not 0 <= self.control_layers <= self.num_hidden_layers:
@@ -122,9 +131,13 @@ class AdapterConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "adapter config") -> AdapterConfig:
         if data.get("format") != ADAPTER_FORMAT:
-            raise ConfigError(f"{source}: not a vmb MusicGen adapter (format {data.get('format')!r})")
+            raise ConfigError(
+                f"{source}: not a vmb MusicGen adapter (format {data.get('format')!r})"
+            )
         if data.get("version") != ADAPTER_VERSION:
-            raise ConfigError(f"{source}: adapter version {data.get('version')!r} is not {ADAPTER_VERSION}")
+            raise ConfigError(
+                f"{source}: adapter version {data.get('version')!r} is not {ADAPTER_VERSION}"
+            )
         names = {f.name for f in dataclasses.fields(cls)}
         try:
             return cls(**{k: v for k, v in data.items() if k in names})
@@ -169,7 +182,9 @@ class ReferenceTokens(nn.Module):
         return tokens.view(embedding.shape[0], self.num_tokens, self.hidden_size)
 
     @staticmethod
-    def absorb(attention: nn.Module, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def absorb(
+        attention: nn.Module, tokens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Fold a layer's projections into the tokens, once per generation.
 
         With ``H`` heads of width ``d``, head ``h`` scores a query ``x`` against token ``k`` as
@@ -189,15 +204,21 @@ class ReferenceTokens(nn.Module):
         values = attention.v_proj(tokens)[0].view(k, heads, width).transpose(0, 1)
         w_q, b_q = _linear_parameters(attention.q_proj)
         w_o, _ = _linear_parameters(attention.out_proj)  # its bias is already in the layer's output
-        score_keys = torch.einsum("hkd,hde->hke", keys, w_q.view(heads, width, -1)) * attention.scaling
+        score_keys = (
+            torch.einsum("hkd,hde->hke", keys, w_q.view(heads, width, -1)) * attention.scaling
+        )
         score_bias = torch.zeros(heads, k, dtype=keys.dtype, device=keys.device)
         if b_q is not None:
-            score_bias = torch.einsum("hkd,hd->hk", keys, b_q.view(heads, width)) * attention.scaling
+            score_bias = (
+                torch.einsum("hkd,hd->hk", keys, b_q.view(heads, width)) * attention.scaling
+            )
         out_values = torch.einsum("hkd,ehd->hke", values, w_o.view(-1, heads, width))
         return score_keys, score_bias, out_values
 
     @staticmethod
-    def project_keys(attention: nn.Module, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def project_keys(
+        attention: nn.Module, tokens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """A layer's keys and values of the tokens ``[b, K, D]`` -> two ``[b, H, K, d]``."""
         b, k, _ = tokens.shape
         keys = attention.k_proj(tokens).view(b, k, -1, attention.head_dim).transpose(1, 2)
@@ -205,7 +226,9 @@ class ReferenceTokens(nn.Module):
         return keys, values
 
     @staticmethod
-    def attend(attention: nn.Module, hidden_states: torch.Tensor, keys: torch.Tensor, values: torch.Tensor):
+    def attend(
+        attention: nn.Module, hidden_states: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    ):
         """Attention of ``hidden_states [b, q, D]`` over reference ``keys/values [b, H, K, d]``
         with ``attention``'s own query and output projections -> ``[b, q, D]``.
 
@@ -214,15 +237,21 @@ class ReferenceTokens(nn.Module):
         """
         b, q, _ = hidden_states.shape
         query = attention.q_proj(hidden_states).view(b, q, -1, attention.head_dim).transpose(1, 2)
-        out = nn.functional.scaled_dot_product_attention(query, keys, values, scale=attention.scaling)
+        out = nn.functional.scaled_dot_product_attention(
+            query, keys, values, scale=attention.scaling
+        )
         return attention.out_proj(out.transpose(1, 2).reshape(b, q, -1)) - _output_bias(attention)
 
     @staticmethod
-    def attend_absorbed(hidden_states: torch.Tensor, absorbed: tuple[torch.Tensor, torch.Tensor, torch.Tensor]):
+    def attend_absorbed(
+        hidden_states: torch.Tensor, absorbed: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ):
         """:meth:`attend` with the projections folded in by :meth:`absorb`: two small einsums
         per layer instead of two ``D × D`` matrix products -> ``[b, q, D]``."""
         score_keys, score_bias, out_values = absorbed
-        scores = torch.einsum("bqe,hke->bhqk", hidden_states, score_keys) + score_bias[None, :, None, :]
+        scores = (
+            torch.einsum("bqe,hke->bhqk", hidden_states, score_keys) + score_bias[None, :, None, :]
+        )
         return torch.einsum("bhqk,hke->bqe", torch.softmax(scores, dim=-1), out_values)
 
 
@@ -268,7 +297,9 @@ class ControlFormer(nn.Module):
         """``[b, num_codebooks, q]`` code ids (the pad id included) -> ``[b, q, D]``."""
         return sum(embed(codes[:, k]) for k, embed in enumerate(self.code_embeddings))
 
-    def forward(self, hidden_states: torch.Tensor, code_embeddings: torch.Tensor, run_block) -> list[torch.Tensor]:
+    def forward(
+        self, hidden_states: torch.Tensor, code_embeddings: torch.Tensor, run_block
+    ) -> list[torch.Tensor]:
         """Residuals ``[b, q, D]`` of the copied blocks, one per block.
 
         Args:
@@ -298,7 +329,9 @@ class MusicAdapter(nn.Module):
         self.reference_tokens = ReferenceTokens(config) if config.reference_tokens else None
         if config.control_layers:
             decoder = model.decoder.model.decoder
-            self.control = ControlFormer(config, decoder.layers[: config.control_layers], decoder.embed_tokens)
+            self.control = ControlFormer(
+                config, decoder.layers[: config.control_layers], decoder.embed_tokens
+            )
         else:
             self.control = None
         self.eval()
@@ -310,9 +343,13 @@ class MusicAdapter(nn.Module):
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        _atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
+        _atomic_write(
+            folder / WEIGHTS_NAME, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"})
+        )
         text = json.dumps(self.config.to_dict(), indent=2) + "\n"
-        _atomic_write(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        _atomic_write(
+            folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
+        )
         return folder
 
 
@@ -340,7 +377,9 @@ def load_adapter(path: str | os.PathLike, model: Any) -> MusicAdapter:
     config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
     for required in (config_path, weights_path):
         if not required.is_file():
-            raise ModelUnavailable(str(path), f"{required} does not exist", "train or copy the adapter there")
+            raise ModelUnavailable(
+                str(path), f"{required} does not exist", "train or copy the adapter there"
+            )
     try:
         data = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -358,7 +397,9 @@ def load_adapter(path: str | os.PathLike, model: Any) -> MusicAdapter:
         missing, unexpected = adapter.load_state_dict(tensors, strict=False)
     except RuntimeError as exc:
         lines = str(exc).strip().splitlines()
-        raise ConfigError(f"{weights_path}: weights do not fit ({lines[-1].strip() if lines else exc})") from None
+        raise ConfigError(
+            f"{weights_path}: weights do not fit ({lines[-1].strip() if lines else exc})"
+        ) from None
     if missing or unexpected:
         name = (missing or unexpected)[0]
         problem = "is missing" if missing else "is not expected"

@@ -48,14 +48,19 @@ def chroma_filter_bank(
     bins = num_chroma * torch.log2(freqs / (a440 / 16))
     # The 0 Hz bin gets a made-up value 1.5 octaves below bin 1 (librosa's convention).
     bins = torch.cat([bins[:1] - 1.5 * num_chroma, bins])
-    widths = torch.cat([torch.clamp(bins[1:] - bins[:-1], min=1.0), torch.ones(1, dtype=torch.float64)])
+    widths = torch.cat(
+        [torch.clamp(bins[1:] - bins[:-1], min=1.0), torch.ones(1, dtype=torch.float64)]
+    )
 
     offsets = bins[None, :] - torch.arange(num_chroma, dtype=torch.float64)[:, None]
     half = float(round(num_chroma / 2))
     offsets = torch.remainder(offsets + half + 10 * num_chroma, num_chroma) - half
     filters = torch.exp(-0.5 * (2 * offsets / widths[None, :]) ** 2)
     filters = filters / torch.sqrt(torch.sum(filters**2, dim=0, keepdim=True))
-    filters = filters * torch.exp(-0.5 * ((bins / num_chroma - center_octave) / octave_width) ** 2)[None, :]
+    filters = (
+        filters
+        * torch.exp(-0.5 * ((bins / num_chroma - center_octave) / octave_width) ** 2)[None, :]
+    )
     filters = torch.roll(filters, -3 * (num_chroma // 12), dims=0)  # start at C, not A
     return filters[:, : n_fft // 2 + 1].contiguous()
 
@@ -100,7 +105,9 @@ class ChromaExtractor:
         if sample_rate != self.sampling_rate:
             import soxr
 
-            audio = soxr.resample(audio, sample_rate, self.sampling_rate, quality="HQ").astype(np.float32)
+            audio = soxr.resample(audio, sample_rate, self.sampling_rate, quality="HQ").astype(
+                np.float32
+            )
         return audio[: self.chunk_length * self.sampling_rate]
 
     def power_spectrogram(self, waveform):

@@ -84,7 +84,9 @@ def crossfade_join(
     channels = segments[0].shape[0]
     length = windows[-1].end_frame * hop_length
     if total_samples > length:
-        raise ValueError(f"total_samples {total_samples} exceeds the {length} samples of the windows")
+        raise ValueError(
+            f"total_samples {total_samples} exceeds the {length} samples of the windows"
+        )
     out = np.zeros((channels, length), dtype=np.float32)
     for segment, window in zip(segments, windows):
         need = window.num_frames * hop_length
@@ -96,6 +98,8 @@ def crossfade_join(
         if fade:
             # Sample midpoints, so that neither end of the ramp is exactly 0 or 1.
             ramp = ((np.arange(fade, dtype=np.float64) + 0.5) / fade).astype(np.float32)
-            out[:, start : start + fade] = out[:, start : start + fade] * (1.0 - ramp) + segment[:, :fade] * ramp
+            out[:, start : start + fade] = (
+                out[:, start : start + fade] * (1.0 - ramp) + segment[:, :fade] * ramp
+            )
         out[:, start + fade : start + need] = segment[:, fade:]
     return out[:, :total_samples]

@@ -77,7 +77,9 @@ class _References:
 
     @property
     def active(self) -> bool:
-        return self.chroma is not None or self.token_keys is not None or self.control_codes is not None
+        return (
+            self.chroma is not None or self.token_keys is not None or self.control_codes is not None
+        )
 
 
 @dataclass
@@ -121,7 +123,9 @@ class MusicGenGenerator:
         import torch
 
         if model.config.model_type not in MODEL_TYPES:
-            raise ConfigError(f"{name}: model type {model.config.model_type!r} is not one of {MODEL_TYPES}")
+            raise ConfigError(
+                f"{name}: model type {model.config.model_type!r} is not one of {MODEL_TYPES}"
+            )
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
@@ -145,11 +149,16 @@ class MusicGenGenerator:
         codec = model.config.audio_encoder
         self.num_codebooks = int(decoder_config.num_codebooks)
         self.vocab_size = int(decoder_config.vocab_size)
-        self.pad_id = int(model.generation_config.pad_token_id if model.generation_config.pad_token_id
-                          is not None else decoder_config.pad_token_id)
-        self.start_id = int(model.generation_config.decoder_start_token_id
-                            if model.generation_config.decoder_start_token_id is not None
-                            else decoder_config.bos_token_id)
+        self.pad_id = int(
+            model.generation_config.pad_token_id
+            if model.generation_config.pad_token_id is not None
+            else decoder_config.pad_token_id
+        )
+        self.start_id = int(
+            model.generation_config.decoder_start_token_id
+            if model.generation_config.decoder_start_token_id is not None
+            else decoder_config.bos_token_id
+        )
         self.audio_channels = int(decoder_config.audio_channels)
         self.sample_rate = int(codec.sampling_rate)
         self.hop_length = int(np.prod(codec.upsampling_ratios))
@@ -201,7 +210,9 @@ class MusicGenGenerator:
         if quantize not in ("none", "int8"):
             raise ConfigError(f"generator.quantize = {quantize!r} is not one of: none, int8")
         if quantize == "int8" and device != "cpu":
-            raise ConfigError(f"generator.quantize = int8 runs on the CPU only, not on device {device!r}")
+            raise ConfigError(
+                f"generator.quantize = int8 runs on the CPU only, not on device {device!r}"
+            )
         notes = []
         if threads is not None:
             if int(threads) < 1:
@@ -303,8 +314,12 @@ class MusicGenGenerator:
         if not (math.isfinite(temperature) and temperature >= 0):
             raise UsageError(f"temperature must be >= 0, got {temperature!r}")
         weights = GuidanceWeights(
-            text=_weight("text_weight", bridges.text_weight if text_weight is None else text_weight),
-            music=_weight("music_weight", bridges.music_weight if music_weight is None else music_weight),
+            text=_weight(
+                "text_weight", bridges.text_weight if text_weight is None else text_weight
+            ),
+            music=_weight(
+                "music_weight", bridges.music_weight if music_weight is None else music_weight
+            ),
         )
         seed = seed if seed is not None else self.default_seed
         if seed is None:
@@ -326,7 +341,9 @@ class MusicGenGenerator:
                     weights = GuidanceWeights(text=weights.text, music=0.0)
             elif bridges.references:
                 notes.append("music_weight is 0: the references were not used")
-            notes.append(f"guidance: text {weights.text:g}, music {weights.music:g} ({weights.rows} rows per step)")
+            notes.append(
+                f"guidance: text {weights.text:g}, music {weights.music:g} ({weights.rows} rows per step)"
+            )
             timings["references"] = time.perf_counter() - t0
 
             total_frames = math.ceil(round(duration_s * self.sample_rate) / self.hop_length)
@@ -353,9 +370,18 @@ class MusicGenGenerator:
                 for window in windows:
                     t0 = time.perf_counter()
                     prompt = previous[:, -window.prompt_frames :] if window.prompt_frames else None
-                    state = self._window_state(weights, text_states, text_mask, references, window.start_frame)
+                    state = self._window_state(
+                        weights, text_states, text_mask, references, window.start_frame
+                    )
                     codes = self._sample_window(
-                        state, weights, prompt, window.new_frames, generator, int(top_k), float(temperature), advance
+                        state,
+                        weights,
+                        prompt,
+                        window.new_frames,
+                        generator,
+                        int(top_k),
+                        float(temperature),
+                        advance,
                     )
                     timings["sampling"] += time.perf_counter() - t0
                     t0 = time.perf_counter()
@@ -420,7 +446,9 @@ class MusicGenGenerator:
 
         rows = weights.rows
         decoder_config = self.model.decoder.config
-        cache = EncoderDecoderCache(DynamicCache(config=decoder_config), DynamicCache(config=decoder_config))
+        cache = EncoderDecoderCache(
+            DynamicCache(config=decoder_config), DynamicCache(config=decoder_config)
+        )
         state = _WindowState(rows=rows, cache=cache, frame_offset=frame_offset)
 
         # Text rows: conditional, null (zeros, masked), conditional again for the music row.
@@ -432,7 +460,9 @@ class MusicGenGenerator:
             states = project(text_states) if project is not None else text_states
             text_rows = [states, torch.zeros_like(states), states][:rows]
             text_hidden = torch.cat(text_rows, dim=0) * mask[..., None]
-            state.prefix = torch.cat([self._chroma_rows(rows, references.chroma, frame_offset), text_hidden], 1)
+            state.prefix = torch.cat(
+                [self._chroma_rows(rows, references.chroma, frame_offset), text_hidden], 1
+            )
         else:
             states = torch.cat(text_rows, dim=0)
             if project is not None:
@@ -447,7 +477,9 @@ class MusicGenGenerator:
             state.control_codes = references.control_codes
         return state
 
-    def _chroma_rows(self, rows: int, chroma: torch.Tensor | None, frame_offset: int) -> torch.Tensor:
+    def _chroma_rows(
+        self, rows: int, chroma: torch.Tensor | None, frame_offset: int
+    ) -> torch.Tensor:
         """MusicGen-Melody's projected chroma conditioning ``[R, chroma_length, D]``.
 
         The text and null rows get the null melody (one-hot C on one frame, as transformers);
@@ -457,7 +489,9 @@ class MusicGenGenerator:
 
         config = self.model.config
         null_rows = 2 if rows >= 2 else 1
-        null = torch.zeros((null_rows, 1, config.num_chroma), device=self.device, dtype=self.model.dtype)
+        null = torch.zeros(
+            (null_rows, 1, config.num_chroma), device=self.device, dtype=self.model.dtype
+        )
         null[:, :, 0] = 1
         parts = [self._fit_chroma(self._project_chroma(null))]
         if rows == 3:
@@ -528,11 +562,15 @@ class MusicGenGenerator:
             absorb = adapter.reference_tokens.absorb
             refs.token_keys = [absorb(module, tokens) for module in self._token_attention_modules()]
             source = adapter.config.embedding_source
-            refs.notes.append(f"reference tokens: {source} embedding of {hit.track} reference {hit.clip.id}")
+            refs.notes.append(
+                f"reference tokens: {source} embedding of {hit.track} reference {hit.clip.id}"
+            )
         if wants_control:
             hit = _pick(hits, ("broad", "pinned", "targeted"))
             refs.control_codes = codes(hit)
-            refs.notes.append(f"ControlFormer: EnCodec codes of {hit.track} reference {hit.clip.id}")
+            refs.notes.append(
+                f"ControlFormer: EnCodec codes of {hit.track} reference {hit.clip.id}"
+            )
         return refs
 
     def _reference_embedding(self, hit: Hit, read, codes, given: Any) -> torch.Tensor:
@@ -581,7 +619,9 @@ class MusicGenGenerator:
         handles = []
         if references.token_keys is not None:
             gates = self.adapter.reference_tokens.gates
-            for index, (module, absorbed) in enumerate(zip(self._token_attention_modules(), references.token_keys)):
+            for index, (module, absorbed) in enumerate(
+                zip(self._token_attention_modules(), references.token_keys)
+            ):
 
                 def hook(module, args, kwargs, output, absorbed=absorbed, gate=gates[index]):
                     hidden = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
@@ -670,7 +710,10 @@ class MusicGenGenerator:
             hidden = embeds + decoder.embed_positions(ids, past)
 
         self_mask = create_causal_mask(
-            config=decoder.config, inputs_embeds=hidden, attention_mask=None, past_key_values=state.cache
+            config=decoder.config,
+            inputs_embeds=hidden,
+            attention_mask=None,
+            past_key_values=state.cache,
         )
         cross_mask = None
         if state.encoder_hidden_states is not None:
@@ -683,15 +726,23 @@ class MusicGenGenerator:
 
         residuals = []
         if state.control_codes is not None:
-            residuals = self._control_residuals(hidden, ids, prefix_length, state, self_mask, cross_mask)
+            residuals = self._control_residuals(
+                hidden, ids, prefix_length, state, self_mask, cross_mask
+            )
 
         for index, layer in enumerate(decoder.layers):
-            hidden = self._run_layer(layer, hidden, self_mask, cross_mask, state.encoder_hidden_states, state.cache)
+            hidden = self._run_layer(
+                layer, hidden, self_mask, cross_mask, state.encoder_hidden_states, state.cache
+            )
             if index < len(residuals):
-                hidden = torch.cat([hidden[:MUSIC_ROW], hidden[MUSIC_ROW:] + residuals[index]], dim=0)
+                hidden = torch.cat(
+                    [hidden[:MUSIC_ROW], hidden[MUSIC_ROW:] + residuals[index]], dim=0
+                )
         state.positions += ids.shape[-1]
         hidden = decoder.layer_norm(hidden[:, -1:])
-        logits = torch.stack([head(hidden) for head in self.model.decoder.lm_heads], dim=1)  # [R, K, 1, V]
+        logits = torch.stack(
+            [head(hidden) for head in self.model.decoder.lm_heads], dim=1
+        )  # [R, K, 1, V]
         return logits[:, :, -1]
 
     def _run_layer(self, layer, hidden, self_mask, cross_mask, encoder_states, cache):
@@ -717,7 +768,9 @@ class MusicGenGenerator:
         start = state.positions  # code position of ids[..., 0]
         codes = state.control_codes
         frames = codes.shape[1]
-        ref = torch.full((1, self.num_codebooks, q), self.pad_id, dtype=torch.long, device=self.device)
+        ref = torch.full(
+            (1, self.num_codebooks, q), self.pad_id, dtype=torch.long, device=self.device
+        )
         positions = torch.arange(start, start + q, device=self.device)
         for k, d in enumerate(self.delays):
             frame = positions - 1 - d
@@ -725,15 +778,22 @@ class MusicGenGenerator:
             ref[0, k, ok] = codes[k, (frame[ok] + state.frame_offset) % frames]
         code_embeddings = control.embed_codes(ref)
         if prefix_length:
-            pad = torch.zeros((1, prefix_length, code_embeddings.shape[-1]), device=self.device,
-                              dtype=code_embeddings.dtype)
+            pad = torch.zeros(
+                (1, prefix_length, code_embeddings.shape[-1]),
+                device=self.device,
+                dtype=code_embeddings.dtype,
+            )
             code_embeddings = torch.cat([pad, code_embeddings], dim=1)
         music_self = None if self_mask is None else self_mask[MUSIC_ROW:]
         music_cross = None if cross_mask is None else cross_mask[MUSIC_ROW:]
-        music_states = None if state.encoder_hidden_states is None else state.encoder_hidden_states[MUSIC_ROW:]
+        music_states = (
+            None if state.encoder_hidden_states is None else state.encoder_hidden_states[MUSIC_ROW:]
+        )
 
         def run_block(block, x):
-            return self._run_layer(block, x, music_self, music_cross, music_states, state.control_cache)
+            return self._run_layer(
+                block, x, music_self, music_cross, music_states, state.control_cache
+            )
 
         return control(hidden[MUSIC_ROW:], code_embeddings.to(hidden.dtype), run_block)
 
@@ -748,7 +808,9 @@ class MusicGenGenerator:
 # ------------------------------------------------------------------ helpers
 
 
-def _sample_codes(logits: torch.Tensor, top_k: int, temperature: float, generator: torch.Generator) -> torch.Tensor:
+def _sample_codes(
+    logits: torch.Tensor, top_k: int, temperature: float, generator: torch.Generator
+) -> torch.Tensor:
     """One code per codebook from guided logits ``[K, V]`` -> ``[K]``.
 
     Same operations, in the same order, as transformers' sampling (temperature, top-k, softmax,
@@ -804,19 +866,28 @@ def _load_checkpoint(name: str) -> tuple[Any, Any, ChromaExtractor | None]:
         attempts = [True, False] if online else [True]
         for local_only in attempts:
             try:
-                return loader(str(local) if local.is_dir() else name, local_files_only=local_only, **kwargs)
+                return loader(
+                    str(local) if local.is_dir() else name, local_files_only=local_only, **kwargs
+                )
             except OSError as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                reason = (
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                )
                 if local_only and len(attempts) > 1:
                     continue
-                raise ModelUnavailable(name, _where(name, local, reason), _hint(name, local)) from None
+                raise ModelUnavailable(
+                    name, _where(name, local, reason), _hint(name, local)
+                ) from None
         raise AssertionError("unreachable")
 
     config = load(AutoConfig.from_pretrained)
     if config.model_type not in MODEL_TYPES:
-        raise ConfigError(f"{name}: a {config.model_type!r} checkpoint, not MusicGen ({', '.join(MODEL_TYPES)})")
+        raise ConfigError(
+            f"{name}: a {config.model_type!r} checkpoint, not MusicGen ({', '.join(MODEL_TYPES)})"
+        )
     model_class = (
-        MusicgenMelodyForConditionalGeneration if config.model_type == "musicgen_melody"
+        MusicgenMelodyForConditionalGeneration
+        if config.model_type == "musicgen_melody"
         else MusicgenForConditionalGeneration
     )
     model = load(model_class.from_pretrained, dtype=torch.float32).eval()
@@ -832,7 +903,9 @@ def _load_checkpoint(name: str) -> tuple[Any, Any, ChromaExtractor | None]:
             chroma = ChromaExtractor.from_dict(data)
         except ModelUnavailable:
             chroma = ChromaExtractor()
-            logger.warning("%s: no preprocessor_config.json; chroma uses MusicGen-Melody's defaults", name)
+            logger.warning(
+                "%s: no preprocessor_config.json; chroma uses MusicGen-Melody's defaults", name
+            )
     return model, tokenizer, chroma
 
 
@@ -888,7 +961,9 @@ def _check_window(window_s: float, overlap_s: float) -> tuple[float, float]:
     if not (math.isfinite(window_s) and window_s > 0):
         raise ConfigError(f"generator.window_s = {window_s!r} must be positive")
     if not (math.isfinite(overlap_s) and 0 <= overlap_s < window_s):
-        raise ConfigError(f"generator.overlap_s = {overlap_s!r} must be >= 0 and below window_s ({window_s!r})")
+        raise ConfigError(
+            f"generator.overlap_s = {overlap_s!r} must be >= 0 and below window_s ({window_s!r})"
+        )
     return float(window_s), float(overlap_s)
 
 
@@ -922,8 +997,12 @@ def _progress_bar(enabled: bool, total: int):
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
-        TextColumn("generating"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-        TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        TextColumn("generating"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
     ) as bar:
         task = bar.add_task("generate", total=total)
         yield lambda n: bar.advance(task, n)

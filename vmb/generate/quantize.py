@@ -38,7 +38,9 @@ def quantize_decoder(model: Any, adapter: Any = None) -> str:
 
     quantization = getattr(getattr(torch, "ao", None), "quantization", None)
     if quantization is None or not hasattr(quantization, "quantize_dynamic"):
-        raise RuntimeError(f"torch {torch.__version__} has no torch.ao.quantization.quantize_dynamic")
+        raise RuntimeError(
+            f"torch {torch.__version__} has no torch.ao.quantization.quantize_dynamic"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
@@ -47,7 +49,10 @@ def quantize_decoder(model: Any, adapter: Any = None) -> str:
             targets.append(adapter.control)
         for module in targets:
             quantization.quantize_dynamic(
-                module, {nn.Linear: quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+                module,
+                {nn.Linear: quantization.per_channel_dynamic_qconfig},
+                dtype=torch.qint8,
+                inplace=True,
             )
     engine = torch.backends.quantized.engine
     what = "decoder and ControlFormer" if len(targets) > 1 else "decoder"
@@ -66,7 +71,9 @@ def compare_logits(reference: Any, candidate: Any) -> dict[str, float]:
     ref = reference.float().reshape(-1, reference.shape[-1])
     cand = candidate.float().reshape(-1, candidate.shape[-1])
     if ref.shape != cand.shape:
-        raise ValueError(f"logit shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}")
+        raise ValueError(
+            f"logit shapes differ: {tuple(reference.shape)} vs {tuple(candidate.shape)}"
+        )
     cosine = torch.nn.functional.cosine_similarity(ref, cand, dim=-1)
     log_p = torch.log_softmax(ref, dim=-1)
     log_q = torch.log_softmax(cand, dim=-1)
