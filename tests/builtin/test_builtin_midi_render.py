@@ -199,3 +199,20 @@ def test_soundfont_from_config_and_environment(monkeypatch, tmp_path, require_fl
         BuiltinGenerator(renderer="auto")
     with pytest.raises(ConfigError, match="nothere.sf2"):
         BuiltinGenerator(renderer="auto", soundfont=tmp_path / "nothere.sf2")
+
+
+def test_level_cache_survives_a_silent_program(require_fluidsynth):
+    """A program silent at middle C is cached as null and read back as -inf (no gain change)."""
+    from pathlib import Path
+
+    from vmb.generate.builtin import levels
+
+    font = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    key = levels._font_key(font)
+    levels._write_disk(key, {0: -30.0, 43: float("-inf")})
+    levels._memory.pop(key, None)
+    got = levels.fluidsynth_levels({0, 43}, font)
+    assert got == {0: -30.0, 43: float("-inf")}
+    assert levels.compensation_db(got[43]) == 0.0
+    levels._memory.pop(key, None)  # later tests measure for real
+    levels._write_disk(key, {})

@@ -66,7 +66,7 @@ def fluidsynth_levels(programs: set[int], soundfont: Path, executable: str = "fl
     missing = sorted(p for p in programs if p not in known)
     if missing:
         disk = _read_disk().get(key, {})
-        known.update({int(p): float(v) for p, v in disk.items() if int(p) in missing})
+        known.update({int(p): float("-inf" if v is None else v) for p, v in disk.items() if int(p) in missing})
         missing = sorted(p for p in programs if p not in known)
     if missing:
         known.update(_measure_fluidsynth(missing, soundfont, executable, sample_rate))
