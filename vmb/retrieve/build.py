@@ -264,6 +264,10 @@ def build_index(
         raise UsageError(f"--batch-size {batch_size}: must be at least 1")
     out = Path(out).expanduser().resolve()
     check_replaceable(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexFileError(out, f"cannot create the output folder ({exc.strerror or exc})") from None
     vocab = load_vocab()
     src = read_source(source, vocab)
     if isinstance(encoder, str):
@@ -278,7 +282,6 @@ def build_index(
         "segment_s": float(segment_s),
         "hop_s": float(hop_s),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     partial = Partial(out, settings, resume)
     tag_with_clap = encoder.kind == "clap"
     indexer = TrackIndexer(encoder, vocab, segment_s, hop_s, partial.audio_folder, tag_with_clap)
