@@ -3,6 +3,7 @@ beats with a Viterbi pass that makes staying on a chord cheaper than changing.""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,8 @@ from vmb.analysis.onset import onset_envelope_prepared
 from vmb.analysis.spectral import ANALYSIS_SR, frame_times, prepare
 from vmb.analysis.tempo import tempo_from_envelope
 from vmb.vocab import PITCH_CLASSES
+
+logger = logging.getLogger(__name__)
 
 QUALITIES = ("maj", "min")
 STAY_PROB = 0.8  # prior probability that the chord does not change at a beat
@@ -79,15 +82,24 @@ def estimate_chords(audio: np.ndarray, sr: int, beats_s: np.ndarray | None = Non
     if duration == 0:
         return []
     if beats_s is None:
-        beats = tempo_from_envelope(onset_envelope_prepared(x)).beats_s
-        if len(beats) < 2:
-            beats = np.arange(0.0, duration, _FALLBACK_STEP_S)
-    else:
-        beats = np.asarray(beats_s, dtype=np.float64).ravel()
-        beats = beats[(beats >= 0) & (beats < duration)]
-    if len(beats) == 0 or beats[0] > 0.05:
+        beats_s = tempo_from_envelope(onset_envelope_prepared(x)).beats_s
+    return chords_from_energy(chroma_prepared(x), duration, beats_s, stay_prob)
+
+
+def chords_from_energy(energy: np.ndarray, duration_s: float, beats_s: np.ndarray,
+                       stay_prob: float = STAY_PROB) -> list[Chord]:
+    """:func:`estimate_chords` from chroma energy ``[12, F]`` (frames at the default chroma hop)
+    and beat times; fewer than two beats: fixed 0.5 s segments (logged)."""
+    duration = float(duration_s)
+    if duration <= 0 or energy.size == 0 or energy.max() <= 0:
+        return []
+    beats = np.asarray(beats_s, dtype=np.float64).ravel()
+    beats = beats[(beats >= 0) & (beats < duration)]
+    if len(beats) < 2:
+        logger.warning("no beat found: chords are estimated on fixed %.1f s segments", _FALLBACK_STEP_S)
+        beats = np.arange(0.0, duration, _FALLBACK_STEP_S)
+    if beats[0] > 0.05:
         beats = np.insert(beats, 0, 0.0)
-    energy = chroma_prepared(x)
     times = frame_times(energy.shape[1], CHROMA_HOP, ANALYSIS_SR)
     bc = beat_chroma_from_energy(energy, times, beats, duration)  # [12, B]
     edges = np.append(beats, duration)

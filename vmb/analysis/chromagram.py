@@ -46,7 +46,12 @@ def chroma_filterbank(sr: int = ANALYSIS_SR, n_fft: int = CHROMA_N_FFT, fmin: fl
 
 def chroma_prepared(x: np.ndarray, hop: float = CHROMA_HOP) -> np.ndarray:
     """Unnormalised chroma energy ``[12, F]`` of mono audio at :data:`ANALYSIS_SR`."""
-    return np.asarray(_sparse_chroma_filterbank() @ stft_power(x, CHROMA_N_FFT, hop))
+    return chroma_from_power(stft_power(x, CHROMA_N_FFT, hop))
+
+
+def chroma_from_power(power: np.ndarray) -> np.ndarray:
+    """Chroma energy ``[12, F]`` from a power spectrogram ``[CHROMA_N_FFT // 2 + 1, F]``."""
+    return np.asarray(_sparse_chroma_filterbank() @ power)
 
 
 @functools.lru_cache(maxsize=1)

@@ -87,7 +87,11 @@ def key_profile(energy: np.ndarray) -> np.ndarray:
 def estimate_key(audio: np.ndarray, sr: int) -> KeyEstimate:
     """Key and mode of ``audio`` (``[T]`` or ``[C, T]`` at ``sr``) from its
     :func:`key_profile`."""
-    energy = chroma_prepared(prepare(audio, sr))
+    return estimate_key_from_energy(chroma_prepared(prepare(audio, sr)))
+
+
+def estimate_key_from_energy(energy: np.ndarray) -> KeyEstimate:
+    """:func:`estimate_key` from chroma energy ``[12, F]`` already computed."""
     if energy.size == 0 or energy.max() <= 0:
         return KeyEstimate("", "major", 0.0)
     return estimate_key_from_chroma(key_profile(energy))
