@@ -11,12 +11,12 @@ import logging
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from vmb.errors import MediaError, UsageError
+from vmb.fileio import atomic_path
 from vmb.media.checks import (
     check_file,
     is_still_image,
@@ -310,12 +310,6 @@ def write_wav(
             logger.warning("write_wav: %s: clipped %d samples outside [-1, 1]", path, over)
             audio = np.clip(audio, -1.0, 1.0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         sf.write(tmp, audio.T, int(sample_rate), format="WAV", subtype=subtype)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from vmb.errors import MediaError, UsageError
+from vmb.fileio import atomic_path
 from vmb.media.audio import read_audio, resample
 from vmb.media.checks import check_file, open_input, short_av_reason
 from vmb.media.video import scan_duration, video_duration, video_stream
@@ -83,22 +83,16 @@ def mux(
             logger.warning("mux: %s has no audio track to keep; writing the music alone", video)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".tmp.mp4", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out, suffix=".tmp.mp4") as tmp:
         try:
-            _write(video, Path(tmp), music, rate, copy_video=None)
+            _write(video, tmp, music, rate, copy_video=None)
         except _CopyFailed as exc:
             logger.warning(
                 "mux: cannot copy the %s video stream into mp4 (%s); re-encoding to H.264",
                 exc.codec,
                 exc.reason,
             )
-            _write(video, Path(tmp), music, rate, copy_video=False)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            _write(video, tmp, music, rate, copy_video=False)
     return out
 
 

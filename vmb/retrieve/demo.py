@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import string
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import yaml
 
 from vmb.config import configs_dir
 from vmb.errors import ConfigError, VMBError
+from vmb.fileio import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -258,11 +258,7 @@ def caption_for(entry: DemoEntry, meta: dict[str, Any], key: str | None, mode: s
 def write_manifest(rows: list[dict[str, Any]], path: Path) -> None:
     """Write a JSONL manifest atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".jsonl")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def _fade(audio: np.ndarray, sample_rate: int, seconds: float = 0.5) -> np.ndarray:

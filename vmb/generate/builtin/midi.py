@@ -6,10 +6,10 @@ conductor track with the tempo map, time and key signature), and read any MIDI f
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from vmb.errors import MediaError
+from vmb.fileio import atomic_path
 from vmb.generate.builtin.arrangement import DRUM_CHANNEL, Arrangement, NoteEvent
 
 TICKS_PER_BEAT = 480
@@ -79,23 +79,9 @@ def write_midi(arrangement: Arrangement, path: str | os.PathLike) -> Path:
     if path.parent and not path.parent.is_dir():
         raise MediaError(path, "folder does not exist")
     mid = to_midi_file(arrangement)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            mid.save(file=f)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        mid.save(str(tmp))
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def read_midi(path: str | os.PathLike) -> tuple[list[NoteEvent], float]:
