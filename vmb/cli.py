@@ -251,6 +251,12 @@ def _print_generation(result: Any) -> None:
             out(f"  {note}", stderr=True)
 
 
+from vmb.train.cli import data_app, train_app  # noqa: E402  (training commands)
+
+app.add_typer(train_app, name="train")
+app.add_typer(data_app, name="data")
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="vmb")
