@@ -164,11 +164,11 @@ def main(argv=None) -> dict:
             loop = np.asarray(arrangement(bpm, args.seconds, sr, seed=bpm), dtype=np.float32)
             results = {}
             for name in ours:
-                t, cpu, out = _best(lambda: ours[name](loop, sr), args.repeats)
+                t, cpu, out = _best(lambda f=ours[name], y=loop, r=sr: f(y, r), args.repeats)
                 times["vmb"].setdefault(name, []).append((t, cpu))
                 results[("vmb", name)] = out
                 if name in lib:
-                    t, cpu, out = _best(lambda: lib[name](loop, sr), args.repeats)
+                    t, cpu, out = _best(lambda f=lib[name], y=loop, r=sr: f(y, r), args.repeats)
                     times["librosa"].setdefault(name, []).append((t, cpu))
                     results[("librosa", name)] = out
             bpm_rows.append(bpm_row(loop, sr, bpm, "loop", results[("vmb", "tempo")].bpm,

@@ -37,3 +37,13 @@ def test_energy_orders_quiet_sparse_below_loud_dense():
     assert values[0] < values[1] < values[2], values
     assert values[0] < 0.35 and values[2] > 0.6
     assert energy(np.zeros(sr, dtype=np.float32), sr) == 0.0
+
+
+def test_integer_pcm_is_scaled_to_full_scale():
+    sr = 22050
+    t = np.arange(sr) / sr
+    sine = np.sin(2 * np.pi * 440 * t)
+    pcm16 = np.round(sine * 32767).astype(np.int16)
+    assert loudness_db(pcm16) == pytest.approx(-3.01, abs=0.02)
+    pcm8 = np.round(128 + sine * 127).astype(np.uint8)
+    assert loudness_db(pcm8) == pytest.approx(-3.1, abs=0.1)

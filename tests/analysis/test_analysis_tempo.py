@@ -83,3 +83,5 @@ def test_bad_samples_raise_media_error():
         estimate_tempo(np.zeros(100, dtype=np.float32), 0)
     with pytest.raises(MediaError, match="shape"):
         estimate_tempo(np.zeros((2, 2, 2), dtype=np.float32), 22050)
+    with pytest.raises(MediaError, match=r"\[T, C\]"):
+        estimate_tempo(np.zeros((22050, 2), dtype=np.float32), 22050)

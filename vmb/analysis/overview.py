@@ -13,7 +13,12 @@ import numpy as np
 
 from vmb.analysis.chords import Chord, chords_from_energy
 from vmb.analysis.chromagram import CHROMA_HOP, CHROMA_N_FFT, chroma_from_power
-from vmb.analysis.dynamics import centroid_from_power, density_from_envelope, energy_from_measures, loudness_db
+from vmb.analysis.dynamics import (
+    centroid_from_power,
+    density_from_envelope,
+    energy_from_measures,
+    loudness_db,
+)
 from vmb.analysis.key import KeyEstimate, estimate_key_from_energy
 from vmb.analysis.onset import onset_envelope_prepared
 from vmb.analysis.spectral import ANALYSIS_SR, prepare, stft_power, to_mono

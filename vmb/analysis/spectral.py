@@ -14,21 +14,32 @@ import numpy as np
 from vmb.errors import MediaError
 
 ANALYSIS_SR = 22050
+MAX_CHANNELS = 64  # more "channels" than this means the array is [T, C]
 _WHAT = "audio array"
 
 
 def to_mono(audio: np.ndarray, sr: int) -> np.ndarray:
-    """Mono float32 ``[T]`` from ``[T]`` or ``[C, T]`` (channels averaged).
+    """Mono float32 ``[T]`` from ``[T]`` or ``[C, T]`` (channels averaged). Integer PCM is
+    scaled to [-1, 1) by its full scale (int16: 32768).
 
     Raises:
-        MediaError: not 1-D/2-D, non-numeric, NaN/inf samples, or a sample rate that is not positive.
+        MediaError: not 1-D/2-D, more than 64 channels (a ``[T, C]`` array), non-numeric,
+            NaN/inf samples, or a sample rate that is not positive.
     """
     if not (isinstance(sr, (int, np.integer, float)) and sr > 0):
         raise MediaError(_WHAT, f"sample rate must be a positive number, got {sr!r}")
     x = np.asarray(audio)
     if x.dtype.kind not in "fiu":
         raise MediaError(_WHAT, f"samples must be numbers, got dtype {x.dtype}")
+    if x.dtype.kind == "i":
+        x = x.astype(np.float64) / (np.iinfo(x.dtype).max + 1.0)
+    elif x.dtype.kind == "u":  # unsigned PCM is centred on half its range
+        half = (np.iinfo(x.dtype).max + 1.0) / 2
+        x = (x.astype(np.float64) - half) / half
     if x.ndim == 2:
+        if x.shape[0] > MAX_CHANNELS:
+            raise MediaError(_WHAT, f"shape {x.shape} has {x.shape[0]} channels: expected [C, T] "
+                                    f"(soundfile reads [T, C]; pass audio.T)")
         x = x.mean(axis=0) if x.shape[0] > 1 else x[0]
     elif x.ndim != 1:
         raise MediaError(_WHAT, f"expected [T] or [C, T] samples, got shape {tuple(np.shape(audio))}")
