@@ -219,3 +219,13 @@ def test_bad_settings_and_outputs(clips, clips_index, tiny_musicgen, trained, tm
         run(embedding_source="clap")
     with pytest.raises(ConfigError, match="the run was started with lr = 0.01"):
         train_adapter(_args(clips, clips_index, tiny_musicgen, trained.out, resume=True, lr=0.5, steps=31))
+
+
+def test_bf16_autocast_steps_run(trained, clips, clips_index, tiny_musicgen, tmp_path):
+    """``--precision bf16`` (CPU autocast): the adapter path runs and stays finite."""
+    out = tmp_path / "bf16"
+    shutil.copytree(trained.out / "prepared", out / "prepared")
+    result = train_adapter(_args(clips, clips_index, tiny_musicgen, out, precision="bf16", steps=3, eval_every=0,
+                                 save_every=0))  # fmt: skip
+    assert result.state.step == 3 and all(np.isfinite(result.state.losses))
+    assert json.loads((out / "training_args.json").read_text())["precision"] == "bf16"

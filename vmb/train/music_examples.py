@@ -112,7 +112,7 @@ def track_caption(track, audio: np.ndarray, sr: int) -> tuple[str, str]:
         instruments=track.instruments,
         tempo_bpm=track.tempo_bpm if track.tempo_bpm is not None else measured.tempo_bpm,
         key=track.key_name or measured.key,
-        mode=track.mode or (measured.mode if not track.key_name else None),
+        mode=track.mode or measured.mode,
         energy=measured.energy,
     )
     return target.description.text, "template"
