@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from reliability import reliability_media as rm
+from reliability.reliability_media import BUILD, LIBRARY
 
 from vmb.testing import make_image, make_tone, make_video
 
@@ -68,11 +69,11 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def small_library(tmp_path_factory) -> Path:
-    """A JSONL manifest of two 4 s chord recordings (two 2 s clips each)."""
+    """A JSONL manifest of four 3 s chord recordings (one 2 s clip each at ``segment_s=2``)."""
     folder = tmp_path_factory.mktemp("library ü")
     rows = []
-    for name, root, genre in (("calm c.wav", 261.63, "classical"), ("jazz a.wav", 220.0, "jazz")):
-        make_tone(folder / name, (root, root * 1.26, root * 1.5), seconds=4.0, sr=16000)
+    for name, root, genre in LIBRARY:
+        make_tone(folder / name, (root, root * 1.26, root * 1.5), seconds=3.0, sr=16000)
         rows.append({"path": name, "caption": f"a {genre} piece", "genre": genre})
     (folder / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return folder / "manifest.jsonl"
@@ -83,7 +84,7 @@ def small_index(small_library, tmp_path_factory) -> Path:
     from vmb.retrieve import build_index
 
     out = tmp_path_factory.mktemp("indexes") / "small index"
-    build_index(small_library, out, encoder="builtin", segment_s=2.0, hop_s=2.0, progress=False)
+    build_index(small_library, out, progress=False, **BUILD)
     return out
 
 

@@ -14,6 +14,15 @@ import numpy as np
 
 from vmb.testing import make_image, make_tone, make_video
 
+# The small library of the reliability tests: (file, chord root Hz, genre), and its build settings.
+LIBRARY = [
+    ("calm c.wav", 261.63, "classical"),
+    ("jazz a.wav", 220.0, "jazz"),
+    ("rock e.wav", 164.81, "rock"),
+    ("pop g.wav", 196.0, "pop"),
+]
+BUILD = {"encoder": "builtin", "segment_s": 2.0, "hop_s": 2.0}  # the settings of ``small_index``
+
 TEXT = "# My holiday video\nIt was sunny. Ça va.\n" * 20
 
 
