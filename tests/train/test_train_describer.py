@@ -112,3 +112,27 @@ def test_cli_trains_on_a_pairs_dataset_and_resumes(tiny_vlm, tmp_path):
     resumed = json.loads((out / "trainer_state.json").read_text())["state"]["losses"]
     assert resumed == pytest.approx(full.state.losses, abs=1e-6)
     assert (out / "lora" / "adapter_model.safetensors").is_file() and not (out / "model.safetensors").exists()
+
+
+def test_read_examples_from_a_video_manifest(tmp_path, caplog):
+    from vmb.errors import UsageError
+    from vmb.testing import make_video
+
+    make_video(tmp_path / "a.mp4", seconds=1.0, fps=12, size=(64, 48))
+    (tmp_path / "pairs.csv").write_text(
+        "video,description,genre\n"
+        "a.mp4,sad piano at 70 bpm in D minor,\n"
+        "a.mp4,,\n"  # neither a description nor tags: skipped with a warning
+        "a.mp4,,rock\n"
+    )
+    examples = read_examples(tmp_path / "pairs.csv")
+    assert [e.kind for e in examples] == ["video", "video"]
+    assert json.loads(examples[0].target)["tempo_bpm"] == 70 and json.loads(examples[1].target)["genre"] == "rock"
+    assert "no description and no tags" in caplog.text
+    media = examples[0].media(3)
+    assert media.frames.shape[0] == 3 and len(media.timestamps) == 3
+    (tmp_path / "bad.jsonl").write_text('{"video": "a.mp4"}\n')
+    with pytest.raises(UsageError, match="no usable"):
+        read_examples(tmp_path / "bad.jsonl")
+    with pytest.raises(UsageError, match="not a saved dataset folder or a .csv/.jsonl manifest"):
+        read_examples(tmp_path / "a.mp4")

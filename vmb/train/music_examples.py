@@ -172,7 +172,7 @@ def prepare_examples(
     """
     import torch
 
-    from vmb.generate.adapters import encodec_codes, encodec_embedding
+    from vmb.generate.adapters import codes_embedding, encodec_codes
     from vmb.retrieve import MusicIndex, Retriever
     from vmb.retrieve.segment import segment_track
     from vmb.retrieve.sources import read_source
@@ -242,10 +242,10 @@ def prepare_examples(
                 continue
             hit = hits[0]
             ref_audio, ref_sr = read_reference(hit)
-            ref_codes = encodec_codes(model, ref_audio, ref_sr).cpu()
+            ref_codes = encodec_codes(model, ref_audio, ref_sr)
             embedding = chroma = None
             if embedding_source == "encodec":
-                embedding = encodec_embedding(model, ref_audio, ref_sr).cpu()
+                embedding = codes_embedding(model, ref_codes).cpu()  # as the generator: from its codes
             elif embedding_source == "clap":
                 vector = retriever.encoder.audio.embed_audio([(ref_audio, ref_sr)])[0]
                 embedding = torch.as_tensor(np.asarray(vector, np.float32))
@@ -262,7 +262,7 @@ def prepare_examples(
                         reference=hit.clip.id,
                         reference_track=hit.clip.track_id,
                         target=encodec_codes(model, piece, sr).cpu().long(),
-                        ref_codes=ref_codes.long(),
+                        ref_codes=ref_codes.cpu().long(),
                         ref_embedding=embedding,
                         ref_chroma=chroma,
                     )
