@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 import torch
 
@@ -16,7 +19,7 @@ def _toy(seed: int = 0):
     return model, torch.optim.AdamW(model.parameters(), lr=1e-2)
 
 
-def _run(out, steps: int, stop_at=None, resume: bool = False):
+def _run(out, steps: int, stop_at=None, resume: bool = False, interrupt_at=None):
     """A toy regression trained with run_loop; its loss needs the step's seed (data, dropout)."""
     model, optimizer = _toy()
     named = dict(model.named_parameters())
@@ -28,6 +31,8 @@ def _run(out, steps: int, stop_at=None, resume: bool = False):
         state = checkpoint.state
 
     def step_loss(step):
+        if step == interrupt_at:  # Ctrl-C in the middle of a step
+            os.kill(os.getpid(), signal.SIGINT)
         x = torch.randn(16, 4)
         y = x.sum(dim=1, keepdim=True)
         return loop.StepOutput(torch.nn.functional.mse_loss(model(x), y), 16)
@@ -60,6 +65,16 @@ def test_resume_continues_the_same_loss_curve(tmp_path):
     # Only the newest two checkpoints are kept, each complete.
     assert [p.name for p in loop.list_checkpoints(tmp_path / "full")] == ["step-000010", "step-000012"]
     assert not [p for p in (tmp_path / "full" / "checkpoints").iterdir() if p.name.startswith(".")]
+
+
+def test_ctrl_c_finishes_the_step_saves_and_resumes_the_same_curve(tmp_path):
+    full = _run(tmp_path / "full", 8)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "part", 8, interrupt_at=2)
+    assert [p.name for p in loop.list_checkpoints(tmp_path / "part")] == ["step-000003"]
+    resumed = _run(tmp_path / "part", 8, resume=True)
+    assert resumed.losses == pytest.approx(full.losses, abs=1e-6)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
 
 
 def test_optimizer_state_round_trips_through_safetensors(tmp_path):

@@ -395,7 +395,11 @@ def run_loop(
 
     ``step_loss(step)`` computes one step's loss (it draws its own batch; the global torch seed
     is already :func:`step_seed`); ``evaluate()`` the held-out loss (also before the first
-    step, recorded as step 0); ``checkpoint(state)`` saves. A ``KeyboardInterrupt`` saves a checkpoint of the last finished step, then re-raises.
+    step, recorded as step 0); ``checkpoint(state)`` saves.
+
+    Ctrl-C (SIGINT, in the main thread) lets the running step finish, saves a checkpoint of it
+    and then raises ``KeyboardInterrupt``: a checkpoint never holds half an optimizer update. A
+    second Ctrl-C interrupts at once (the last checkpoint stays the one to resume from).
     """
     import torch
 
@@ -404,52 +408,87 @@ def run_loop(
         scaler.load_state_dict(state.scaler)
     end = settings.steps if settings.stop_at is None else min(settings.steps, settings.stop_at)
     saved_step = state.step
+    with _deferred_interrupt() as interrupted:
+        saved_step = _steps(settings, state, parameters, optimizer, step_loss, evaluate, checkpoint, on_step,
+                            scaler, end, saved_step, interrupted)  # fmt: skip
+    if state.step > saved_step:
+        checkpoint(state)
+    if interrupted():
+        logger.warning("interrupted after step %d: checkpoint saved; --resume continues", state.step)
+        raise KeyboardInterrupt
+    return state
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """While active, the first SIGINT only sets a flag (yielded as a function); the second
+    raises ``KeyboardInterrupt`` as usual. Outside the main thread nothing changes."""
+    import signal
+    import threading
+
+    flag = {"set": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: flag["set"]
+        return
+
+    def handler(signum, frame):
+        if flag["set"]:
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        flag["set"] = True
+        logger.warning("interrupt: finishing the current step and saving a checkpoint (Ctrl-C again to stop now)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: flag["set"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _steps(settings, state, parameters, optimizer, step_loss, evaluate, checkpoint, on_step, scaler, end,
+           saved_step, interrupted) -> int:  # fmt: skip
+    """The steps of :func:`run_loop`; returns the step of the last checkpoint written."""
+    import torch
+
     if evaluate is not None and state.step == 0 and not state.eval_losses:
         state.eval_losses.append((0, float(evaluate())))  # the held-out loss before training
     with progress_bar(settings.progress, settings.steps, settings.label, start=state.step) as bar:
-        try:
-            while state.step < end:
-                step = state.step
-                torch.manual_seed(step_seed(settings.seed, step))
-                lr = learning_rate(step, settings.lr, settings.warmup_steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                optimizer.zero_grad(set_to_none=True)
-                started = time.perf_counter()
-                out = step_loss(step)
-                if not torch.isfinite(out.loss.detach()):
-                    raise FloatingPointError(f"step {step + 1}: the training loss is {out.loss.item()}")
-                scaler.scale(out.loss).backward()
-                if settings.grad_clip > 0:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                state.step += 1
-                state.losses.append(float(out.loss.detach()))
-                state.tokens += int(out.tokens)
-                state.train_seconds += time.perf_counter() - started
-                state.scaler = scaler.state_dict() if settings.precision == "fp16" else {}
-                eval_loss = None
-                last = state.step == settings.steps
-                if evaluate is not None and (last or settings.eval_every and state.step % settings.eval_every == 0):
-                    eval_loss = float(evaluate())
-                    state.eval_losses.append((state.step, eval_loss))
-                if on_step is not None:
-                    on_step(state)
-                bar.update(loss=state.losses[-1], tokens=out.tokens,
-                           held_out=f"{eval_loss:.4f}" if eval_loss is not None else None)  # fmt: skip
-                if settings.save_every and state.step % settings.save_every == 0 and not last:
-                    checkpoint(state)
-                    saved_step = state.step
-        except KeyboardInterrupt:
-            if state.step > saved_step:
+        while state.step < end and not interrupted():
+            step = state.step
+            torch.manual_seed(step_seed(settings.seed, step))
+            lr = learning_rate(step, settings.lr, settings.warmup_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad(set_to_none=True)
+            started = time.perf_counter()
+            out = step_loss(step)
+            if not torch.isfinite(out.loss.detach()):
+                raise ConfigError(f"step {step + 1}: the training loss is {out.loss.item()}; lower --lr, or train "
+                                  "in --precision fp32")  # fmt: skip
+            scaler.scale(out.loss).backward()
+            if settings.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            state.step += 1
+            state.losses.append(float(out.loss.detach()))
+            state.tokens += int(out.tokens)
+            state.train_seconds += time.perf_counter() - started
+            state.scaler = scaler.state_dict() if settings.precision == "fp16" else {}
+            eval_loss = None
+            last = state.step == settings.steps
+            if evaluate is not None and (last or settings.eval_every and state.step % settings.eval_every == 0):
+                eval_loss = float(evaluate())
+                state.eval_losses.append((state.step, eval_loss))
+            if on_step is not None:
+                on_step(state)
+            bar.update(loss=state.losses[-1], tokens=out.tokens,
+                       held_out=f"{eval_loss:.4f}" if eval_loss is not None else None)  # fmt: skip
+            if settings.save_every and state.step % settings.save_every == 0 and not last:
                 checkpoint(state)
-                logger.warning("interrupted after step %d: checkpoint saved; --resume continues", state.step)
-            raise
-    if state.step > saved_step:
-        checkpoint(state)
-    return state
+                saved_step = state.step
+    return saved_step
 
 
 __all__ = [
