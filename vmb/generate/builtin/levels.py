@@ -55,7 +55,7 @@ def _cache_file() -> Path:
 
 def _font_key(soundfont: Path) -> str:
     st = soundfont.stat()
-    return f"{soundfont.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{soundfont.resolve()}|{st.st_size}|{st.st_mtime_ns}|solo"
 
 
 def fluidsynth_levels(programs: set[int], soundfont: Path, executable: str = "fluidsynth",
@@ -69,7 +69,8 @@ def fluidsynth_levels(programs: set[int], soundfont: Path, executable: str = "fl
         known.update({int(p): float("-inf" if v is None else v) for p, v in disk.items() if int(p) in missing})
         missing = sorted(p for p in programs if p not in known)
     if missing:
-        known.update(_measure_fluidsynth(missing, soundfont, executable, sample_rate))
+        for p in missing:  # alone: a probe's tail leaks into the next, so levels depended on the set
+            known.update(_measure_fluidsynth([p], soundfont, executable, sample_rate))
         _write_disk(key, known)
     return {p: known[p] for p in programs}
 
