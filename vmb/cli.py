@@ -34,6 +34,17 @@ class _VMBGroup(TyperGroup):
             err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             # typer >= 0.2x vendors click: only typer.Exit ends quietly with a code.
             raise typer.Exit(exc.exit_code) from None
+        except typer._click.exceptions.UsageError as exc:  # typer vendors click (typer._click)
+            # A sub-command's own parse error (missing option, value of the wrong type): one line
+            # too, instead of typer's boxed panel; "vmb index" alone still shows its help.
+            if isinstance(exc, typer._click.exceptions.NoArgsIsHelpError):
+                raise
+            where = exc.ctx.command_path if exc.ctx else "vmb"
+            message = " ".join(exc.format_message().split())
+            err_console.print(
+                f"error: {where}: {message} (see {where} -h)", markup=False, highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(

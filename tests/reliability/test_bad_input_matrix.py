@@ -128,6 +128,11 @@ BAD = {
     "generate/duration/nan": bad("generate", "--text", "calm", "--profile", "builtin", "--index", "{index}", "--duration", "nan", "--out", "{out}", names="nan", reason="expected a number of seconds", code=2),
     "generate/out/unwritable": bad("generate", "--text", "calm", *G, "--out", "{blocked}", names="{blocked}", reason="cannot create the output folder"),
     "generate/profile/unknown": bad("generate", "--text", "calm", "--profile", "fancy", "--index", "{index}", "--out", "{out}", names="fancy", reason="unknown profile"),
+    # parse errors of the command line itself (click): one line too, exit 2
+    "index-build/out/missing-required-option": bad("index", "build", "{library}", names="vmb index build", reason="Missing option '--out'", code=2),
+    "probe/path/missing-argument": bad("probe", names="vmb probe", reason="Missing argument 'path'", code=2),
+    "generate/duration/not-a-number": bad("generate", "--text", "calm", "--duration", "abc", "--out", "{out}", names="vmb generate", reason="Invalid value for '--duration'", code=2),
+    "retrieve/option/unknown": bad("retrieve", "--text", "calm", "--colour", "red", names="vmb retrieve", reason="No such option: --colour", code=2),
     "generate/inputs/none": bad("generate", *G, "--out", "{out}", names="vmb generate", reason="give at least one of", code=2),
 }
 
