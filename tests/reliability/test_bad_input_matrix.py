@@ -218,3 +218,19 @@ def test_installed_command_one_line_error(fill):
     assert proc.returncode == 1, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: {fill('{truncated_mp4}')}: corrupt"), proc.stderr
+
+
+def test_a_failure_while_saving_leaves_nothing(fill, inputs, monkeypatch, tmp_path):
+    """The music, MIDI and WAV are written before the mp4: if muxing fails they are removed too."""
+    import vmb.media
+    from vmb.errors import MediaError
+
+    def failing_mux(video, *args, **kwargs):
+        raise MediaError(video, "simulated failure while muxing")
+
+    monkeypatch.setattr(vmb.media, "mux", failing_mux)
+    out = tmp_path / "out ü"
+    result = runner.invoke(app, ["generate", "--video", fill("{one_frame_mp4}"), *map(fill, G), "--midi", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == f"error: {inputs['one_frame_mp4']}: simulated failure while muxing"
+    assert out.is_dir() and sorted(p.name for p in out.iterdir()) == []
