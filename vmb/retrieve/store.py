@@ -37,6 +37,7 @@ from vmb.types import Clip, ClipAttributes, Wants
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+LOAD_ATTEMPTS = 5
 INDEX_FILE = "index.faiss"
 AUDIO_FILE = "audio.faiss"
 CLIPS_FILE = "clips.parquet"
@@ -325,11 +326,12 @@ class MusicIndex:
             IndexFileError: the folder or a file is missing, a checksum does not match (file
                 modified or truncated), or a file cannot be parsed.
         """
-        try:
-            return cls._load(Path(path), verify)
-        except FileNotFoundError:
-            # The folder was replaced by a newer build between two reads: read it again.
-            return cls._load(Path(path), verify)
+        for _ in range(LOAD_ATTEMPTS - 1):
+            try:
+                return cls._load(Path(path), verify)
+            except FileNotFoundError:
+                continue  # the folder was replaced by a newer build between two reads
+        return cls._load(Path(path), verify)
 
     @classmethod
     def _load(cls, path: Path, verify: bool) -> MusicIndex:
@@ -352,6 +354,8 @@ class MusicIndex:
             try:
                 raw_info = _read_at(dir_fd, INFO_FILE)
             except FileNotFoundError:
+                if _replaced(path, dir_fd):
+                    raise
                 raise IndexFileError(path / INFO_FILE, "missing; not a vmb index folder") from None
             try:
                 info = IndexInfo.from_dict(json.loads(raw_info))
@@ -369,8 +373,8 @@ class MusicIndex:
                 try:
                     data = _read_at(dir_fd, name)
                 except FileNotFoundError:
-                    if not (path / INFO_FILE).exists():
-                        raise
+                    if _replaced(path, dir_fd):
+                        raise  # a newer build took the folder's place: load() reads again
                     raise IndexFileError(path / name, "missing") from None
                 expected = info.files.get(name)
                 if verify:
@@ -469,6 +473,16 @@ def _exchange(a: Path, b: Path) -> bool:
     at_fdcwd, rename_exchange = -100, 2
     rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
     return rc == 0
+
+
+def _replaced(path: Path, dir_fd: int) -> bool:
+    """Whether the folder opened as ``dir_fd`` is no longer the one at ``path``."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return True
+    opened = os.fstat(dir_fd)
+    return (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino) or opened.st_nlink == 0
 
 
 def _read_at(dir_fd: int, name: str) -> bytes:
