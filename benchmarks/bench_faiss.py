@@ -3,8 +3,9 @@
 N random unit vectors of dimension 512 (default N = 1,000,000), two distributions:
 
 - ``clustered``: an embedding-like mixture: N / 100 random unit centres, each vector a centre
-  plus isotropic Gaussian noise (cosine to its centre about 0.55), normalised. Queries are
-  fresh draws from the same mixture.
+  plus isotropic Gaussian noise of norm ``--noise`` (1.0: cosine to its centre about 0.7;
+  1.5: about 0.55, where a few % of each query's 10 neighbours are chance neighbours from
+  other clusters), normalised. Queries are fresh draws from the same mixture.
 - ``uniform``: i.i.d. uniform on the sphere, queries too. The worst case for any approximate
   index: the 10 nearest neighbours are barely nearer than any other vector (top-1 cosine about
   0.2 against about 0.16 for the 10th), so no partitioning or graph can skip most vectors.
@@ -28,7 +29,8 @@ For each, in the same run:
 
 Target: recall@10 ≥ 0.95 at ≥ 10× the batch-1 queries/s of exact search.
 
-    python -m benchmarks.bench_faiss [--n 1000000] [--uniform-n N] [--data clustered,uniform] [--threads 1]
+    python -m benchmarks.bench_faiss [--n 1000000] [--uniform-n N] [--noise 1.0]
+                                     [--data clustered,uniform] [--threads 1]
 
 Writes ``benchmarks/results/faiss.json``.
 """
@@ -55,9 +57,10 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def make_data(
-    kind: str, n: int, dim: int, n_queries: int, seed: int = 0
+    kind: str, n: int, dim: int, n_queries: int, seed: int = 0, noise: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(vectors [n, dim], queries [n_queries, dim])`` float32 unit rows."""
+    """``(vectors [n, dim], queries [n_queries, dim])`` float32 unit rows; ``noise`` is the
+    norm of the Gaussian noise added to a unit centre (clustered data)."""
     rng = np.random.default_rng(seed)
     if kind == "uniform":
         x = np.empty((n, dim), np.float32)
@@ -67,14 +70,14 @@ def make_data(
             )
         return x, unit(rng.standard_normal((n_queries, dim), dtype=np.float32))
     centres = unit(rng.standard_normal((max(10, n // 100), dim), dtype=np.float32))
-    sigma = 1.5 / np.sqrt(dim)  # noise of norm ~1.5: cosine to the centre ~0.55
+    sigma = noise / np.sqrt(dim)  # noise of norm ~noise: cosine to the centre 1/sqrt(1 + noise**2)
 
     def draw(count: int) -> np.ndarray:
         out = np.empty((count, dim), np.float32)
         for s in range(0, count, 100_000):
             m = min(100_000, count - s)
-            noise = rng.standard_normal((m, dim), dtype=np.float32) * np.float32(sigma)
-            out[s : s + m] = unit(centres[rng.integers(0, len(centres), m)] + noise)
+            jitter = rng.standard_normal((m, dim), dtype=np.float32) * np.float32(sigma)
+            out[s : s + m] = unit(centres[rng.integers(0, len(centres), m)] + jitter)
         return out
 
     return draw(n), draw(n_queries)
@@ -108,15 +111,19 @@ def log(message: str) -> None:
     print(f"[bench_faiss {time.perf_counter() - STARTED:7.1f} s] {message}", flush=True)
 
 
-def bench_kind(kind: str, n: int, dim: int, n_queries: int, hnsw_n: int) -> dict:
+def bench_kind(
+    kind: str, n: int, dim: int, n_queries: int, hnsw_n: int, noise: float = 1.0
+) -> dict:
     import faiss
 
     from vmb.retrieve import faiss_index
     from vmb.retrieve.index_type import choose_index_type
 
     out: dict = {"data": kind, "n": n, "dim": dim, "queries": n_queries}
+    if kind == "clustered":
+        out["noise"] = noise
     t = time.perf_counter()
-    x, q = make_data(kind, n, dim, n_queries)
+    x, q = make_data(kind, n, dim, n_queries, noise=noise)
     out["generate_s"] = round(time.perf_counter() - t, 2)
 
     log(f"{kind}: generated")
@@ -224,6 +231,7 @@ def main() -> None:
         "--uniform-n", type=int, default=None, help="N for the uniform data (default: --n)"
     )
     parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--noise", type=float, default=1.0, help="noise norm of the clustered data")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--data", default="clustered,uniform")
     parser.add_argument("--hnsw-n", type=int, default=20_000, help="HNSW subset size (0: skip)")
@@ -243,7 +251,7 @@ def main() -> None:
         kind = kind.strip()
         n = args.uniform_n if kind == "uniform" and args.uniform_n else args.n
         log(f"{kind}: n={n} dim={args.dim}")
-        runs.append(bench_kind(kind, n, args.dim, args.queries, args.hnsw_n))
+        runs.append(bench_kind(kind, n, args.dim, args.queries, args.hnsw_n, args.noise))
         print(json.dumps(runs[-1], indent=1), flush=True)
     result = {
         "benchmark": "faiss",
