@@ -45,6 +45,7 @@ def render_chorales(folder: Path, files: int, seconds: float) -> list[Path]:
         raise SystemExit(
             "bench_index_build needs the fluidsynth command and /usr/share/sounds/sf2/FluidR3_GM.sf2"
         )
+    folder.mkdir(parents=True, exist_ok=True)
     out = []
     for path in corpus.getComposer("bach"):
         if len(out) == files:

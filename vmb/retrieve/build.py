@@ -2,7 +2,8 @@
 
 Per source file: read the audio once (mono), cut it into clips (:mod:`.segment`), measure
 the attributes of every clip (:mod:`.attributes`), write a caption when the source has none,
-and embed the clips (CLAP audio; or MiniLM captions + measured features for ``builtin``).
+and embed the clips (CLAP audio; builtin: measured features). Builtin captions are embedded
+with MiniLM together once all files are done (large batches are several times faster).
 
 Resume: every finished file is recorded in ``.<NAME>.partial/`` next to the output folder
 (its clip rows and vectors, written atomically right after the file), as is every skipped
@@ -50,11 +51,12 @@ PARTIAL_VERSION = 1
 
 @dataclass
 class TrackResult:
-    """What one source file gave: its clips, their main vectors ``[n, D]`` and (builtin) raw
-    feature vectors ``[n, F]``."""
+    """What one source file gave: its clips, their CLAP vectors ``[n, D]`` (clap; builtin
+    captions are embedded together at the end, which batches far better) and the raw feature
+    vectors ``[n, F]`` (builtin)."""
 
     clips: list[Clip]
-    vectors: np.ndarray
+    vectors: np.ndarray | None
     features: np.ndarray | None
 
 
@@ -94,14 +96,15 @@ class Partial:
             return meta["skipped"]
         with np.load(stem.with_suffix(".npz")) as arrays:
             features = arrays["features"] if "features" in arrays.files else None
-            return TrackResult(
-                [Clip.from_dict(c) for c in meta["clips"]], arrays["vectors"], features
-            )
+            vectors = arrays["vectors"] if "vectors" in arrays.files else None
+            return TrackResult([Clip.from_dict(c) for c in meta["clips"]], vectors, features)
 
     def save(self, key: str, result: TrackResult) -> None:
         """Record a finished file: vectors first, then the JSON that marks it done."""
         stem = self._stem(key)
-        arrays = {"vectors": result.vectors}
+        arrays = {}
+        if result.vectors is not None:
+            arrays["vectors"] = result.vectors
         if result.features is not None:
             arrays["features"] = result.features
         tmp = stem.with_name(stem.name + f".{uuid.uuid4().hex[:6]}.tmp.npz")
@@ -202,8 +205,6 @@ class TrackIndexer:
                     track_id=track.key,
                 )
             )
-        if self.encoder.clip_input == "caption":
-            vectors = self.encoder.main.embed_text([c.caption for c in clips])
         if self.features is not None:
             features = np.stack(
                 [
@@ -213,7 +214,9 @@ class TrackIndexer:
                     for p, m in zip(pieces, measured)
                 ]
             )
-        return TrackResult(clips, np.asarray(vectors, np.float32), features)
+        return TrackResult(
+            clips, None if vectors is None else np.asarray(vectors, np.float32), features
+        )
 
 
 def build_index(
@@ -267,7 +270,9 @@ def build_index(
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise IndexFileError(out, f"cannot create the output folder ({exc.strerror or exc})") from None
+        raise IndexFileError(
+            out, f"cannot create the output folder ({exc.strerror or exc})"
+        ) from None
     vocab = load_vocab()
     src = read_source(source, vocab)
     if isinstance(encoder, str):
@@ -296,7 +301,10 @@ def build_index(
             src.description, f"no audio could be indexed: {reasons or 'no audio files found'}{more}"
         )
 
-    vectors = np.concatenate([r.vectors for r in results]).astype(np.float32)
+    if encoder.clip_input == "caption":
+        vectors = _embed_captions(encoder, [c.caption for c in clips], progress, console)
+    else:
+        vectors = np.concatenate([r.vectors for r in results]).astype(np.float32)
     spec = choose_index_type(
         len(vectors),
         vectors.shape[1],
@@ -374,6 +382,31 @@ def build_index(
     for s in skipped:  # reported to the user through info.skipped
         logger.info("skipped %s: %s", s["path"], s["reason"])
     return info
+
+
+def _embed_captions(
+    encoder: IndexEncoder, captions: list[str], progress: bool, console
+) -> np.ndarray:
+    """Caption embeddings ``[N, D]`` of the main (text) encoder, in chunks, with a progress bar."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    chunk = 4096
+    rows = []
+    bar = Progress(
+        TextColumn("embedding captions"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console or Console(stderr=True),
+        disable=not progress,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("captions", total=len(captions))
+        for start in range(0, len(captions), chunk):
+            rows.append(encoder.main.embed_text(captions[start : start + chunk]))
+            bar.advance(task, len(rows[-1]))
+    return np.concatenate(rows).astype(np.float32)
 
 
 def _index_tracks(
