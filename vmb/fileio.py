@@ -43,3 +43,16 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def find_files(folder: str | os.PathLike, extensions: frozenset[str] | set[str] | tuple[str, ...]) -> list[Path]:
+    """Files under ``folder`` (recursive) whose suffix is one of ``extensions`` (lower case, with
+    the dot), sorted by relative path; hidden files and folders are skipped."""
+    folder = Path(folder)
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in extensions:
+                found.append(Path(root) / name)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())

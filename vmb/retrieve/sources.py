@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vmb.errors import IndexFileError, UsageError
+from vmb.fileio import find_files
 from vmb.vocab import Vocab, load_vocab, normalize_key
 
 logger = logging.getLogger(__name__)
@@ -115,13 +116,7 @@ def read_source(source: str | os.PathLike, vocab: Vocab | None = None) -> Source
 
 def audio_files(folder: Path) -> list[Path]:
     """Audio files under ``folder``, recursively, sorted by relative path; hidden entries skipped."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_EXTENSIONS:
-                found.append(Path(root) / name)
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    return find_files(folder, AUDIO_EXTENSIONS)
 
 
 def read_folder(folder: Path, vocab: Vocab) -> Source:

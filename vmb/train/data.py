@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from vmb.errors import MediaError, UsageError
+from vmb.fileio import find_files
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +66,7 @@ class PairsReport:
 
 def video_files(folder: Path) -> list[Path]:
     """Video files under ``folder``, recursively, sorted by relative path; hidden entries skipped."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_EXTENSIONS:
-                found.append(Path(root) / name)
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    return find_files(folder, VIDEO_EXTENSIONS)
 
 
 def features(audio_struct: bool = False):
