@@ -11,26 +11,37 @@ does not depend on the values): T5-base text encoder, decoder of 24 layers, hidd
   same work; its audio must equal plain generate's to the bit (checked: ``identical_to_plain``);
 - ``vmb_fp32_dual``: dual guidance, 3 rows per step, with an untrained adapter (reference tokens
   and a 2-block ControlFormer) reading a reference clip;
-- the decoder is then quantized to int8 in place (``quantize_decoder``) and the int8 quality is
-  checked: conditional logits of the same teacher-forced codes, float32 vs int8 on the same
-  weights (cosine similarity, top-1 agreement, KL);
-- ``plain_int8``, ``vmb_int8``, ``vmb_int8_dual``: the same three with the int8 decoder.
+- ``plain_int8``, ``vmb_int8``, ``vmb_int8_dual``: the same three on a copy of the model whose
+  decoder (and adapter) is quantized to int8 (``quantize_decoder``); the int8 quality is checked
+  first: conditional logits of the same teacher-forced codes, float32 vs int8 on the same
+  weights (cosine similarity, top-1 agreement, KL).
+
+The six methods run interleaved (``plain_fp32, vmb_fp32, plain_int8, vmb_int8, vmb_fp32_dual,
+vmb_int8_dual``) in each of ``--repeats`` rounds; the minimum wall time is kept.
+
+Then the cost of one decoding step is measured on short runs (``--step-seconds``) for single
+guidance, dual guidance with reference tokens only (the third row) and dual guidance with
+reference tokens and the 2-block ControlFormer, interleaved over both precisions
+``--step-repeats`` times, minimum kept.
 
 Reported per method: wall seconds, seconds per generated second, sampling-loop seconds per
-decoding step (vmb), peak RSS during the method (sampled every 10 ms) and over the baseline;
+decoding step (vmb), peak RSS during the method (sampled every 10 ms) and over the RSS of the
+loaded models;
 ratios: plain_fp32 / vmb_int8 (the issue's target, >= 2), plain_fp32 / vmb_fp32 (the loop
 alone), plain_int8 / vmb_int8, dual / single step cost (target <= 1.3).
 
-    python -m benchmarks.bench_musicgen [--seconds 5] [--threads N] [--skip-int8]
+    python -m benchmarks.bench_musicgen [--seconds 5] [--threads N] [--repeats R] [--skip-int8]
 
 Writes ``benchmarks/results/musicgen.json``. On a shared 2-core machine numbers are noisy;
-``--repeats`` interleaves the methods and keeps the minimum.
+``--repeats`` interleaves the methods and keeps the minimum; ``--threads 1`` avoids OpenMP
+stalls when other processes hold the cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import os
 import platform
@@ -199,6 +210,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-int8", action="store_true")
+    parser.add_argument(
+        "--step-seconds", type=float, default=0.5, help="audio per single/dual step-cost run"
+    )
+    parser.add_argument("--step-repeats", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     transformers_logging.set_verbosity_error()
@@ -229,84 +244,123 @@ def main(argv: list[str] | None = None) -> dict:
         MusicDescription(text=TEXT), TEXT, references=refs, text_weight=3.0, music_weight=1.0
     )
 
-    single = MusicGenGenerator(model, tokenizer, "musicgen-small-random")
-    dual = MusicGenGenerator(
-        model, tokenizer, "musicgen-small-random", adapter=create_adapter(model, control_layers=2)
-    )
+    name = "musicgen-small-random"
+    # (single guidance, dual with reference tokens only, dual with tokens and a ControlFormer)
+    generators = {
+        "fp32": (
+            MusicGenGenerator(model, tokenizer, name),
+            MusicGenGenerator(
+                model, tokenizer, name, adapter=create_adapter(model, control_layers=0)
+            ),
+            MusicGenGenerator(
+                model, tokenizer, name, adapter=create_adapter(model, control_layers=2)
+            ),
+        )
+    }
+    quality = None
+    if not args.skip_int8:
+        # A second copy with an int8 decoder, so that both precisions run interleaved.
+        model_int8 = copy.deepcopy(model)
+        adapter_int8 = create_adapter(model_int8, control_layers=2)
+        note = quantize_decoder(model_int8, adapter_int8)
+        generators["int8"] = (
+            MusicGenGenerator(model_int8, tokenizer, name),
+            MusicGenGenerator(
+                model_int8, tokenizer, name, adapter=create_adapter(model_int8, control_layers=0)
+            ),
+            MusicGenGenerator(model_int8, tokenizer, name, adapter=adapter_int8),
+        )
+        # The same codes through both decoders (random codes suit a random-weight model).
+        codes = torch.randint(
+            0, 2048, (4, frames), generator=torch.Generator().manual_seed(args.seed)
+        )
+        seq = delayed(codes, pad=2048)
+        quality = {
+            "method": "conditional logits of the same teacher-forced codes, fp32 vs int8, same weights",
+            "positions": int(seq.shape[1]),
+            "note": note,
+            **compare_logits(
+                teacher_forced_logits(model, tokenizer, seq),
+                teacher_forced_logits(model_int8, tokenizer, seq),
+            ),
+        }
+        print(f"int8 quality: {quality}", flush=True)
+    models_rss = rss_bytes()
 
-    def plain():
-        torch.manual_seed(args.seed)
-        with torch.inference_mode():
-            out = model.generate(
-                **inputs, do_sample=True, guidance_scale=3.0, top_k=250, max_new_tokens=frames + 3
-            )
-        return {"audio": out[0].numpy()}
+    def plain(musicgen):
+        def run():
+            torch.manual_seed(args.seed)
+            with torch.inference_mode():
+                out = musicgen.generate(
+                    **inputs,
+                    do_sample=True,
+                    guidance_scale=3.0,
+                    top_k=250,
+                    max_new_tokens=frames + 3,
+                )
+            return {"audio": out[0].numpy()}
+
+        return run
 
     def ours(generator, music_weight):
         def run():
             result = generator.generate(
                 bridges, args.seconds, seed=args.seed, music_weight=music_weight
             )
-            steps = frames + 3
             return {
                 "audio": result.audio,
                 "timings": result.timings,
-                "step_s": result.timings["sampling"] / steps,
+                "step_s": result.timings["sampling"] / (frames + 3),
                 "notes": list(result.notes),
             }
 
         return run
 
-    def measure(methods: dict, results: dict) -> None:
-        for _ in range(args.repeats):
-            for name, fn in methods.items():
-                with peak_rss() as rss:
-                    start = time.perf_counter()
-                    out = fn()
-                    wall = time.perf_counter() - start
-                entry = results.setdefault(
-                    name, {"wall_s": [], "peak_rss_gib": [], "peak_rss_over_baseline_gib": []}
-                )
-                entry["wall_s"].append(wall)
-                entry["peak_rss_gib"].append(rss["peak"] / 2**30)
-                entry["peak_rss_over_baseline_gib"].append((rss["peak"] - baseline_rss) / 2**30)
-                entry["_last"] = out
-                print(f"{name:>14}: {wall:7.2f} s for {args.seconds:g} s of audio", flush=True)
+    methods = {}
+    for precision, (single, _, _) in generators.items():
+        methods[f"plain_{precision}"] = plain(single.model)
+        methods[f"vmb_{precision}"] = ours(single, 0.0)
+    for precision, (_, _, dual) in generators.items():
+        methods[f"vmb_{precision}_dual"] = ours(dual, 1.0)
 
     results: dict = {}
-    measure(
-        {"plain_fp32": plain, "vmb_fp32": ours(single, 0.0), "vmb_fp32_dual": ours(dual, 1.0)},
-        results,
-    )
+    for _ in range(args.repeats):
+        for method, fn in methods.items():
+            with peak_rss() as rss:
+                start = time.perf_counter()
+                out = fn()
+                wall = time.perf_counter() - start
+            entry = results.setdefault(method, {"wall_s": [], "peak_rss_gib": []})
+            entry["wall_s"].append(wall)
+            entry["peak_rss_gib"].append(rss["peak"] / 2**30)
+            entry["peak_rss_over_models_gib"] = (rss["peak"] - models_rss) / 2**30
+            entry["_last"] = out
+            print(f"{method:>14}: {wall:7.2f} s for {args.seconds:g} s of audio", flush=True)
+
+    # Single vs dual guidance per decoding step: short runs, interleaved, minimum kept.
+    steps: dict = {}
+    for _ in range(args.step_repeats):
+        for precision, (single, tokens, dual) in generators.items():
+            for kind, generator, music_weight in (
+                ("single", single, 0.0),
+                ("dual_tokens", tokens, 1.0),
+                ("dual", dual, 1.0),
+            ):
+                result = generator.generate(
+                    bridges, args.step_seconds, seed=args.seed, music_weight=music_weight
+                )
+                key = f"vmb_{precision}_{kind}_s_per_step"
+                steps.setdefault(key, []).append(
+                    result.timings["sampling"] / (round(args.step_seconds * 50) + 3)
+                )
+    if steps:
+        print({k: round(min(v), 4) for k, v in steps.items()}, flush=True)
     identical = bool(
         np.array_equal(
             results["plain_fp32"]["_last"]["audio"][:, : round(args.seconds * 32000)],
             results["vmb_fp32"]["_last"]["audio"],
         )
     )
-
-    quality = None
-    if not args.skip_int8:
-        # The same codes through both decoders (random codes suit a random-weight model).
-        codes = torch.randint(
-            0, 2048, (4, frames), generator=torch.Generator().manual_seed(args.seed)
-        )
-        seq = delayed(codes, pad=2048)
-        reference_logits = teacher_forced_logits(model, tokenizer, seq)
-        note = quantize_decoder(model, dual.adapter)
-        candidate_logits = teacher_forced_logits(model, tokenizer, seq)
-        quality = {
-            "method": "conditional logits of the same teacher-forced codes, fp32 vs int8, same weights",
-            "positions": int(seq.shape[1]),
-            "note": note,
-            **compare_logits(reference_logits, candidate_logits),
-        }
-        del reference_logits, candidate_logits
-        print(f"int8 quality: {quality}")
-        measure(
-            {"plain_int8": plain, "vmb_int8": ours(single, 0.0), "vmb_int8_dual": ours(dual, 1.0)},
-            results,
-        )
 
     report: dict = {
         "model": "facebook/musicgen-small architecture, random weights",
@@ -329,7 +383,8 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "torch": torch.__version__,
         "build_model_s": build_s,
-        "baseline_rss_gib": baseline_rss / 2**30,
+        "rss_one_fp32_model_gib": baseline_rss / 2**30,
+        "rss_models_gib": models_rss / 2**30,
         "process_max_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "vmb_fp32_identical_to_plain": identical,
         "int8_quality": quality,
@@ -344,7 +399,7 @@ def main(argv: list[str] | None = None) -> dict:
             "wall_s_all": entry["wall_s"],
             "s_per_generated_s": wall / args.seconds,
             "peak_rss_gib": max(entry["peak_rss_gib"]),
-            "peak_rss_over_baseline_gib": max(entry["peak_rss_over_baseline_gib"]),
+            "peak_rss_over_models_gib": entry["peak_rss_over_models_gib"],
         }
         if "timings" in last:
             report["methods"][name]["timings"] = last["timings"]
@@ -360,9 +415,19 @@ def main(argv: list[str] | None = None) -> dict:
         "speedup_vmb_int8_vs_plain_fp32": ratio("plain_fp32", "vmb_int8"),
         "speedup_vmb_fp32_vs_plain_fp32": ratio("plain_fp32", "vmb_fp32"),
         "speedup_vmb_int8_vs_plain_int8": ratio("plain_int8", "vmb_int8"),
-        "dual_vs_single_step_cost_fp32": ratio("vmb_fp32_dual", "vmb_fp32", "sampling_s_per_step"),
-        "dual_vs_single_step_cost_int8": ratio("vmb_int8_dual", "vmb_int8", "sampling_s_per_step"),
     }
+    report["step_cost"] = {
+        "method": f"{args.step_repeats} interleaved rounds of single/dual guidance runs of "
+        f"{args.step_seconds:g} s; sampling-loop seconds per decoding step, minimum",
+        **{k: min(v) for k, v in steps.items() if v},
+        "all": steps,
+    }
+    for precision in generators if steps else ():
+        single_step = min(steps[f"vmb_{precision}_single_s_per_step"])
+        for kind in ("dual", "dual_tokens"):
+            report["ratios"][f"{kind}_vs_single_step_cost_{precision}"] = (
+                min(steps[f"vmb_{precision}_{kind}_s_per_step"]) / single_step
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = args.out.with_suffix(".json.tmp")
     tmp_out.write_text(json.dumps(report, indent=2) + "\n")

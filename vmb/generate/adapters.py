@@ -15,12 +15,15 @@ leaves the base model's output exactly unchanged:
   the first ``N`` decoder blocks read the reference's EnCodec codes (embedded with a copy of the
   decoder's code embeddings, entering through a zero-initialised linear layer); the output of
   copy ``i`` goes through a zero-initialised linear layer and is added to the frozen decoder's
-  hidden states after block ``i``.
+  hidden states after block ``i``. The reference codes are laid out with MusicGen's delay
+  pattern and aligned frame by frame with the generated ones, looping over the reference.
 
 The embedding for the reference tokens comes from one of two sources, recorded in the config:
 ``clap`` (a CLAP audio embedding, e.g. the vector of the clip in a CLAP index, 512 wide) or
 ``encodec`` (default; needs nothing but the generator itself: the reference is encoded with the
 model's own EnCodec and the quantised latents ``[codebook_dim, F]`` are mean-pooled over time).
+EnCodec is the default because it works for every reference, user-pinned files included,
+without a second model on the generation path; ``clap`` suits adapters trained on a CLAP index.
 
 Files: ``adapter_config.json`` (:class:`AdapterConfig`) and ``adapter_model.safetensors``
 (weights). Loading uses ``safetensors`` only; nothing is unpickled.

@@ -38,6 +38,7 @@ vmb's own sampling loop over the transformers decoder layers:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from vmb.config import Config
     from vmb.generate.adapters import MusicAdapter
     from vmb.generate.chroma import ChromaExtractor
+    from vmb.generate.longform import Window
 
 logger = logging.getLogger(__name__)
 
@@ -370,9 +372,7 @@ class MusicGenGenerator:
                 for window in windows:
                     t0 = time.perf_counter()
                     prompt = previous[:, -window.prompt_frames :] if window.prompt_frames else None
-                    state = self._window_state(
-                        weights, text_states, text_mask, references, window.start_frame
-                    )
+                    state = self._window_state(weights, text_states, text_mask, references, window)
                     codes = self._sample_window(
                         state,
                         weights,
@@ -438,18 +438,15 @@ class MusicGenGenerator:
         text_states: torch.Tensor,
         text_mask: torch.Tensor,
         references: _References,
-        frame_offset: int,
+        window: Window,
     ) -> _WindowState:
-        """Stack the conditioning rows (c_text, u[, c_text+music]) the way transformers does."""
+        """Stack the conditioning rows (c_text, u[, c_text+music]) the way transformers does,
+        and make the KV caches for the window."""
         import torch
-        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
         rows = weights.rows
-        decoder_config = self.model.decoder.config
-        cache = EncoderDecoderCache(
-            DynamicCache(config=decoder_config), DynamicCache(config=decoder_config)
-        )
-        state = _WindowState(rows=rows, cache=cache, frame_offset=frame_offset)
+        frame_offset = window.start_frame
+        state = _WindowState(rows=rows, cache=None, frame_offset=frame_offset)
 
         # Text rows: conditional, null (zeros, masked), conditional again for the music row.
         text_rows = [text_states, torch.zeros_like(text_states), text_states][:rows]
@@ -470,10 +467,11 @@ class MusicGenGenerator:
             state.encoder_hidden_states = states * mask[..., None]
             state.encoder_attention_mask = mask
 
+        prefix = 0 if state.prefix is None else state.prefix.shape[1]
+        capacity = prefix + 1 + window.num_frames + max(self.delays)
+        state.cache = _kv_cache(len(self._decoder.layers), capacity)
         if rows == 3 and references.control_codes is not None and self.adapter is not None:
-            state.control_cache = EncoderDecoderCache(
-                DynamicCache(config=decoder_config), DynamicCache(config=decoder_config)
-            )
+            state.control_cache = _kv_cache(len(self.adapter.control.blocks), capacity)
             state.control_codes = references.control_codes
         return state
 
@@ -806,6 +804,62 @@ class MusicGenGenerator:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _kv_cache(num_layers: int, capacity: int) -> Any:
+    """transformers ``EncoderDecoderCache`` whose self-attention layers write into buffers of
+    ``capacity`` positions instead of concatenating a new tensor at every step."""
+    from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+
+    layers = [_preallocated_layer_class()(capacity) for _ in range(num_layers)]
+    return EncoderDecoderCache(Cache(layers=layers), DynamicCache())
+
+
+@functools.cache
+def _preallocated_layer_class() -> type:
+    from transformers.cache_utils import DynamicLayer
+
+    class PreallocatedLayer(DynamicLayer):
+        """A ``DynamicLayer`` over a preallocated ``[B, H, capacity, d]`` buffer: ``keys`` and
+        ``values`` are views of its first ``length`` positions (grown by doubling if needed)."""
+
+        def __init__(self, capacity: int):
+            super().__init__()
+            self.capacity = capacity
+            self.length = 0
+
+        def lazy_initialization(self, key_states, value_states) -> None:
+            self.dtype, self.device = key_states.dtype, key_states.device
+            self._allocate(key_states, value_states, self.capacity)
+            self.is_initialized = True
+
+        def _allocate(self, key_states, value_states, capacity: int) -> None:
+            b, h, _, d = key_states.shape
+            old = (self._keys, self._values) if self.length else None
+            self._keys = key_states.new_empty((b, h, capacity, d))
+            self._values = value_states.new_empty((b, h, capacity, value_states.shape[-1]))
+            if old is not None:
+                self._keys[:, :, : self.length] = old[0][:, :, : self.length]
+                self._values[:, :, : self.length] = old[1][:, :, : self.length]
+            self.capacity = capacity
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            end = self.length + key_states.shape[-2]
+            if end > self.capacity:
+                self._allocate(key_states, value_states, max(end, 2 * self.capacity))
+            self._keys[:, :, self.length : end] = key_states
+            self._values[:, :, self.length : end] = value_states
+            self.length = end
+            self.keys = self._keys[:, :, :end]
+            self.values = self._values[:, :, :end]
+            return self.keys, self.values
+
+        def get_seq_length(self) -> int:
+            return self.length
+
+    return PreallocatedLayer
 
 
 def _sample_codes(
