@@ -210,3 +210,14 @@ def test_from_config(tiny_musicgen_path):  # noqa: F811
     assert np.array_equal(
         result.audio, generator.generate(bridges(), 0.5, seed=5, top_k=10, temperature=0.9).audio
     )
+
+
+def test_melody_without_feature_extractor_config_says_so(tiny_melody_path, tmp_path):  # noqa: F811
+    import shutil
+
+    copy = tmp_path / "melody"
+    shutil.copytree(tiny_melody_path, copy)
+    (copy / "preprocessor_config.json").unlink()
+    generator = MusicGenGenerator.from_pretrained(copy)
+    assert generator.chroma.n_fft == 16384 and generator.chroma.hop_length == 4096
+    assert any("no preprocessor_config.json" in note for note in generator.notes)

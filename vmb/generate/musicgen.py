@@ -235,7 +235,8 @@ class MusicGenGenerator:
             torch.set_num_threads(int(threads))
             notes.append(f"torch CPU threads set to {int(threads)}")
 
-        model, tokenizer, chroma = _load_checkpoint(name)
+        model, tokenizer, chroma, load_notes = _load_checkpoint(name)
+        notes.extend(load_notes)
         model.to(device)
         if dtype != "float32":
             notes.append(f"decoder runs under {dtype} autocast on {device}")
@@ -921,7 +922,7 @@ def _read_reference(hit: Hit) -> tuple[np.ndarray, int]:
     return read_audio(hit.clip.path, start_s=max(0.0, float(hit.clip.start_s)), duration_s=duration)
 
 
-def _load_checkpoint(name: str) -> tuple[Any, Any, ChromaExtractor | None]:
+def _load_checkpoint(name: str) -> tuple[Any, Any, ChromaExtractor | None, list[str]]:
     """Model, tokenizer and (melody) chroma extractor of a checkpoint; cache first, then hub."""
     import torch
     from transformers import (
@@ -936,23 +937,18 @@ def _load_checkpoint(name: str) -> tuple[Any, Any, ChromaExtractor | None]:
         raise ModelUnavailable(name, f"{local} is a file, not a model folder", BUILTIN_HINT)
     online = not local.is_dir() and not _offline()
 
+    source = str(local) if local.is_dir() else name
+
     def load(loader, **kwargs):
-        attempts = [True, False] if online else [True]
-        for local_only in attempts:
-            try:
-                return loader(
-                    str(local) if local.is_dir() else name, local_files_only=local_only, **kwargs
-                )
-            except OSError as exc:
-                reason = (
-                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                )
-                if local_only and len(attempts) > 1:
-                    continue
-                raise ModelUnavailable(
-                    name, _where(name, local, reason), _hint(name, local)
-                ) from None
-        raise AssertionError("unreachable")
+        try:
+            return loader(source, local_files_only=True, **kwargs)
+        except OSError as exc:
+            if not online:
+                raise ModelUnavailable(name, _where(name, local, exc), _hint(name, local)) from None
+        try:  # not in the cache: download
+            return loader(source, local_files_only=False, **kwargs)
+        except OSError as exc:
+            raise ModelUnavailable(name, _where(name, local, exc), _hint(name, local)) from None
 
     config = load(AutoConfig.from_pretrained)
     if config.model_type not in MODEL_TYPES:
@@ -966,7 +962,7 @@ def _load_checkpoint(name: str) -> tuple[Any, Any, ChromaExtractor | None]:
     )
     model = load(model_class.from_pretrained, dtype=torch.float32).eval()
     tokenizer = load(AutoTokenizer.from_pretrained)
-    chroma = None
+    chroma, notes = None, []
     if config.model_type == "musicgen_melody":
         from transformers.feature_extraction_utils import FeatureExtractionMixin
 
@@ -977,10 +973,11 @@ def _load_checkpoint(name: str) -> tuple[Any, Any, ChromaExtractor | None]:
             chroma = ChromaExtractor.from_dict(data)
         except ModelUnavailable:
             chroma = ChromaExtractor()
-            logger.warning(
-                "%s: no preprocessor_config.json; chroma uses MusicGen-Melody's defaults", name
+            notes.append(
+                f"{name} has no preprocessor_config.json: MusicGen-Melody's chroma defaults"
             )
-    return model, tokenizer, chroma
+            logger.warning("%s", notes[-1])
+    return model, tokenizer, chroma, notes
 
 
 def _offline() -> bool:
@@ -990,10 +987,11 @@ def _offline() -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on") or bool(constants.HF_HUB_OFFLINE)
 
 
-def _where(name: str, local: Path, reason: str) -> str:
+def _where(name: str, local: Path, error: OSError) -> str:
     from huggingface_hub import constants
 
     if local.is_dir():
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return f"the folder {local} is not a complete checkpoint: {reason}"
     mode = "offline" if _offline() else "not downloadable"
     return f"not in the Hugging Face cache {constants.HF_HUB_CACHE} and {mode}"
