@@ -32,10 +32,11 @@ import os
 import platform
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.common import timed
 
 RESULTS = Path(__file__).resolve().parent / "results" / "describe.json"
 FPS = 25
@@ -84,18 +85,6 @@ def uniform_32(path: Path, describer):
         path, num_frames=32, max_side=int(describer.rules.sampling["colour_side"])
     )
     return colour_stats(frames)
-
-
-def timed(fns: dict, repeats: int) -> tuple[dict, dict]:
-    """Run each function once per round, interleaved; ``(seconds per name, last result)``."""
-    durations: dict[str, list[float]] = {name: [] for name in fns}
-    results = {}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            results[name] = fn()
-            durations[name].append(time.perf_counter() - start)
-    return durations, results
 
 
 def main(argv: list[str] | None = None) -> dict:

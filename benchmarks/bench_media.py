@@ -25,10 +25,11 @@ import os
 import platform
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.common import timed
 
 RESULTS = Path(__file__).resolve().parent / "results" / "media.json"
 
@@ -56,18 +57,6 @@ def plain_pyav(path: Path, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
             times.append(previous.time)
             index += 1
     return np.stack(picked), np.array(times)
-
-
-def timed(fns: dict, repeats: int) -> tuple[dict, dict]:
-    """Run each function once per round, interleaved; ``(seconds per name, last result)``."""
-    durations: dict[str, list[float]] = {name: [] for name in fns}
-    results = {}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            results[name] = fn()
-            durations[name].append(time.perf_counter() - start)
-    return durations, results
 
 
 def main(argv: list[str] | None = None) -> dict:
