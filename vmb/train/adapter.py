@@ -44,7 +44,6 @@ from vmb.errors import UsageError
 logger = logging.getLogger(__name__)
 
 MECHANISMS = ("tokens", "controlformer", "both")
-ARGS_FILE = "training_args.json"
 STATE_FILE = "trainer_state.json"
 # Settings that must not change between a run and its --resume (steps may grow).
 RESUME_KEYS = (
@@ -407,17 +406,10 @@ def train_adapter(args: AdapterTrainingArgs) -> AdapterTrainingResult:
         raise UsageError(f"{args.data}: every clip was held out; lower --eval-fraction")
 
     optimizer = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=args.weight_decay)
-    state = loop.TrainState()
     settings = args.to_dict()
-    if args.resume:
-        checkpoint = loop.load_checkpoint(loop.list_checkpoints(out)[-1])
-        loop.check_resume_args(checkpoint.args, settings, RESUME_KEYS, str(checkpoint.path))
-        loop.restore_trainable(named, checkpoint.trainable, str(checkpoint.path))
-        optimizer.load_state_dict(checkpoint.optimizer)
-        state = checkpoint.state
-        notes.append(f"resumed from {checkpoint.path} (step {state.step})")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / ARGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    state, resumed_from = loop.begin_run(out, args.resume, optimizer, named, settings, RESUME_KEYS)
+    if resumed_from is not None:
+        notes.append(f"resumed from {resumed_from} (step {state.step})")
 
     objective = AdapterObjective(generator, adapter, args.text_dropout, args.music_dropout, precision)
 

@@ -46,7 +46,6 @@ from vmb.errors import ConfigError, UsageError
 logger = logging.getLogger(__name__)
 
 LORA_FOLDER = "lora"
-ARGS_FILE = "training_args.json"
 STATE_FILE = "trainer_state.json"
 # The language model's projections (transformers names them alike for InternVL, Qwen2-VL, LLaVA).
 LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
@@ -437,16 +436,8 @@ def train_describer(args: DescriberTrainingArgs):
         return encoded[pool, index]
 
     optimizer = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.0)
-    state = loop.TrainState()
     settings = args.to_dict()
-    if args.resume:
-        checkpoint = loop.load_checkpoint(loop.list_checkpoints(out)[-1])
-        loop.check_resume_args(checkpoint.args, settings, RESUME_KEYS, str(checkpoint.path))
-        loop.restore_trainable(named, checkpoint.trainable, str(checkpoint.path))
-        optimizer.load_state_dict(checkpoint.optimizer)
-        state = checkpoint.state
-    out.mkdir(parents=True, exist_ok=True)
-    (out / ARGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    state, _ = loop.begin_run(out, args.resume, optimizer, named, settings, RESUME_KEYS)
 
     from vmb.train.adapter import batch_indices
 

@@ -145,17 +145,6 @@ def autocast(precision: str, device: str):
 # ------------------------------------------------------------------ checkpoints
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _json_value(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_json_value(v) for v in value]
@@ -306,6 +295,35 @@ def check_resume_args(saved: dict[str, Any], current: dict[str, Any], keys: tupl
                 f"{source}: the run was started with {key} = {saved[key]!r}, not {current.get(key)!r}; "
                 "resume with the same settings or train into a new --out"
             )
+
+
+ARGS_FILE = "training_args.json"
+
+
+def begin_run(
+    out: Path,
+    resume: bool,
+    optimizer: torch.optim.Optimizer,
+    named: dict[str, torch.nn.Parameter],
+    settings: dict[str, Any],
+    resume_keys: tuple[str, ...],
+) -> tuple[TrainState, Path | None]:
+    """Start a run in ``out``, or continue its newest checkpoint when ``resume``.
+
+    On resume the trainable tensors and the optimizer state are restored (after checking that
+    ``resume_keys`` match). ``settings`` are written to ``out/training_args.json``. Returns the
+    state to start from and the checkpoint it came from (``None`` for a fresh run).
+    """
+    state, source = TrainState(), None
+    if resume:
+        checkpoint = load_checkpoint(list_checkpoints(out)[-1])
+        check_resume_args(checkpoint.args, settings, resume_keys, str(checkpoint.path))
+        restore_trainable(named, checkpoint.trainable, str(checkpoint.path))
+        optimizer.load_state_dict(checkpoint.optimizer)
+        state, source = checkpoint.state, checkpoint.path
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ARGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    return state, source
 
 
 # ------------------------------------------------------------------ progress
