@@ -91,7 +91,7 @@ class Pipeline:
         notes: list[str] = []
         describer = _build_describer(config)
         retriever = _build_retriever(config, notes, progress)
-        generator = _build_generator(config)
+        generator = _build_generator(config, retriever)
         return cls(describer=describer, generator=generator, retriever=retriever, config=config, notes=notes)
 
     @classmethod
@@ -348,11 +348,14 @@ def _build_describer(cfg: Config) -> Describer:
     return VisualDescriber.from_config(cfg)
 
 
-def _build_generator(cfg: Config) -> Generator:
+def _build_generator(cfg: Config, retriever: Any) -> Generator:
     if cfg.generator.kind == "musicgen":
         from vmb.generate.musicgen import MusicGenGenerator
 
-        return MusicGenGenerator.from_config(cfg)
+        # A CLAP index's audio encoder gives the embeddings that CLAP-trained adapters read.
+        encoder = retriever.encoder
+        clap = encoder.audio if encoder.kind == "clap" else None
+        return MusicGenGenerator.from_config(cfg, reference_encoder=clap)
     from vmb.generate.builtin import BuiltinGenerator
 
     return BuiltinGenerator.from_config(cfg)

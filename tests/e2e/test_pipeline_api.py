@@ -195,6 +195,8 @@ def test_cpu_neural_output_is_deterministic(tiny_models):
         ],
     )
     pipe = Pipeline.from_config(cfg, index=tiny_models["index"])
+    # adapters trained on CLAP embeddings get them from the index's own CLAP encoder
+    assert pipe.generator.reference_encoder is pipe.retriever.encoder.audio
     a = pipe(text="calm piano", duration_s=1.0, seed=9)
     b = pipe(text="calm piano", duration_s=1.0, seed=9)
     assert np.array_equal(a.audio, b.audio)
