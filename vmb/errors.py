@@ -44,6 +44,16 @@ class IndexFileError(VMBError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class OutputError(VMBError):
+    """An output location vmb must not or cannot write: a user's folder it would replace, a
+    source inside the output, a folder that cannot be created."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
 class ModelUnavailable(VMBError):
     """Model weights that are neither in the local cache nor downloadable."""
 

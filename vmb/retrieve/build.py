@@ -76,7 +76,8 @@ class Partial:
                     "run without --resume to start over"
                 )
         else:
-            if self.folder.exists():
+            if self.folder.exists() or self.folder.is_symlink():
+                _check_partial_folder(self.folder)
                 shutil.rmtree(self.folder)
             (self.folder / "done").mkdir(parents=True)
             _write_atomic(settings_file, json.dumps(settings, indent=2).encode())
@@ -124,6 +125,20 @@ class Partial:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+PARTIAL_ENTRIES = {"settings.json", "done", "audio"}
+
+
+def _check_partial_folder(folder: Path) -> None:
+    """Refuse to delete a ``.<NAME>.partial`` that vmb did not make (a user's folder or file)."""
+    if folder.is_symlink() or not folder.is_dir():
+        raise IndexFileError(folder, "exists and is not vmb's unfinished build; move it away")
+    for entry in folder.iterdir():
+        if entry.name not in PARTIAL_ENTRIES and not entry.name.startswith("settings.json."):
+            raise IndexFileError(
+                folder, f"holds {entry.name!r}, which vmb did not write; move it away"
+            )
 
 
 def _fsync_file(path: Path) -> None:
@@ -275,6 +290,8 @@ def build_index(
         ) from None
     vocab = load_vocab()
     src = read_source(source, vocab)
+    local = (source,) if Path(source).expanduser().exists() else ()
+    check_replaceable(out, sources=(*local, *(t.path for t in src.tracks if t.path)))
     if isinstance(encoder, str):
         encoder = load_encoder(encoder, model, device=device)
     if encoder.kind == "clap":

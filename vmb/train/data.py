@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from vmb.errors import MediaError, UsageError
+from vmb.errors import MediaError, OutputError, UsageError
 from vmb.fileio import find_files
 
 logger = logging.getLogger(__name__)
@@ -280,6 +280,8 @@ def make_pairs(
     if target.exists() and not overwrite:
         raise UsageError(f"{target}: already exists (pass --overwrite to replace it)")
     folder = folder.resolve()
+    if target.exists() or target.is_symlink():
+        _check_replaceable_dataset(target.resolve(), folder)
     videos = video_files(folder)
     if not videos:
         raise UsageError(f"{folder}: no video files ({', '.join(VIDEO_EXTENSIONS)})")
@@ -332,6 +334,22 @@ def make_pairs(
             datasets.utils.enable_progress_bars()
     notes = [f"{len(skipped)} video(s) skipped"] if skipped else []
     return PairsReport(target, len(rows), skipped, notes)
+
+
+DATASET_ENTRIES = {"dataset_info.json", "state.json", "dataset_dict.json"}
+
+
+def _check_replaceable_dataset(target: Path, videos: Path) -> None:
+    """``--overwrite`` replaces a saved dataset, never another folder or the videos' folder."""
+    if target == videos or target in videos.parents:
+        raise OutputError(target, f"the video folder {videos} lies inside it; choose another --out")
+    if target.is_symlink() or not target.is_dir():
+        raise OutputError(target, "exists and is not a saved dataset; choose another --out")
+    names = {p.name for p in target.iterdir()}
+    others = sorted(n for n in names if n not in DATASET_ENTRIES and not n.endswith(".arrow"))
+    if names and ("state.json" not in names or others):
+        what = f"it holds {others[0]!r}" if others else "no state.json"
+        raise OutputError(target, f"not a saved dataset ({what}); refusing to replace it")
 
 
 def _replace_folder(new: Path, target: Path) -> None:
