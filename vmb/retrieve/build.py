@@ -20,7 +20,6 @@ import logging
 import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from vmb.errors import IndexFileError, MediaError, UsageError
+from vmb.fileio import atomic_path, atomic_write_bytes, atomic_write_json
 from vmb.retrieve.attributes import (
     ZeroShotTagger,
     caption_from_attributes,
@@ -80,7 +80,7 @@ class Partial:
                 _check_partial_folder(self.folder)
                 shutil.rmtree(self.folder)
             (self.folder / "done").mkdir(parents=True)
-            _write_atomic(settings_file, json.dumps(settings, indent=2).encode())
+            atomic_write_json(settings_file, settings, fsync=True)
         (self.folder / "done").mkdir(exist_ok=True)
 
     def _stem(self, key: str) -> Path:
@@ -108,19 +108,19 @@ class Partial:
             arrays["vectors"] = result.vectors
         if result.features is not None:
             arrays["features"] = result.features
-        tmp = stem.with_name(stem.name + f".{uuid.uuid4().hex[:6]}.tmp.npz")
-        np.savez(tmp, **arrays)
-        _fsync_file(tmp)
-        os.replace(tmp, stem.with_suffix(".npz"))
-        _write_atomic(
+        with atomic_path(stem.with_suffix(".npz"), suffix=".tmp.npz", fsync=True) as tmp:
+            np.savez(tmp, **arrays)
+        atomic_write_bytes(
             stem.with_suffix(".json"),
             json.dumps({"key": key, "clips": [c.to_dict() for c in result.clips]}).encode(),
+            fsync=True,
         )
 
     def skip(self, key: str, record: dict[str, str]) -> None:
-        _write_atomic(
+        atomic_write_bytes(
             self._stem(key).with_suffix(".json"),
             json.dumps({"key": key, "skipped": record}).encode(),
+            fsync=True,
         )
 
     def remove(self) -> None:
@@ -139,20 +139,6 @@ def _check_partial_folder(folder: Path) -> None:
             raise IndexFileError(
                 folder, f"holds {entry.name!r}, which vmb did not write; move it away"
             )
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".{uuid.uuid4().hex[:6]}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class TrackIndexer:
@@ -183,7 +169,7 @@ class TrackIndexer:
         name = hashlib.sha1(track.key.encode()).hexdigest()[:16] + track.suffix
         target = self.audio_folder / name
         if not target.is_file():
-            _write_atomic(target, track.data or b"")
+            atomic_write_bytes(target, track.data or b"", fsync=True)
         return str(target)
 
     def __call__(self, track: SourceTrack) -> TrackResult:

@@ -16,7 +16,6 @@ exchange where the OS has one), so a reader sees the old or the new index, never
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import datetime
 import hashlib
@@ -24,7 +23,6 @@ import json
 import logging
 import os
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from vmb.errors import IndexFileError
+from vmb.fileio import atomic_folder
 from vmb.types import Clip, ClipAttributes, Wants
 
 logger = logging.getLogger(__name__)
@@ -287,9 +286,7 @@ class MusicIndex:
         out = Path(path or self.path).resolve()
         check_replaceable(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
+        with atomic_folder(out, fsync=True) as tmp:
             for name, folder in (extra_dirs or {}).items():
                 shutil.copytree(folder, tmp / name)
             files: dict[str, dict[str, Any]] = {}
@@ -310,11 +307,6 @@ class MusicIndex:
             (tmp / INFO_FILE).write_text(
                 json.dumps(self.info.to_dict(), indent=2, ensure_ascii=False) + "\n"
             )
-            _fsync_dir(tmp)
-            replace_dir(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         self.path = out
         return out
 
@@ -495,35 +487,6 @@ def _not_an_index_reason(out: Path, entries: list[Path]) -> str | None:
     return None
 
 
-def replace_dir(tmp: Path, out: Path) -> None:
-    """Put folder ``tmp`` at ``out``, replacing an existing ``out``.
-
-    On Linux the two folders are swapped atomically (``renameat2(RENAME_EXCHANGE)``); elsewhere
-    the old folder is renamed aside first (a reader may then briefly find no index, never a mix).
-    """
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    if _exchange(tmp, out):
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
-    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(out, old)
-    os.rename(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return rc == 0
-
-
 def _replaced(path: Path, dir_fd: int) -> bool:
     """Whether the folder opened as ``dir_fd`` is no longer the one at ``path``."""
     try:
@@ -538,13 +501,6 @@ def _read_at(dir_fd: int, name: str) -> bytes:
     fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
     with os.fdopen(fd, "rb") as f:
         return f.read()
-
-
-def _fsync_dir(folder: Path) -> None:
-    for p in folder.iterdir():
-        if p.is_file():
-            with open(p, "rb") as f:
-                os.fsync(f.fileno())
 
 
 def _vmb_version() -> str:

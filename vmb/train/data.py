@@ -33,7 +33,6 @@ import logging
 import os
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from vmb.errors import MediaError, OutputError, UsageError
-from vmb.fileio import find_files
+from vmb.fileio import find_files, replace_folder
 
 logger = logging.getLogger(__name__)
 
@@ -327,7 +326,7 @@ def make_pairs(
         dataset = dataset.cast_column("audio", features()["audio"])
         dataset.save_to_disk(str(work / "dataset"))
         del dataset
-        _replace_folder(work / "dataset", target)
+        replace_folder(work / "dataset", target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if bars_were_on:
@@ -350,17 +349,6 @@ def _check_replaceable_dataset(target: Path, videos: Path) -> None:
     if names and ("state.json" not in names or others):
         what = f"it holds {others[0]!r}" if others else "no state.json"
         raise OutputError(target, f"not a saved dataset ({what}); refusing to replace it")
-
-
-def _replace_folder(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``, replacing it; the old folder is removed only afterwards."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def load_pairs(path: str | os.PathLike):
