@@ -151,7 +151,7 @@ def is_available_locally(model_id_or_path: str | os.PathLike, filename: str = "c
         from huggingface_hub import try_to_load_from_cache
 
         found = try_to_load_from_cache(str(model_id_or_path), filename)
-    except Exception:  # a malformed id is simply not available
+    except (ValueError, OSError):  # a malformed id (HFValidationError) is simply not available
         return False
     return isinstance(found, str)
 
