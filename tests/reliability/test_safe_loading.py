@@ -17,11 +17,13 @@ from vmb.errors import ModelUnavailable
 PACKAGE = Path(vmb.__file__).resolve().parent
 UNSAFE_MODULES = {"pickle", "cPickle", "dill", "joblib", "cloudpickle", "marshal", "shelve"}
 UNSAFE_CALLS = {
-    ("os", "system"), ("os", "popen"), ("subprocess", "getoutput"), ("subprocess", "getstatusoutput"),
-    ("yaml", "load"), ("yaml", "unsafe_load"), ("yaml", "full_load"), ("pd", "read_pickle"),
-    ("pandas", "read_pickle"), ("np", "load_pickle"),
+    "os.system", "os.popen", "os.execl", "os.execlp", "os.execv", "os.execvp", "os.spawnl",
+    "os.spawnlp", "subprocess.getoutput", "subprocess.getstatusoutput", "yaml.load",
+    "yaml.unsafe_load", "yaml.full_load", "pandas.read_pickle", "numpy.load_pickle",
+    "builtins.eval", "builtins.exec", "builtins.compile", "eval", "exec",
 }
 SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}
+LIST_NODES = (ast.List, ast.Tuple, ast.ListComp)
 
 
 def _dotted(node: ast.AST) -> tuple[str, ...]:
@@ -33,33 +35,71 @@ def _dotted(node: ast.AST) -> tuple[str, ...]:
     return tuple(reversed(parts))
 
 
+def _aliases(tree: ast.AST) -> dict[str, str]:
+    """Local name -> the dotted name it stands for (``import torch as T`` gives T -> torch,
+    ``from yaml import load`` gives load -> yaml.load)."""
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                names[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                names[a.asname or a.name] = f"{node.module}.{a.name}"
+    return names
+
+
+def _list_variables(tree: ast.AST) -> set[str]:
+    """Names that are only ever assigned a list/tuple literal (a command given as a list)."""
+    lists, others = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    (lists if isinstance(node.value, LIST_NODES) else others).add(target.id)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            (lists if isinstance(node.value, LIST_NODES) else others).add(node.target.id)
+    return lists - others
+
+
 def unsafe_spots(source: str, filename: str) -> list[str]:
-    """Every place in ``source`` that could unpickle, run remote code or hand a string to a shell."""
+    """Every place in ``source`` that could unpickle, run remote code or hand a string to a shell.
+
+    Names are resolved through the module's imports, so ``import torch as T; T.load(f)``,
+    ``from yaml import load`` and ``builtins.eval`` are found as ``torch.load``, ``yaml.load``
+    and ``eval``.
+    """
+    tree = ast.parse(source, filename)
+    aliases = _aliases(tree)
+    list_vars = _list_variables(tree)
     found = []
-    for node in ast.walk(ast.parse(source, filename)):
+    for node in ast.walk(tree):
         where = f"{filename}:{getattr(node, 'lineno', '?')}"
         if isinstance(node, ast.Import):
             found += [f"{where}: import {a.name}" for a in node.names if a.name.split(".")[0] in UNSAFE_MODULES]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in UNSAFE_MODULES:
             found.append(f"{where}: from {node.module} import")
         elif isinstance(node, ast.Call):
-            name = _dotted(node.func)
+            raw = _dotted(node.func)
+            name = tuple(aliases.get(raw[0], raw[0]).split(".")) + raw[1:]
+            dotted = ".".join(name).replace("builtins.", "", 1) if name[0] == "builtins" else ".".join(name)
             keywords = {k.arg: k.value for k in node.keywords if k.arg}
-            if name[-2:] in UNSAFE_CALLS:
-                found.append(f"{where}: {'.'.join(name)}()")
-            if name in (("eval",), ("exec",)):
-                found.append(f"{where}: {name[0]}()")
-            if name[-2:] == ("torch", "load"):
+            if dotted in UNSAFE_CALLS or ".".join(name) in UNSAFE_CALLS:
+                found.append(f"{where}: {dotted}()")
+            if name == ("torch", "load"):
                 weights_only = keywords.get("weights_only")
                 if not (isinstance(weights_only, ast.Constant) and weights_only.value is True):
                     found.append(f"{where}: torch.load without weights_only=True")
-            for key in ("shell", "trust_remote_code", "allow_pickle"):
+            for key in ("trust_remote_code", "allow_pickle"):
                 value = keywords.get(key)
                 if isinstance(value, ast.Constant) and value.value is True:
                     found.append(f"{where}: {key}=True")
-            command = node.args[0] if node.args else None
-            if name[:1] == ("subprocess",) and name[-1] in SUBPROCESS_CALLS and isinstance(
-                command, (ast.Constant, ast.JoinedStr, ast.BinOp)
+            shell = keywords.get("shell")
+            if shell is not None and not (isinstance(shell, ast.Constant) and shell.value is False):
+                found.append(f"{where}: shell={ast.unparse(shell)}")
+            command = node.args[0] if node.args else keywords.get("args")
+            if name[:1] == ("subprocess",) and name[-1] in SUBPROCESS_CALLS and not (
+                isinstance(command, LIST_NODES) or (isinstance(command, ast.Name) and command.id in list_vars)
             ):
                 found.append(f"{where}: subprocess.{name[-1]} with a command string")
     return found
@@ -86,6 +126,41 @@ def test_the_audit_finds_what_it_looks_for():
         "trust_remote_code=True",
         "eval()",
     ], spots
+
+
+@pytest.mark.parametrize(
+    ("source", "finding"),
+    [
+        ("import torch as T\nT.load(f)\n", "torch.load without weights_only=True"),
+        ("from torch import load\nload(f)\n", "torch.load without weights_only=True"),
+        ("from torch import load as tl\ntl(f, weights_only=False)\n", "torch.load without weights_only=True"),
+        ("from yaml import load\nload(s)\n", "yaml.load()"),
+        ("import yaml as Y\nY.unsafe_load(s)\n", "yaml.unsafe_load()"),
+        ("from subprocess import run\ncmd = 'ffmpeg -i ' + p\nrun(cmd)\n", "subprocess.run with a command string"),
+        ("import subprocess as sp\nsp.Popen(command)\n", "subprocess.Popen with a command string"),
+        ("import builtins\nbuiltins.eval(s)\n", "eval()"),
+        ("import subprocess\nsubprocess.run(['ls'], shell=flag)\n", "shell=flag"),
+        ("from os import system\nsystem(c)\n", "os.system()"),
+        ("import pandas as pd\npd.read_pickle(p)\n", "pandas.read_pickle()"),
+        ("from pickle import loads\n", "from pickle import"),
+        ("import dill as d\n", "import dill"),
+    ],
+)
+def test_the_audit_resolves_aliases_and_imports(source, finding):
+    assert [s.split(": ", 1)[1] for s in unsafe_spots(source, "bad.py")] == [finding]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import subprocess\ncmd = ['fluidsynth', '-ni', sf]\nsubprocess.run(cmd, stdin=subprocess.DEVNULL)\n",
+        "import torch as T\nT.load(f, weights_only=True)\n",
+        "model.eval()\nm.to(d).eval()\n",
+        "import yaml\nyaml.safe_load(s)\n",
+    ],
+)
+def test_the_audit_passes_safe_forms(source):
+    assert unsafe_spots(source, "ok.py") == []
 
 
 def test_the_package_has_no_unsafe_loading_or_shell_strings():
