@@ -34,6 +34,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
         "empty_wav": rm.empty_file(folder / "empty.wav"),
         "truncated_mp4": rm.truncated(good_mp4, folder / "broken download.mp4"),
         "truncated_png": rm.truncated(good_png, folder / "broken download.png"),
+        "faststart_mp4": rm.truncated_faststart(folder / "half of a web video.mp4"),
         "truncated_wav": rm.truncated(good_wav, folder / "broken download.wav"),
         "text_mp4": rm.text_file(folder / "notes.mp4"),
         "text_jpg": rm.text_file(folder / "notes.jpg"),

@@ -33,6 +33,27 @@ def truncated(source: Path, path: Path) -> Path:
     return path
 
 
+def truncated_faststart(path: Path, seconds: float = 4.0) -> Path:
+    """The first half of a "faststart" mp4 (the index before the data, as web downloads are):
+    the header survives the cut and still declares the whole length."""
+    import av
+
+    whole = make_video(path.with_name(path.stem + " whole.mp4"), seconds=seconds, size=(64, 48))
+    fast = path.with_name(path.stem + " fast.mp4")
+    with av.open(str(whole)) as source, av.open(str(fast), "w", options={"movflags": "faststart"}) as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                target.mux(packet)
+    data = fast.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat"), "the test file must have its index first"
+    path.write_bytes(data[: len(data) // 2])
+    whole.unlink()
+    fast.unlink()
+    return path
+
+
 def text_file(path: Path) -> Path:
     path.write_text(TEXT, encoding="utf-8")
     return path

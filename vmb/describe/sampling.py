@@ -21,7 +21,7 @@ import numpy as np
 
 from vmb.errors import MediaError, UsageError
 from vmb.media.checks import check_file, open_input, short_av_reason, unsupported_codec_reason
-from vmb.media.video import output_size, video_duration, video_stream
+from vmb.media.video import output_size, verified_duration, video_duration, video_stream
 
 
 @dataclass(frozen=True)
@@ -73,19 +73,8 @@ def _small_luma(frame, side: int) -> np.ndarray:
 
 
 def _duration(container, stream, path) -> float:
-    duration, _ = video_duration(container, stream)
-    if duration:
-        return duration
-    # No duration in the headers: scan the packets (demuxing only, no decoding).
-    end = None
-    for packet in container.demux(stream):
-        if packet.pts is not None:
-            t = packet.pts + (packet.duration or 0)
-            end = t if end is None else max(end, t)
-    container.seek(0)
-    if end is None:
-        raise MediaError(path, "corrupt or truncated video: no video packets")
-    return float((end - (stream.start_time or 0)) * stream.time_base)
+    duration, exact = video_duration(container, stream)
+    return verified_duration(path, duration, exact)
 
 
 def sample_windows(

@@ -87,8 +87,7 @@ def read_frames(
     with container:
         stream = video_stream(container, path)
         duration, exact = video_duration(container, stream)
-        if duration is None or not exact:
-            duration = scan_duration(path)
+        duration = verified_duration(path, duration, exact)
         targets = sample_times(duration, num_frames=num_frames, fps=fps)
         frames, times = _decode_at(container, stream, path, targets, duration, exact, max_side)
         return np.stack(frames), np.array(times, np.float64)
@@ -156,6 +155,18 @@ def scan_duration(path) -> float:
         seconds = float((end - start) * stream.time_base)
         rate = stream.average_rate or stream.guessed_rate
         return seconds if seconds > 0 or not rate else 1 / float(rate)
+
+
+def verified_duration(path, duration: float | None, exact: bool) -> float:
+    """The video's duration, never trusted from a header alone: a duration the stream header
+    declares (``exact``) is checked against the packets at its end (:func:`check_complete`, a
+    file cut short with its header at the front — a "faststart" mp4 — raises); without one the
+    packets are scanned (:func:`scan_duration`)."""
+    if duration is None or not exact:
+        return scan_duration(path)
+    with open_input(path, "video") as container:
+        check_complete(container, video_stream(container, path), path, duration, "video")
+    return duration
 
 
 def check_complete(container, stream, path, declared_s: float, what: str = "video") -> None:
