@@ -19,9 +19,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import io
 import json
 import logging
 import os
+import stat
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,8 +93,44 @@ class IndexInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndexInfo:
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON object is expected, not {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+    def problem(self) -> str | None:
+        """What makes this info unusable (a field of the wrong type or range), or ``None``."""
+        checks = {
+            "encoder": isinstance(self.encoder, str) and bool(self.encoder),
+            "encoder_kind": self.encoder_kind in ("clap", "builtin"),
+            "dim": _is_int(self.dim) and self.dim > 0,
+            "count": _is_int(self.count) and self.count >= 0,
+            "tracks": _is_int(self.tracks) and self.tracks >= 0,
+            "index_type": isinstance(self.index_type, str),
+            "index_params": isinstance(self.index_params, dict),
+            "metric": self.metric in ("ip", "l2"),
+            "format_version": _is_int(self.format_version),
+            "files": isinstance(self.files, dict)
+            and all(
+                isinstance(v, dict) and isinstance(v.get("sha256"), str) and _is_int(v.get("bytes"))
+                and v["bytes"] >= 0
+                for v in self.files.values()
+            ),
+            "audio": self.audio is None
+            or (isinstance(self.audio, dict) and _is_int(self.audio.get("dim", 0))),
+            "skipped": isinstance(self.skipped, list),
+            "notes": isinstance(self.notes, list),
+            "tag_sources": isinstance(self.tag_sources, dict),
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if not bad:
+            return None
+        value = repr(getattr(self, bad[0]))
+        return f"{bad[0]} = {value[:60]}{'…' if len(value) > 60 else ''} is not valid"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -344,7 +382,7 @@ class MusicIndex:
         dir_fd = os.open(path, os.O_RDONLY)
         try:
             try:
-                raw_info = _read_at(dir_fd, INFO_FILE)
+                raw_info = _read_at(dir_fd, INFO_FILE, MAX_INFO_BYTES, path)
             except FileNotFoundError:
                 if _replaced(path, dir_fd):
                     raise
@@ -353,8 +391,11 @@ class MusicIndex:
                 info = IndexInfo.from_dict(json.loads(raw_info))
             except (ValueError, TypeError) as exc:
                 raise IndexFileError(
-                    path / INFO_FILE, f"not a valid index info file ({exc})"
+                    path / INFO_FILE, f"not a valid index info file ({str(exc)[:200]})"
                 ) from None
+            problem = info.problem()
+            if problem:
+                raise IndexFileError(path / INFO_FILE, f"not a valid index info file ({problem})")
             if info.format_version > FORMAT_VERSION:
                 raise IndexFileError(
                     path,
@@ -362,13 +403,16 @@ class MusicIndex:
                 )
             blobs: dict[str, bytes] = {}
             for name in (INDEX_FILE, CLIPS_FILE, *([AUDIO_FILE] if info.audio else [])):
+                expected = info.files.get(name)
+                limit = expected["bytes"] if verify and expected else MAX_UNVERIFIED_BYTES
                 try:
-                    data = _read_at(dir_fd, name)
+                    data = _read_at(dir_fd, name, limit, path)
                 except FileNotFoundError:
                     if _replaced(path, dir_fd):
                         raise  # a newer build took the folder's place: load() reads again
                     raise IndexFileError(path / name, "missing") from None
-                expected = info.files.get(name)
+                except IsADirectoryError:
+                    raise IndexFileError(path / name, "is a folder, not a file; rebuild the index") from None
                 if verify:
                     if expected is None:
                         raise IndexFileError(path / name, "no checksum in info.json")
@@ -406,11 +450,17 @@ class MusicIndex:
         missing = [c for c in (*CLIP_COLUMNS, *ATTRIBUTE_COLUMNS) if c not in table.columns]
         if missing:
             raise IndexFileError(path / CLIPS_FILE, f"missing columns: {', '.join(missing)}")
+        wrong = _wrong_column_types(blobs[CLIPS_FILE])
+        if wrong:
+            raise IndexFileError(path / CLIPS_FILE, f"wrong column types: {wrong}; rebuild the index")
         for name, idx in ((INDEX_FILE, index), (AUDIO_FILE, audio_index)):
             if idx is not None and idx.ntotal != len(table):
                 raise IndexFileError(
                     path / name, f"{idx.ntotal} vectors but clips.parquet has {len(table)} rows"
                 )
+        for name, idx in ((INDEX_FILE, index), (AUDIO_FILE, audio_index)):
+            if idx is not None and not _is_search_index(idx):
+                raise IndexFileError(path / name, "not a vector index vmb can search")
         if index.d != info.dim:
             raise IndexFileError(
                 path / INDEX_FILE, f"dimension {index.d}, info.json says {info.dim}"
@@ -420,6 +470,41 @@ class MusicIndex:
                 path / CLIPS_FILE, f"{len(table)} rows, info.json says {info.count}"
             )
         return cls(path, info, index, table, audio_index)
+
+
+MAX_UNVERIFIED_BYTES = 64 * 2**30  # an index loaded with verify=False: files of at most 64 GiB
+
+
+def _wrong_column_types(parquet: bytes) -> str:
+    """The clip-table columns whose Arrow type is not the contract's, as ``name (type)``."""
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(io.BytesIO(parquet))
+    expected = arrow_schema()
+    wrong = []
+    for field_ in expected:
+        i = schema.get_field_index(field_.name)
+        if i >= 0 and not _compatible(schema.field(i).type, field_.type):
+            wrong.append(f"{field_.name} ({schema.field(i).type}, expected {field_.type})")
+    return ", ".join(wrong)
+
+
+def _compatible(found, expected) -> bool:
+    import pyarrow as pa
+
+    if found == expected or pa.types.is_null(found):
+        return True
+    if pa.types.is_list(expected):
+        return pa.types.is_list(found) and (
+            pa.types.is_null(found.value_type) or found.value_type == expected.value_type
+        )
+    return False
+
+
+def _is_search_index(idx) -> bool:
+    import faiss
+
+    return isinstance(idx, faiss.Index) and idx.d > 0
 
 
 def _missing(value: Any) -> bool:
@@ -497,10 +582,22 @@ def _replaced(path: Path, dir_fd: int) -> bool:
     return (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino) or opened.st_nlink == 0
 
 
-def _read_at(dir_fd: int, name: str) -> bytes:
-    fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+def _read_at(dir_fd: int, name: str, max_bytes: int, folder: Path) -> bytes:
+    """The bytes of ``name`` in the opened folder: only a regular file (a FIFO or a link to a
+    device such as /dev/zero would hang or never end) of at most ``max_bytes``."""
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK, dir_fd=dir_fd)
     with os.fdopen(fd, "rb") as f:
-        return f.read()
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise IndexFileError(folder / name, "not a regular file; rebuild the index")
+        if st.st_size > max_bytes:
+            raise IndexFileError(
+                folder / name, f"{st.st_size} bytes, more than the {max_bytes} expected; rebuild the index"
+            )
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise IndexFileError(folder / name, f"more than the {max_bytes} bytes expected; rebuild the index")
+    return data
 
 
 def _vmb_version() -> str:
