@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 import yaml
 
-from vmb.errors import ConfigError
+from vmb.errors import ConfigError, show_value
+from vmb.fileio import read_limited
 
 PROFILES = ("default", "builtin")
 
@@ -111,17 +112,91 @@ class Config:
         return build_config(data, source)
 
 
+MAX_CONFIG_BYTES = 1 << 20
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 100
+
+
 def parse_override(item: str) -> tuple[str, Any]:
     """``"generator.top_k=50"`` → ``("generator.top_k", 50)``."""
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError(f"--set {item!r}: expected key.sub=value")
+        raise ConfigError(f"--set {show_value(item)}: expected key.sub=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+        value = parse_yaml(raw, f"--set {key}") if raw.strip() else None
+    except _NotYAML:
         value = raw
     return key, value
+
+
+class _NotYAML(ConfigError):
+    """Text that is not YAML (a plain string for ``--set``)."""
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """YAML ``text`` (safe types only) with bounded work: at most :data:`MAX_YAML_NODES` nodes
+    once aliases are expanded (no "billion laughs"), :data:`MAX_YAML_DEPTH` levels, no
+    recursive alias, no integer too long to convert.
+
+    Raises:
+        ConfigError: naming ``source`` and the problem, in one line.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node, source)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(f"{source}: nested more than {MAX_YAML_DEPTH} levels deep") from None
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _NotYAML(f"{source}: not valid YAML ({first[:200]})") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        what = "an integer with too many digits" if "digits" in str(exc) else str(exc)[:120]
+        raise ConfigError(f"{source}: a value is out of range ({what})") from None
+    finally:
+        loader.dispose()
+
+
+def _check_expanded_size(root, source: str) -> None:
+    """Count the nodes ``root`` expands to (aliases counted at every use), without expanding."""
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    active: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            depths[key] = 1 + max((depths[id(c)] for c in children), default=0)
+            if sizes[key] > MAX_YAML_NODES:
+                raise ConfigError(
+                    f"{source}: expands to more than {MAX_YAML_NODES} values (nested aliases?)"
+                )
+            if depths[key] > MAX_YAML_DEPTH:
+                raise ConfigError(f"{source}: nested more than {MAX_YAML_DEPTH} levels deep")
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise ConfigError(f"{source}: a recursive alias (a value that contains itself)")
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:
@@ -130,10 +205,10 @@ def set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:
     for i, part in enumerate(parts[:-1]):
         child = node.get(part)
         if not isinstance(child, dict):
-            raise ConfigError(f"{source}: unknown config key {'.'.join(parts[: i + 1])!r}")
+            raise ConfigError(f"{source}: unknown config key {show_value('.'.join(parts[: i + 1]))}")
         node = child
     if parts[-1] not in node:
-        raise ConfigError(f"{source}: unknown config key {key!r}")
+        raise ConfigError(f"{source}: unknown config key {show_value(key)}")
     node[parts[-1]] = value
 
 
@@ -148,21 +223,21 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
     if origin is Literal:
         if value not in args:
             choices = ", ".join(str(a) for a in args)
-            raise ConfigError(f"{source}: {key} = {value!r} is not one of: {choices}")
+            raise ConfigError(f"{source}: {key} = {show_value(value)} is not one of: {choices}")
         return value
     if hint is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{source}: {key} = {value!r} is not true/false")
+        raise ConfigError(f"{source}: {key} = {show_value(value)} is not true/false")
     if hint in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: {key} = {value!r} is not a number")
+            raise ConfigError(f"{source}: {key} = {show_value(value)} is not a number")
         if hint is int and float(value) != int(value):
-            raise ConfigError(f"{source}: {key} = {value!r} is not a whole number")
+            raise ConfigError(f"{source}: {key} = {show_value(value)} is not a whole number")
         return hint(value)
     if hint is str:
         if value is None or isinstance(value, (dict, list)):
-            raise ConfigError(f"{source}: {key} = {value!r} is not a string")
+            raise ConfigError(f"{source}: {key} = {show_value(value)} is not a string")
         return str(value)
     return value
 
@@ -174,7 +249,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ConfigError(f"{source}: unknown config key {prefix + unknown[0]!r}")
+        raise ConfigError(f"{source}: unknown config key {show_value(prefix + str(unknown[0]))}")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         hint = hints[name]
@@ -204,7 +279,7 @@ def load_config(
         config = _load_yaml(Path(path))
     elif profile is not None:
         if profile not in PROFILES:
-            raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+            raise ConfigError(f"unknown profile {show_value(profile)}; choose one of: {', '.join(PROFILES)}")
         config = _load_yaml(configs_dir() / f"{profile}.yaml")
     else:
         config = Config()
@@ -212,13 +287,15 @@ def load_config(
 
 
 def _load_yaml(path: Path) -> Config:
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+        text = read_limited(path, MAX_CONFIG_BYTES).decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid YAML (not UTF-8 text)") from None
+    data = parse_yaml(text, str(path))
     if data is None:
         data = {}
     return build_config(data, str(path))

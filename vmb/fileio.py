@@ -131,6 +131,26 @@ def fsync_folder(folder: str | os.PathLike) -> None:
             fsync_file(p)
 
 
+def read_limited(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path``, refusing (``OSError`` with a readable
+    ``strerror``) a pipe, device or folder — which would hang or never end — and a file larger
+    than ``max_bytes``. The one way vmb reads a small user file (configs, manifests, cue files)."""
+    import errno
+    import stat as stat_
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat_.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a pipe, device or folder)", str(path))
+        if st.st_size > max_bytes:
+            raise OSError(errno.EFBIG, f"larger than the {max_bytes} bytes allowed", str(path))
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"larger than the {max_bytes} bytes allowed", str(path))
+    return data
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
