@@ -77,8 +77,17 @@ def load_inputs(
         else:
             inputs.append(MediaInput("image", str(path)))
     if text is not None:
-        inputs.append(MediaInput("text", text=" ".join(str(text).split())))
+        inputs.append(MediaInput("text", text=clean_text(text)))
     return inputs
+
+
+def clean_text(text: str) -> str:
+    """The user's words as plain one-line text: bytes that were not UTF-8 (surrogate escapes
+    from the command line) become U+FFFD, control characters (ESC sequences, newlines) spaces,
+    runs of white space one space."""
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = "".join(" " if (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0) else c for c in text)
+    return " ".join(text.split())
 
 
 def ensure_frames(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+from stat import S_ISREG
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,8 @@ def check_file(path: str | os.PathLike) -> Path:
         raise MediaError(path, f"cannot read file: {exc.strerror or exc}") from None
     if path.is_dir():
         raise MediaError(path, "is a directory, not a file")
+    if not S_ISREG(stat.st_mode):
+        raise MediaError(path, "not a regular file (a pipe, device or socket); give a file")
     if stat.st_size == 0:
         raise MediaError(path, "file is empty")
     if not os.access(path, os.R_OK):
@@ -105,7 +108,9 @@ def open_input(path: Path, what: str):
 
     with ffmpeg_log_capture() as logs:
         try:
-            return av.open(str(path), mode="r", metadata_errors="replace")
+            # absolute, so that a name such as "concat:a|b" or "pipe:0" is never read as an
+            # FFmpeg protocol
+            return av.open(os.path.abspath(path), mode="r", metadata_errors="replace")
         except FileNotFoundError:
             raise MediaError(path, "file not found") from None
         except PermissionError:

@@ -196,7 +196,7 @@ def _write(video: Path, tmp: Path, music: np.ndarray, rate: int, copy_video: boo
     source = open_input(video, "video")
     with (
         source,
-        av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as target,
+        av.open(os.path.abspath(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as target,
     ):
         vin = video_stream(source, video)
         codec = vin.codec_context.name

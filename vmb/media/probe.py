@@ -153,7 +153,7 @@ def _probe_image(path, image) -> MediaInfo:
 
 def _probe_av(path) -> MediaInfo:
     from vmb.media.audio import check_soundfile_header
-    from vmb.media.video import check_complete, video_duration
+    from vmb.media.video import check_complete, scan_duration, video_duration
 
     container = open_input(path, "media")
     with container:
@@ -198,6 +198,9 @@ def _probe_av(path) -> MediaInfo:
             video_s, exact = video_duration(container, stream)
             if video_s and exact:
                 check_complete(container, stream, path, video_s, "video")
+            else:  # no stream duration: the container's may lie (a header claiming 40 min)
+                video_s = scan_duration(path)
+            duration = video_s  # a video lasts as long as its pictures, whatever the header says
             num_frames = stream.frames or (int(round(video_s * fps)) if video_s and fps else None)
             info.update(
                 width=width,

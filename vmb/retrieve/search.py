@@ -151,8 +151,9 @@ class Retriever:
         hits, rows = [], []
         for i, p in enumerate(paths):
             path = str(Path(p).expanduser().resolve())
-            audio, sr = read_audio(path, mono=True)
-            piece = audio[:, : int(PINNED_ANALYSIS_S * sr)]
+            # only the first PINNED_ANALYSIS_S seconds are decoded: a 3-hour file costs no more
+            # than a short one, and they are the reference the generator gets
+            piece, sr = read_audio(path, mono=True, duration_s=PINNED_ANALYSIS_S)
             attrs = clip_attributes(
                 measure_clip(piece, sr), SourceTrack(key=path, path=path), vocab
             )
@@ -160,7 +161,7 @@ class Retriever:
                 id=f"pinned:{Path(path).name}",
                 path=path,
                 start_s=0.0,
-                duration_s=audio.shape[-1] / sr,
+                duration_s=piece.shape[-1] / sr,
                 sample_rate=sr,
                 caption=caption_from_attributes(attrs),
                 attributes=attrs,
