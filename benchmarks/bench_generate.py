@@ -32,12 +32,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--index", default="index/demo")
+    parser.add_argument("--index", default="demo")
     args = parser.parse_args()
 
     from vmb.pipeline import Pipeline
     from vmb.config import load_config
-    from vmb.retrieve.demo import ensure_demo_index
+    from vmb.library import ensure_demo_index
     from vmb.testing import make_video
 
     ensure_demo_index(args.index, progress=True)

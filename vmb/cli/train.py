@@ -1,7 +1,7 @@
-"""The ``vmb train adapter``, ``vmb train describer`` and ``vmb data pairs`` commands.
+"""``vmb train adapter`` and ``vmb train describer``: vmb's learned parts.
 
-Registered on the root app in :mod:`vmb.cli`; the work is done by :mod:`vmb.train.adapter`,
-:mod:`vmb.train.describer` and :mod:`vmb.train.data`. Heavy imports happen inside the commands.
+The work is done by :mod:`vmb.train.adapter` and :mod:`vmb.train.describer`. Heavy imports
+happen inside the commands.
 """
 
 from __future__ import annotations
@@ -9,23 +9,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+from vmb.cli.app import JsonOpt, QuietOpt, group, print_json, say, say_notes
 
-train_app = typer.Typer(
-    help="Train vmb's learned parts: the music-bridge adapter and the description model.",
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-data_app = typer.Typer(
-    help="Prepare training data.",
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+train_app = group("Train vmb's learned parts: the music-bridge adapter and the description model.")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 StepsOpt = Annotated[int, typer.Option("--steps", help="Optimizer steps in all.")]
 LrOpt = Annotated[float, typer.Option("--lr", help="Learning rate (AdamW).")]
 PrecisionOpt = Annotated[
@@ -38,22 +26,20 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of batches, dropout a
 EvalEveryOpt = Annotated[int, typer.Option("--eval-every", help="Steps between held-out losses.")]
 SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Steps between checkpoints.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
-
-
-def _print_json(data: Any) -> None:
-    from vmb.cli import print_json
-
-    print_json(data)
 
 
 def _interrupted(out: str) -> typer.Exit:
-    err_console.print(
-        f"interrupted: the last finished step is saved in {out}/checkpoints; add --resume to continue",
-        markup=False,
-        highlight=False,
-    )
+    say(f"interrupted: the last finished step is saved in {out}/checkpoints; add --resume to continue",
+        stderr=True)  # fmt: skip
     return typer.Exit(130)
+
+
+def _run(train: Any, args: Any, out: str) -> Any:
+    """Run a trainer; Ctrl-C ends with exit code 130 and says how to resume."""
+    try:
+        return train(args)
+    except KeyboardInterrupt:
+        raise _interrupted(out) from None
 
 
 @train_app.command("adapter")
@@ -94,25 +80,20 @@ def train_adapter_command(
         eval_fraction=eval_fraction, eval_every=eval_every, save_every=save_every, seed=seed,
         device=device, progress=not quiet and not as_json,
     )  # fmt: skip
-    try:
-        result = train_adapter(args)
-    except KeyboardInterrupt:
-        raise _interrupted(out) from None
+    result = _run(train_adapter, args, out)
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     data_out = result.to_dict()
     held = data_out["eval_losses"]
-    console.print(
+    say(
         f"adapter saved to {result.out} after {result.state.step} steps: loss "
         f"{data_out['first_loss']:.4f} -> {data_out['final_loss']:.4f}"
         + (f", held-out {held[-1][1]:.4f}" if held else "")
         + f"; {result.trainable_parameters:,} of {result.total_parameters:,} parameters trained "
-        f"({100 * result.trainable_share:.1f} %), {result.tokens_per_second:,.0f} tokens/s",
-        markup=False, highlight=False, soft_wrap=True,
-    )  # fmt: skip
-    for note in result.notes:
-        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+        f"({100 * result.trainable_share:.1f} %), {result.tokens_per_second:,.0f} tokens/s"
+    )
+    say_notes(result.notes)
 
 
 @train_app.command("describer")
@@ -146,44 +127,20 @@ def train_describer_command(
         merge=merge, eval_fraction=eval_fraction, eval_every=eval_every, save_every=save_every,
         seed=seed, device=device, progress=not quiet and not as_json,
     )  # fmt: skip
-    try:
-        result = train_describer(args)
-    except KeyboardInterrupt:
-        raise _interrupted(out) from None
+    result = _run(train_describer, args, out)
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     d = result.to_dict()
     held = d["eval_losses"]
     where = f"use it with: vmb describe --describer vlm --model {result.out}" if merge else f"LoRA adapter in {result.out}/lora"
-    console.print(
+    say(
         f"describer saved to {result.out} after {result.state.step} steps: loss {d['first_loss']:.4f} -> "
         f"{d['final_loss']:.4f}" + (f", held-out {held[-1][1]:.4f}" if held else "")
-        + f"; {result.trainable_parameters:,} LoRA parameters; {where}",
-        markup=False, highlight=False, soft_wrap=True,
-    )  # fmt: skip
-    for note in result.notes:
-        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+        + f"; {result.trainable_parameters:,} LoRA parameters; {where}"
+    )
+    say_notes(result.notes)
 
 
-@data_app.command("pairs")
-def data_pairs_command(
-    video_dir: Annotated[str, typer.Argument(help="A folder of music videos (with an optional metadata.csv/jsonl of tags).")],
-    out: Annotated[str, typer.Option("--out", "-o", help="The dataset folder to write.")],
-    frames: Annotated[int, typer.Option("--frames", help="Frames sampled per video.")] = 8,
-    max_side: Annotated[int, typer.Option("--max-side", help="Longer side of the stored frames, pixels.")] = 448,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out if it exists.")] = False,
-    quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Frames, audio track and measured attributes of music videos → a datasets dataset."""
-    from vmb.train.data import make_pairs
-
-    report = make_pairs(video_dir, out, num_frames=frames, max_side=max_side, overwrite=overwrite,
-                        progress=not quiet and not as_json)  # fmt: skip
-    if as_json:
-        _print_json(report.to_dict())
-        return
-    console.print(f"{report.rows} pair(s) written to {report.out}", markup=False, highlight=False)
-    for skipped in report.skipped:
-        console.print(f"skipped {skipped['path']}: {skipped['reason']}", markup=False, highlight=False, soft_wrap=True)
+def register(app: typer.Typer) -> None:
+    app.add_typer(train_app, name="train")
