@@ -225,7 +225,6 @@ class Pipeline:
         from vmb.describe import load_inputs
 
         cfg = self.config
-        timings: dict[str, float] = {}
         notes = list(self.notes)
         if isinstance(self.retriever, DeferredRetriever):
             # Before the spinner starts: building the demo library shows its own progress bars.
@@ -236,50 +235,38 @@ class Pipeline:
         music_weight = cfg.generator.music_weight if music_weight is None else float(music_weight)
 
         with _Stages(progress) as stages:
-            stages.start("reading the inputs")
-            start = time.perf_counter()
+            stages.start("reading the inputs", timing="decode")
             has_media = video is not None or bool(images) or bool(text and text.strip())
             inputs = (
                 load_inputs(video=video, images=list(images), text=text, num_frames=cfg.describer.num_frames)
                 if has_media
                 else []
             )
-            timings["decode"] = time.perf_counter() - start
             if duration_s is None:
                 duration_s = cfg.generator.duration_s
             if duration_s is None:
                 video_input = next((i for i in inputs if i.kind == "video"), None)
                 duration_s = video_input.duration_s if video_input and video_input.duration_s else DEFAULT_DURATION_S
 
-            stages.start("describing (text bridge)")
-            start = time.perf_counter()
+            stages.start("describing (text bridge)", timing="describe")
             description = (
                 self.describer.describe(inputs) if inputs else MusicDescription(source=REFERENCE_ONLY)
             )
-            timings["describe"] = time.perf_counter() - start
 
-            stages.start("retrieving references (music bridge)")
-            start = time.perf_counter()
+            stages.start("retrieving references (music bridge)", timing="retrieve")
             hits, search_notes, prompt = self._retrieve(description, parsed_wants, references)
             notes.extend(search_notes)
-            timings["retrieve"] = time.perf_counter() - start
 
-            bridges = Bridges(
-                description=description,
-                text=prompt,
-                references=tuple(hits),
-                wants=parsed_wants,
-                text_weight=text_weight,
-                music_weight=music_weight,
-            )
+            bridges = Bridges(description=description, text=prompt, references=tuple(hits), wants=parsed_wants,
+                              text_weight=text_weight, music_weight=music_weight)  # fmt: skip
             kwargs: dict[str, Any] = {"text_weight": text_weight, "music_weight": music_weight}
             if cfg.generator.kind == "musicgen":
                 kwargs.update(top_k=cfg.generator.top_k, temperature=cfg.generator.temperature, progress=progress)
             elif midi_path is not None:
                 kwargs["midi_path"] = midi_path
-            stages.start(f"generating {float(duration_s):.1f} s of music")
+            stages.start(f"generating {float(duration_s):.1f} s of music")  # the generator times itself
             result = self.generator.generate(bridges, float(duration_s), seed=seed, **kwargs)
-        timings.update(result.timings)
+        timings = {**stages.timings, **result.timings}
         return GenerationResult(
             audio=result.audio,
             sample_rate=result.sample_rate,
@@ -340,9 +327,13 @@ class Pipeline:
 
 
 class _Stages:
-    """A one-line spinner naming the stage that runs (stderr), when ``enabled``."""
+    """A one-line spinner naming the stage that runs (stderr), when ``enabled``, and the seconds
+    of each timed stage (:attr:`timings`)."""
 
     def __init__(self, enabled: bool):
+        self.timings: dict[str, float] = {}
+        self._timing: str | None = None
+        self._started = 0.0
         self._status = None
         if enabled:
             from rich.console import Console
@@ -350,17 +341,26 @@ class _Stages:
             self._status = Console(stderr=True).status("")
             self._status.start()
 
-    def __enter__(self) -> _Stages:
+    def __enter__(self) -> _Stages:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop_timing()
         if self._status is not None:
             self._status.stop()
             self._status = None
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, timing: str | None = None) -> None:
+        """Show ``name``; the time until the next stage is recorded as ``timings[timing]``."""
+        self._stop_timing()
+        self._timing, self._started = timing, time.perf_counter()
         if self._status is not None:
             self._status.update(name)
+
+    def _stop_timing(self) -> None:
+        if self._timing is not None:
+            self.timings[self._timing] = time.perf_counter() - self._started
+            self._timing = None
 
 
 __all__ = ["ModelUnavailable", "Pipeline", "missing_models", "model_available"]

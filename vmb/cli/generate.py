@@ -31,35 +31,18 @@ def generate(
     text: TextOpt = None,
     reference: ReferenceOpt = None,
     want: WantOpt = None,
-    duration: Annotated[
-        float | None, typer.Option("--duration", help="Seconds of music (default: the video's length, else 30).")
-    ] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Seconds of music (default: the video's length, else 30).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed for reproducible music.")] = None,
-    profile: Annotated[
-        str | None,
-        typer.Option("--profile", help="default (neural) or builtin (offline); default: default if its models are local."),
-    ] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="default (neural) or builtin (offline); default: default if its models are local.")] = None,
     config_file: ConfigOpt = None,
     overrides: SetOpt = None,
-    index: Annotated[
-        str | None, typer.Option("--index", help="The index to retrieve references from (a folder, or demo).")
-    ] = None,
-    adapter: Annotated[
-        str | None, typer.Option("--adapter", help="A trained music-bridge adapter folder (MusicGen).")
-    ] = None,
-    text_weight: Annotated[
-        float | None, typer.Option("--text-weight", help="Guidance weight of the text bridge.")
-    ] = None,
-    music_weight: Annotated[
-        float | None, typer.Option("--music-weight", help="Guidance weight of the music bridge.")
-    ] = None,
+    index: Annotated[str | None, typer.Option("--index", help="The index to retrieve references from (a folder, or demo).")] = None,
+    adapter: Annotated[str | None, typer.Option("--adapter", help="A trained music-bridge adapter folder (MusicGen).")] = None,
+    text_weight: Annotated[float | None, typer.Option("--text-weight", help="Guidance weight of the text bridge.")] = None,
+    music_weight: Annotated[float | None, typer.Option("--music-weight", help="Guidance weight of the music bridge.")] = None,
     out: Annotated[str | None, typer.Option("--out", help="Output folder (default: next to the input).")] = None,
-    keep_audio: Annotated[
-        bool, typer.Option("--keep-audio", help="Mix the video's own audio under the music.")
-    ] = False,
-    midi: Annotated[
-        bool, typer.Option("--midi", help="Also write the arrangement as MIDI (built-in generator).")
-    ] = False,
+    keep_audio: Annotated[bool, typer.Option("--keep-audio", help="Mix the video's own audio under the music.")] = False,
+    midi: Annotated[bool, typer.Option("--midi", help="Also write the arrangement as MIDI (built-in generator).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Make music for a video, images, text and/or pinned references."""
@@ -75,20 +58,10 @@ def generate(
     check_writable(out_dir)
     stem = output_stem(video, images, references)
     pipe = Pipeline.load(config_file, profile, overrides=settings, index=index, progress=not as_json)
-    result = pipe(
-        video=video,
-        images=images,
-        text=text,
-        references=references,
-        wants=wants,
-        duration_s=duration,
-        seed=seed,
-        text_weight=text_weight,
-        music_weight=music_weight,
-        midi_path=out_dir / f"{stem}.vmb.mid" if midi else None,
-        progress=not as_json,
-    )
     inputs = {"video": video, "images": images, "text": text, "references": references, "wants": wants}
+    midi_path = out_dir / f"{stem}.vmb.mid" if midi else None
+    result = pipe(**inputs, duration_s=duration, seed=seed, text_weight=text_weight, music_weight=music_weight,
+                  midi_path=midi_path, progress=not as_json)  # fmt: skip
     result = pipe.save(result, out_dir=out_dir, stem=stem, video=video, keep_original_audio=keep_audio,
                        inputs=inputs)  # fmt: skip
     if as_json:

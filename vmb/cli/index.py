@@ -28,34 +28,16 @@ index_app = group("Build and inspect music indexes (the music bridge's library).
 
 @index_app.command("build")
 def index_build(
-    source: Annotated[
-        str,
-        typer.Argument(help="A folder of audio, a CSV/JSONL manifest, or a saved datasets folder."),
-    ],
-    out: Annotated[
-        str, typer.Option("--out", "-o", help="The index folder to write, e.g. index/mine.")
-    ],
-    encoder: Annotated[
-        str | None, typer.Option("--encoder", help="clap or builtin (default from the config).")
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", help="CLAP hub id or local folder.")
-    ] = None,
+    source: Annotated[str, typer.Argument(help="A folder of audio, a CSV/JSONL manifest, or a saved datasets folder.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="The index folder to write, e.g. index/mine.")],
+    encoder: Annotated[str | None, typer.Option("--encoder", help="clap or builtin (default from the config).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="CLAP hub id or local folder.")] = None,
     segment_s: Annotated[float, typer.Option("--segment-s", help="Clip length in seconds.")] = 10.0,
     hop_s: Annotated[float, typer.Option("--hop-s", help="Seconds between clip starts.")] = 10.0,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue an interrupted build of --out.")
-    ] = False,
-    batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Clips per CLAP forward pass.")
-    ] = None,
-    memory_budget_gb: Annotated[
-        float | None,
-        typer.Option("--memory-budget-gb", help="Use IVF-PQ when flat vectors exceed this."),
-    ] = None,
-    index_type: Annotated[
-        str, typer.Option("--index-type", help="auto, flat, hnsw, ivf_flat or ivf_pq.")
-    ] = "auto",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted build of --out.")] = False,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Clips per CLAP forward pass.")] = None,
+    memory_budget_gb: Annotated[float | None, typer.Option("--memory-budget-gb", help="Use IVF-PQ when flat vectors exceed this.")] = None,
+    index_type: Annotated[str, typer.Option("--index-type", help="auto, flat, hnsw, ivf_flat or ivf_pq.")] = "auto",
     config_file: ConfigOpt = None,
     overrides: SetOpt = None,
     as_json: JsonOpt = False,
@@ -145,10 +127,7 @@ def index_info(
 
 @index_app.command("demo")
 def index_demo(
-    out: Annotated[
-        str | None,
-        typer.Option("--out", help="Where the demo index goes (default: the data home, see vmb.home)."),
-    ] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Where the demo index goes (default: the data home, see vmb.home).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Render and index again.")] = False,
     renderer: Annotated[str, typer.Option("--renderer", help="auto, fluidsynth or numpy.")] = "auto",
     as_json: JsonOpt = False,

@@ -30,28 +30,16 @@ from vmb.cli.app import (
 
 def retrieve(
     text: Annotated[str | None, typer.Option("--text", help="A description of the music.")] = None,
-    video: Annotated[
-        str | None, typer.Option("--video", help="Describe this video and search with it.")
-    ] = None,
+    video: Annotated[str | None, typer.Option("--video", help="Describe this video and search with it.")] = None,
     image: ImageOpt = None,
     want: WantOpt = None,
     reference: ReferenceOpt = None,
-    index_path: Annotated[
-        str | None,
-        typer.Option("--index", help="Index folder, or demo (default: index.path of the config)."),
-    ] = None,
+    index_path: Annotated[str | None, typer.Option("--index", help="Index folder, or demo (default: index.path of the config).")] = None,
     k: Annotated[int | None, typer.Option("-k", help="Hits per track (broad and targeted).")] = None,
-    encoder: Annotated[
-        str | None, typer.Option("--encoder", help="clap or builtin (default: the index's).")
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option("--model", help="CLAP hub id or local folder (default: the index's)."),
-    ] = None,
+    encoder: Annotated[str | None, typer.Option("--encoder", help="clap or builtin (default: the index's).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="CLAP hub id or local folder (default: the index's).")] = None,
     describer: DescriberOpt = None,
-    allow_same_track: Annotated[
-        bool, typer.Option("--allow-same-track", help="Allow several clips of one track.")
-    ] = False,
+    allow_same_track: Annotated[bool, typer.Option("--allow-same-track", help="Allow several clips of one track.")] = False,
     config_file: ConfigOpt = None,
     overrides: SetOpt = None,
     as_json: JsonOpt = False,

@@ -6,6 +6,7 @@ happen inside the commands.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 import typer
@@ -34,12 +35,24 @@ def _interrupted(out: str) -> typer.Exit:
     return typer.Exit(130)
 
 
-def _run(train: Any, args: Any, out: str) -> Any:
-    """Run a trainer; Ctrl-C ends with exit code 130 and says how to resume."""
+def _train(what: str, train: Any, args_type: Any, options: dict[str, Any], summary: Any) -> None:
+    """Build ``args_type`` from the command's options, run ``train`` (Ctrl-C ends with exit code
+    130 and says how to resume), and print the result: JSON, or one line with ``summary(result)``."""
+    quiet, as_json = options.pop("quiet"), options.pop("as_json")
+    fields = {f.name for f in dataclasses.fields(args_type)}
+    args = args_type(**{k: v for k, v in options.items() if k in fields}, progress=not quiet and not as_json)
     try:
-        return train(args)
+        result = train(args)
     except KeyboardInterrupt:
-        raise _interrupted(out) from None
+        raise _interrupted(options["out"]) from None
+    if as_json:
+        print_json(result.to_dict())
+        return
+    d = result.to_dict()
+    held = f", held-out {d['eval_losses'][-1][1]:.4f}" if d["eval_losses"] else ""
+    say(f"{what} saved to {result.out} after {result.state.step} steps: loss {d['first_loss']:.4f} -> "
+        f"{d['final_loss']:.4f}{held}; {summary(result)}")  # fmt: skip
+    say_notes(result.notes)
 
 
 @train_app.command("adapter")
@@ -72,28 +85,9 @@ def train_adapter_command(
     """Train the music-bridge adapter of a MusicGen model (the base stays frozen)."""
     from vmb.train.adapter import AdapterTrainingArgs, train_adapter
 
-    args = AdapterTrainingArgs(
-        data=data, index=index, base=base, out=out, mechanism=mechanism, steps=steps,
-        batch_size=batch_size, lr=lr, precision=precision, resume=resume, segment_s=segment_s,
-        max_segments=max_segments, text_dropout=text_dropout, music_dropout=music_dropout,
-        control_layers=control_layers, num_tokens=num_tokens, embedding_source=embedding_source,
-        eval_fraction=eval_fraction, eval_every=eval_every, save_every=save_every, seed=seed,
-        device=device, progress=not quiet and not as_json,
-    )  # fmt: skip
-    result = _run(train_adapter, args, out)
-    if as_json:
-        print_json(result.to_dict())
-        return
-    data_out = result.to_dict()
-    held = data_out["eval_losses"]
-    say(
-        f"adapter saved to {result.out} after {result.state.step} steps: loss "
-        f"{data_out['first_loss']:.4f} -> {data_out['final_loss']:.4f}"
-        + (f", held-out {held[-1][1]:.4f}" if held else "")
-        + f"; {result.trainable_parameters:,} of {result.total_parameters:,} parameters trained "
-        f"({100 * result.trainable_share:.1f} %), {result.tokens_per_second:,.0f} tokens/s"
-    )
-    say_notes(result.notes)
+    _train("adapter", train_adapter, AdapterTrainingArgs, dict(locals()), lambda r: (
+        f"{r.trainable_parameters:,} of {r.total_parameters:,} parameters trained "
+        f"({100 * r.trainable_share:.1f} %), {r.tokens_per_second:,.0f} tokens/s"))  # fmt: skip
 
 
 @train_app.command("describer")
@@ -121,25 +115,10 @@ def train_describer_command(
     """LoRA-fine-tune the description model on (visuals, JSON description) pairs."""
     from vmb.train.describer import DescriberTrainingArgs, train_describer
 
-    args = DescriberTrainingArgs(
-        data=data, base=base, out=out, lora_rank=lora_rank, lora_alpha=lora_alpha, steps=steps,
-        batch_size=batch_size, lr=lr, precision=precision, resume=resume, num_frames=frames,
-        merge=merge, eval_fraction=eval_fraction, eval_every=eval_every, save_every=save_every,
-        seed=seed, device=device, progress=not quiet and not as_json,
-    )  # fmt: skip
-    result = _run(train_describer, args, out)
-    if as_json:
-        print_json(result.to_dict())
-        return
-    d = result.to_dict()
-    held = d["eval_losses"]
-    where = f"use it with: vmb describe --describer vlm --model {result.out}" if merge else f"LoRA adapter in {result.out}/lora"
-    say(
-        f"describer saved to {result.out} after {result.state.step} steps: loss {d['first_loss']:.4f} -> "
-        f"{d['final_loss']:.4f}" + (f", held-out {held[-1][1]:.4f}" if held else "")
-        + f"; {result.trainable_parameters:,} LoRA parameters; {where}"
-    )
-    say_notes(result.notes)
+    options = dict(locals(), num_frames=frames)
+    _train("describer", train_describer, DescriberTrainingArgs, options, lambda r: (
+        f"{r.trainable_parameters:,} LoRA parameters; "
+        + (f"use it with: vmb describe --describer vlm --model {r.out}" if merge else f"LoRA adapter in {r.out}/lora")))  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
