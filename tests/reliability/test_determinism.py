@@ -1,7 +1,7 @@
 """Same inputs and seed, bit-identical built-in output: across processes with different hash
 seeds, and whether the soundfont levels are measured fresh or read from the on-disk cache.
 
-(In one process, seeded reproducibility is tested in tests/builtin/test_builtin_generator.py and
+(In one process, seeded reproducibility is tested in tests/generate/builtin/test_builtin_generator.py and
 tests/e2e/test_pipeline_api.py; neural CPU output in tests/generate/test_musicgen_generate.py.)
 """
 
