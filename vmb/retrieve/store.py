@@ -1,6 +1,6 @@
 """The index on disk: ``index.faiss``, ``clips.parquet``, ``info.json`` (and ``audio.faiss``).
 
-Layout of an index folder (the contract of DESIGN.md):
+Layout of an index folder (docs/ARCHITECTURE.md, "The index folder"):
 
 * ``index.faiss`` — the vectors of the index's main encoder (row ``i`` ↔ clip ``i``).
 * ``clips.parquet`` — one row per clip: every :class:`~vmb.types.Clip` field and attribute
