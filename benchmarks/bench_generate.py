@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import write_result
+
 RESULTS = Path(__file__).parent / "results" / "generate.json"
 
 
@@ -96,8 +98,7 @@ def main() -> None:
         "target_warm_s": 10.0,
         "meets_target": best["total_s"] < 10.0,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    write_result(RESULTS, report)
     print(json.dumps(report, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 
