@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from vmb.config import Config
@@ -116,17 +115,11 @@ def missing_models(cfg: Config) -> list[str]:
 
 
 def model_available(model: str | os.PathLike) -> bool:
-    """Whether ``model`` (a local folder or a hub id) can be loaded without a download."""
-    folder = Path(model).expanduser()
-    if folder.is_dir():
-        return (folder / "config.json").is_file()
-    try:
-        from huggingface_hub import try_to_load_from_cache
+    """Whether ``model`` (a local folder or a hub id) can be loaded without a download
+    (:func:`vmb.hub.is_available_locally`)."""
+    from vmb.hub import is_available_locally
 
-        found = try_to_load_from_cache(str(model), "config.json")
-    except Exception:  # noqa: BLE001 - a malformed id is simply not available
-        return False
-    return isinstance(found, str)
+    return is_available_locally(model)
 
 
 __all__ = [

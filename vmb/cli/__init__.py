@@ -26,6 +26,3 @@ for _name in COMMAND_GROUPS:
     import_module(f"vmb.cli.{_name}").register(app)
 
 __all__ = ["COMMAND_GROUPS", "app", "main", "print_json"]
-
-if __name__ == "__main__":
-    main()
