@@ -99,6 +99,9 @@ def test_vmb_retrieve_finds_the_demo_library_from_any_directory(home, small_libr
     data = json.loads(result.stdout)
     assert data["index"] == str(home / "index" / "demo")
     assert data["hits"]
+    info = CliRunner().invoke(app, ["index", "info", "demo", "--json"])
+    assert info.exit_code == 0, info.output
+    assert json.loads(info.stdout)["path"] == str(home / "index" / "demo")
 
 
 def test_two_processes_starting_together_build_the_demo_library_once(home, small_library, tmp_path):
