@@ -42,6 +42,8 @@ import statistics
 import time
 from pathlib import Path
 
+from benchmarks.common import write_result
+
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results" / "analysis.json"
@@ -209,10 +211,7 @@ def main(argv=None) -> dict:
                             for kind in sorted({r["clip"] for r in bpm_rows})},
                 "vmb_librosa_agree": sum(r["agree"] for r in bpm_rows), "rows": bpm_rows},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2, default=str))
-    os.replace(tmp, RESULTS)
+    write_result(RESULTS, result, argv)
     print(json.dumps({k: v for k, v in result.items() if k != "bpm"} | {"bpm": {k: v for k, v in result["bpm"].items() if k != "rows"}}, indent=2, default=str))
     return result
 

@@ -23,7 +23,6 @@ Writes ``benchmarks/results/builtin.json``. Target: 30 s of music in under 3 s.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -33,6 +32,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.common import write_result
 
 RESULTS = Path(__file__).resolve().parent / "results" / "builtin.json"
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
@@ -124,11 +125,7 @@ def main() -> None:
             c["vmb_total_s"]["min"] < 3.0 for c in cases if c["music_s"] == 30.0),
         "cases": cases,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, RESULTS)
-    print(f"wrote {RESULTS}")
+    write_result(RESULTS, report)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ import platform
 import time
 from pathlib import Path
 
+from benchmarks.common import write_result
+
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results" / "faiss.json"
@@ -255,8 +257,6 @@ def main() -> None:
         print(json.dumps(runs[-1], indent=1), flush=True)
     result = {
         "benchmark": "faiss",
-        "command": "python -m benchmarks.bench_faiss "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
         "machine": {
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
@@ -267,10 +267,7 @@ def main() -> None:
         "runs": runs,
         "wall_s": round(time.perf_counter() - started, 1),
     }
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"[bench_faiss] wrote {path} in {result['wall_s']} s")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import write_result
+
 RESULTS = Path(__file__).parent / "results" / "generate.json"
 
 
@@ -32,12 +34,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--index", default="index/demo")
+    parser.add_argument("--index", default="demo")
     args = parser.parse_args()
 
     from vmb.pipeline import Pipeline
     from vmb.config import load_config
-    from vmb.retrieve.demo import ensure_demo_index
+    from vmb.library import ensure_demo_index
     from vmb.testing import make_video
 
     ensure_demo_index(args.index, progress=True)
@@ -96,8 +98,7 @@ def main() -> None:
         "target_warm_s": 10.0,
         "meets_target": best["total_s"] < 10.0,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    write_result(RESULTS, report)
     print(json.dumps(report, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 

@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import write_result
+
 RESULTS = Path(__file__).resolve().parent / "results" / "index_build.json"
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 SR = 22050
@@ -160,7 +162,6 @@ def main() -> None:
     n = len(clips)
     result = {
         "benchmark": "index_build",
-        "command": f"python -m benchmarks.bench_index_build --files {args.files} --seconds {args.seconds:g} --segment-s {args.segment_s:g}",
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "audio": {
             "what": "Bach chorales (music21 corpus) rendered with fluidsynth + FluidR3_GM",
@@ -192,9 +193,7 @@ def main() -> None:
         },
         "wall_s": round(time.perf_counter() - started, 1),
     }
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     print(json.dumps(result, indent=2))
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import timed
+from benchmarks.common import timed, write_result
 
 RESULTS = Path(__file__).resolve().parent / "results" / "media.json"
 
@@ -126,11 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "cases": cases,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, RESULTS)
-    print(f"wrote {RESULTS}")
+    write_result(RESULTS, result, argv)
     return result
 
 

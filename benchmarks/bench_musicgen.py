@@ -51,6 +51,8 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.common import write_result
+
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results" / "musicgen.json"
@@ -428,12 +430,8 @@ def main(argv: list[str] | None = None) -> dict:
             report["ratios"][f"{kind}_vs_single_step_cost_{precision}"] = (
                 min(steps[f"vmb_{precision}_{kind}_s_per_step"]) / single_step
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(".json.tmp")
-    tmp_out.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp_out, args.out)
+    write_result(args.out, report, argv)
     print(json.dumps(report["ratios"], indent=2))
-    print(f"wrote {args.out}")
     return report
 
 

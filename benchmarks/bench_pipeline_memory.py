@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import write_result
+
 RESULTS = Path(__file__).parent / "results" / "pipeline_memory.json"
 
 
@@ -115,8 +117,7 @@ def main() -> None:
                              "plain_fluidsynth_median": round(plain_median, 3) if plain_median else None,
                              "ratio_pipeline_to_plain": round(median / plain_median, 2) if plain_median else None},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    write_result(RESULTS, report)
     summary = {k: v for k, v in report.items() if k != "rss_mb"}
     summary["rss_mb"] = {k: v for k, v in report["rss_mb"].items() if k != "per_call"}
     print(json.dumps(summary, indent=2))

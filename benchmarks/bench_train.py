@@ -46,6 +46,8 @@ import statistics
 import time
 from pathlib import Path
 
+from benchmarks.common import write_result
+
 RESULTS = Path(__file__).resolve().parent / "results" / "train.json"
 
 
@@ -277,16 +279,12 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": __import__("os").cpu_count(),
                     "torch": torch.__version__},
     }  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
+    write_result(args.out, report, argv)
     for name, r in results.items():
         print(f"{name:18s} {r['seconds_per_step_min']:7.2f} s/step  {r['target_tokens_per_second']:8.1f} tokens/s  "
               f"memory +{r['memory_rise_gib']:.2f} GiB  "
               f"trains {r['trainable_parameters'] / 1e6:.1f} M ({100 * r['trainable_share_of_model']:.2f} %)")  # fmt: skip
     print(json.dumps(ratios, indent=2))
-    print(f"wrote {args.out}")
     return report
 
 

@@ -27,6 +27,7 @@ from vmb.errors import ConfigError, show_value
 from vmb.fileio import read_limited
 
 PROFILES = ("default", "builtin")
+DEMO_LIBRARY = "demo"  # the index.path that names the demo library in the data home (vmb.library)
 
 
 def configs_dir() -> Path:
@@ -59,7 +60,7 @@ class EncoderConfig:
 
 @dataclass
 class IndexConfig:
-    path: str = "index/demo"
+    path: str = DEMO_LIBRARY  # a folder, or "demo": the demo library in the data home
 
 
 @dataclass
@@ -261,8 +262,29 @@ def _build(cls: type, data: dict[str, Any], prefix: str, source: str) -> Any:
 
 
 def build_config(data: dict[str, Any], source: str = "config") -> Config:
-    """A :class:`Config` from a (possibly partial) nested mapping, validated."""
-    return _build(Config, data, "", source)
+    """A :class:`Config` from a (possibly partial) nested mapping, validated (types, choices and
+    the input limits of :mod:`vmb.limits`)."""
+    config = _build(Config, data, "", source)
+    _check_limits(config, source)
+    return config
+
+
+def _check_limits(config: Config, source: str) -> None:
+    from vmb.limits import duration_problem, seed_problem, weight_problem
+
+    g = config.generator
+    checks = [
+        ("generator.text_weight", g.text_weight, weight_problem),
+        ("generator.music_weight", g.music_weight, weight_problem),
+    ]
+    if g.duration_s is not None:
+        checks.append(("generator.duration_s", g.duration_s, duration_problem))
+    if config.seed is not None:
+        checks.append(("seed", config.seed, seed_problem))
+    for key, value, problem_of in checks:
+        problem = problem_of(value)
+        if problem is not None:
+            raise ConfigError(f"{source}: {key} = {value!r}: {problem}")
 
 
 def load_config(

@@ -7,7 +7,6 @@ ones already written by this call are removed, so a failed run leaves nothing be
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import vmb
 from vmb.errors import MediaError
-from vmb.fileio import atomic_write_text
+from vmb.fileio import atomic_write_json
 from vmb.types import GenerationResult
 
 
@@ -88,7 +87,7 @@ def save_outputs(
                 "inputs": inputs or {},
             }
         )
-        _write_json(json_path, report)
+        atomic_write_json(json_path, report)
         written.append(json_path)
     except BaseException:
         for path in written:
@@ -96,6 +95,3 @@ def save_outputs(
         raise
     return final
 
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

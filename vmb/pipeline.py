@@ -17,23 +17,21 @@ every stage.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
+from vmb.components import DeferredRetriever, missing_models, model_available
 from vmb.config import Config, load_config
 from vmb.errors import ModelUnavailable, UsageError
+from vmb.limits import DEFAULT_DURATION_S, check_duration, check_seed, check_weight, resolve_seed
 from vmb.types import Bridges, GenerationResult, MediaInput, MusicDescription, Wants
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DURATION_S = 30.0
 REFERENCE_ONLY = "none (reference only)"
-MAX_DURATION_S = 30 * 60.0
 
 
 class Describer(Protocol):
@@ -55,7 +53,8 @@ class Pipeline:
         describer: turns the inputs into a :class:`MusicDescription` (the text bridge).
         generator: writes the music from the :class:`Bridges`.
         retriever: dual-track search over an index (the music bridge) that also reads and
-            measures the pinned references.
+            measures the pinned references; a :class:`~vmb.components.DeferredRetriever` until
+            the demo library is built (by the first call that needs it).
         config: the configuration the components were built from.
         notes: what the pipeline decided on the user's behalf (profile chosen, index built).
     """
@@ -77,22 +76,46 @@ class Pipeline:
     ) -> Pipeline:
         """Build every component a config names (a :class:`Config` or a YAML path).
 
+        The parts are assembled by :func:`vmb.describe.load_describer` and
+        :mod:`vmb.components`, the functions the ``vmb`` commands use too. The demo library is
+        not built here: the first call that needs it builds it (``progress`` is kept for
+        compatibility and unused).
+
         Raises:
             ModelUnavailable: a neural component's weights are not available locally.
-            IndexFileError: the index is missing (other than the demo index, which is built on
+            IndexFileError: the index is missing (other than the demo library, which is built on
                 first use), corrupt or built with another encoder.
         """
+        from vmb.components import load_generator, open_retriever
+        from vmb.describe import load_describer
+
         if not isinstance(config, Config):
             config = load_config(config, overrides=overrides)
         elif overrides:
             config = config.with_overrides(list(overrides))
         if index is not None:
-            config = config.with_overrides([f"index.path={Path(index)}"])
-        notes: list[str] = []
-        describer = _build_describer(config)
-        retriever = _build_retriever(config, notes, progress)
-        generator = _build_generator(config, retriever)
-        return cls(describer=describer, generator=generator, retriever=retriever, config=config, notes=notes)
+            config = config.with_overrides([f"index.path={index}"])
+        describer = load_describer(config=config)
+        retriever = open_retriever(config)
+        generator = load_generator(config, retriever)
+        return cls(describer=describer, generator=generator, retriever=retriever, config=config)
+
+    @classmethod
+    def load(
+        cls,
+        config: str | os.PathLike | None = None,
+        profile: str | None = None,
+        overrides: Sequence[str] = (),
+        index: str | os.PathLike | None = None,
+        progress: bool = False,
+    ) -> Pipeline:
+        """:meth:`from_config` for a YAML ``config``, else :meth:`from_profile` (what
+        ``vmb generate --config/--profile`` does). Giving both is a :class:`UsageError`."""
+        if config is not None and profile is not None:
+            raise UsageError("--config and --profile: give one of them")
+        if config is not None:
+            return cls.from_config(config, overrides=overrides, index=index, progress=progress)
+        return cls.from_profile(profile, overrides=overrides, index=index, progress=progress)
 
     @classmethod
     def from_profile(
@@ -138,7 +161,11 @@ class Pipeline:
         text_weight: float | None = None,
         music_weight: float | None = None,
     ) -> Wants:
-        """Raise :class:`UsageError` naming the offending value; return the parsed wants."""
+        """Raise :class:`UsageError` naming the offending value; return the parsed wants.
+
+        The limits (duration, weights, seed) are those of :mod:`vmb.limits`, the same numbers
+        the config and the generators check with.
+        """
         from vmb.vocab import parse_wants
 
         if isinstance(images, (str, os.PathLike)):
@@ -150,19 +177,11 @@ class Pipeline:
         if text is not None and not text.strip() and video is None and not images and not references:
             raise UsageError("text='': the text is empty")
         if duration_s is not None:
-            if not isinstance(duration_s, (int, float)) or not math.isfinite(duration_s):
-                raise UsageError(f"duration_s={duration_s!r}: expected a number of seconds")
-            if duration_s <= 0:
-                raise UsageError(f"duration_s={duration_s}: must be greater than 0")
-            if duration_s > MAX_DURATION_S:
-                raise UsageError(f"duration_s={duration_s}: longer than the maximum of {MAX_DURATION_S:.0f} s")
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
-            raise UsageError(f"seed={seed!r}: expected a non-negative integer")
+            check_duration(duration_s)
+        check_seed(seed)
         for name, weight in (("text_weight", text_weight), ("music_weight", music_weight)):
-            if weight is not None and (
-                not isinstance(weight, (int, float)) or not math.isfinite(weight) or not 0 <= weight <= 20
-            ):
-                raise UsageError(f"{name}={weight!r}: expected a number between 0 and 20")
+            if weight is not None:
+                check_weight(weight, name)
         if wants is None:
             return Wants()
         if isinstance(wants, Wants):
@@ -193,7 +212,8 @@ class Pipeline:
             references: audio files pinned into the music bridge.
             wants: targeted attributes (``{"tempo": "fast"}``, ``["genre=jazz"]`` or :class:`Wants`).
             duration_s: seconds of music (default: the video's length, else 30 s).
-            seed: for reproducible output (default: the config's seed, else 0).
+            seed: for reproducible output (default: the config's seed, else 0;
+                :func:`vmb.limits.resolve_seed`).
             text_weight, music_weight: guidance weights of the two bridges.
             midi_path: also write the arrangement as MIDI (built-in generator only).
         """
@@ -205,57 +225,48 @@ class Pipeline:
         from vmb.describe import load_inputs
 
         cfg = self.config
-        timings: dict[str, float] = {}
         notes = list(self.notes)
-        seed = seed if seed is not None else (cfg.seed if cfg.seed is not None else 0)
+        if isinstance(self.retriever, DeferredRetriever):
+            # Before the spinner starts: building the demo library shows its own progress bars.
+            self.retriever, built = self.retriever.resolve(progress=progress)
+            notes.extend(built)
+        seed = resolve_seed(seed, cfg.seed)
         text_weight = cfg.generator.text_weight if text_weight is None else float(text_weight)
         music_weight = cfg.generator.music_weight if music_weight is None else float(music_weight)
 
         with _Stages(progress) as stages:
-            stages.start("reading the inputs")
-            start = time.perf_counter()
+            stages.start("reading the inputs", timing="decode")
             has_media = video is not None or bool(images) or bool(text and text.strip())
             inputs = (
                 load_inputs(video=video, images=list(images), text=text, num_frames=cfg.describer.num_frames)
                 if has_media
                 else []
             )
-            timings["decode"] = time.perf_counter() - start
             if duration_s is None:
                 duration_s = cfg.generator.duration_s
             if duration_s is None:
                 video_input = next((i for i in inputs if i.kind == "video"), None)
                 duration_s = video_input.duration_s if video_input and video_input.duration_s else DEFAULT_DURATION_S
 
-            stages.start("describing (text bridge)")
-            start = time.perf_counter()
+            stages.start("describing (text bridge)", timing="describe")
             description = (
                 self.describer.describe(inputs) if inputs else MusicDescription(source=REFERENCE_ONLY)
             )
-            timings["describe"] = time.perf_counter() - start
 
-            stages.start("retrieving references (music bridge)")
-            start = time.perf_counter()
+            stages.start("retrieving references (music bridge)", timing="retrieve")
             hits, search_notes, prompt = self._retrieve(description, parsed_wants, references)
             notes.extend(search_notes)
-            timings["retrieve"] = time.perf_counter() - start
 
-            bridges = Bridges(
-                description=description,
-                text=prompt,
-                references=tuple(hits),
-                wants=parsed_wants,
-                text_weight=text_weight,
-                music_weight=music_weight,
-            )
+            bridges = Bridges(description=description, text=prompt, references=tuple(hits), wants=parsed_wants,
+                              text_weight=text_weight, music_weight=music_weight)  # fmt: skip
             kwargs: dict[str, Any] = {"text_weight": text_weight, "music_weight": music_weight}
             if cfg.generator.kind == "musicgen":
                 kwargs.update(top_k=cfg.generator.top_k, temperature=cfg.generator.temperature, progress=progress)
             elif midi_path is not None:
                 kwargs["midi_path"] = midi_path
-            stages.start(f"generating {float(duration_s):.1f} s of music")
+            stages.start(f"generating {float(duration_s):.1f} s of music")  # the generator times itself
             result = self.generator.generate(bridges, float(duration_s), seed=seed, **kwargs)
-        timings.update(result.timings)
+        timings = {**stages.timings, **result.timings}
         return GenerationResult(
             audio=result.audio,
             sample_rate=result.sample_rate,
@@ -316,9 +327,13 @@ class Pipeline:
 
 
 class _Stages:
-    """A one-line spinner naming the stage that runs (stderr), when ``enabled``."""
+    """A one-line spinner naming the stage that runs (stderr), when ``enabled``, and the seconds
+    of each timed stage (:attr:`timings`)."""
 
     def __init__(self, enabled: bool):
+        self.timings: dict[str, float] = {}
+        self._timing: str | None = None
+        self._started = 0.0
         self._status = None
         if enabled:
             from rich.console import Console
@@ -326,76 +341,26 @@ class _Stages:
             self._status = Console(stderr=True).status("")
             self._status.start()
 
-    def __enter__(self) -> _Stages:
+    def __enter__(self) -> _Stages:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop_timing()
         if self._status is not None:
             self._status.stop()
             self._status = None
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, timing: str | None = None) -> None:
+        """Show ``name``; the time until the next stage is recorded as ``timings[timing]``."""
+        self._stop_timing()
+        self._timing, self._started = timing, time.perf_counter()
         if self._status is not None:
             self._status.update(name)
 
-
-# ---------------------------------------------------------------------- component builders
-def _build_describer(cfg: Config) -> Describer:
-    from vmb.describe import VisualDescriber, VLMDescriber
-
-    if cfg.describer.kind == "vlm":
-        return VLMDescriber.from_config(cfg)
-    return VisualDescriber.from_config(cfg)
-
-
-def _build_generator(cfg: Config, retriever: Any) -> Generator:
-    if cfg.generator.kind == "musicgen":
-        from vmb.generate.musicgen import MusicGenGenerator
-
-        # A CLAP index's audio encoder gives the embeddings that CLAP-trained adapters read.
-        encoder = retriever.encoder
-        clap = encoder.audio if encoder.kind == "clap" else None
-        return MusicGenGenerator.from_config(cfg, reference_encoder=clap)
-    from vmb.generate.builtin import BuiltinGenerator
-
-    return BuiltinGenerator.from_config(cfg)
-
-
-def _build_retriever(cfg: Config, notes: list[str], progress: bool) -> Any:
-    from vmb.retrieve import MusicIndex, Retriever
-    from vmb.retrieve.demo import ensure_demo_index, is_demo_index
-
-    path = Path(cfg.index.path)
-    if is_demo_index(path) and not (path / "info.json").is_file():
-        ensure_demo_index(path, progress=progress)
-        notes.append(f"built the demo index at {path} (music21 corpus, rendered with the built-in renderer)")
-    index = MusicIndex.load(path)
-    return Retriever(index, allow_same_track=cfg.retrieval.allow_same_track, device=cfg.device)
-
-
-def missing_models(cfg: Config) -> list[str]:
-    """The model ids of ``cfg`` that are neither local folders nor in the Hugging Face cache."""
-    wanted = []
-    if cfg.describer.kind == "vlm":
-        wanted.append(cfg.describer.model)
-    if cfg.encoder.kind == "clap":
-        wanted.append(cfg.encoder.model)
-    if cfg.generator.kind == "musicgen":
-        wanted.append(cfg.generator.model)
-    return [model for model in wanted if not model_available(model)]
-
-
-def model_available(model: str) -> bool:
-    """Whether ``model`` (a local folder or a hub id) can be loaded without a download."""
-    if Path(model).expanduser().is_dir():
-        return (Path(model).expanduser() / "config.json").is_file()
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(model, "config.json")
-    except Exception:  # noqa: BLE001 - a malformed id is simply not available
-        return False
-    return isinstance(found, str)
+    def _stop_timing(self) -> None:
+        if self._timing is not None:
+            self.timings[self._timing] = time.perf_counter() - self._started
+            self._timing = None
 
 
 __all__ = ["ModelUnavailable", "Pipeline", "missing_models", "model_available"]

@@ -120,7 +120,7 @@ def test_demo_index_is_built_from_the_music21_corpus(tmp_path):
         "  - {work: ryansMammoth/7thRegimentReel.abc, programs: [110], instruments: [strings], bpm: 176, genre: folk, mood: [energetic]}\n"
     )
     from vmb.retrieve import MusicIndex
-    from vmb.retrieve.demo import ensure_demo_index
+    from vmb.library import ensure_demo_index
 
     out = tmp_path / "index" / "demo"
     notes = ensure_demo_index(out, library=library, renderer="numpy")

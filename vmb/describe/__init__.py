@@ -49,21 +49,29 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'vmb.describe' has no attribute {name!r}")
 
 
-def load_describer(kind: str = "visual", config: Config | None = None, model: str | None = None):
-    """A describer by name: ``visual`` (:meth:`VisualDescriber.from_config`) or ``vlm``
-    (:meth:`VLMDescriber.from_config`, ``model`` overriding ``config.describer.model``)."""
+def check_describer(kind: str, option: str = "describer") -> str:
+    """Return ``kind`` if it names a describer, else raise :class:`UsageError` naming ``option``."""
+    if kind not in DESCRIBERS:
+        raise UsageError(f"{option} {kind!r} is not one of: {', '.join(DESCRIBERS)}")
+    return kind
+
+
+def load_describer(kind: str | None = None, config: Config | None = None, model: str | None = None):
+    """The describer a config names (``kind`` overriding ``config.describer.kind``): ``visual``
+    (:meth:`VisualDescriber.from_config`) or ``vlm`` (:meth:`VLMDescriber.from_config`, ``model``
+    overriding ``config.describer.model``). The one place a describer is assembled: the
+    :class:`~vmb.pipeline.Pipeline`, :func:`describe` and the CLI all come here."""
     from vmb.config import Config
 
     config = config or Config()
+    kind = check_describer(kind or config.describer.kind)
     if kind == "visual":
         from vmb.describe.visual import VisualDescriber
 
         return VisualDescriber.from_config(config)
-    if kind == "vlm":
-        from vmb.describe.vlm import VLMDescriber
+    from vmb.describe.vlm import VLMDescriber
 
-        return VLMDescriber.from_config(config, model=model)
-    raise UsageError(f"describer {kind!r} is not one of: {', '.join(DESCRIBERS)}")
+    return VLMDescriber.from_config(config, model=model)
 
 
 def describe(
@@ -91,9 +99,7 @@ def describe(
 
     config = config or Config()
     if isinstance(describer, str):
-        if describer not in DESCRIBERS:
-            raise UsageError(f"describer {describer!r} is not one of: {', '.join(DESCRIBERS)}")
-        kind = describer
+        kind = check_describer(describer)
     else:
         kind = getattr(describer, "name", "custom")
     num_frames = getattr(describer, "num_frames", config.describer.num_frames)
@@ -111,6 +117,7 @@ def describe(
 __all__ = [
     "DESCRIBERS",
     "ParsedAnswer",
+    "check_describer",
     "VLMDescriber",
     "VisualDescriber",
     "describe",

@@ -110,18 +110,12 @@ class Partial:
             arrays["features"] = result.features
         with atomic_path(stem.with_suffix(".npz"), suffix=".tmp.npz", fsync=True) as tmp:
             np.savez(tmp, **arrays)
-        atomic_write_bytes(
-            stem.with_suffix(".json"),
-            json.dumps({"key": key, "clips": [c.to_dict() for c in result.clips]}).encode(),
-            fsync=True,
-        )
+        clips = [c.to_dict() for c in result.clips]
+        atomic_write_json(stem.with_suffix(".json"), {"key": key, "clips": clips}, indent=None, fsync=True)
 
     def skip(self, key: str, record: dict[str, str]) -> None:
-        atomic_write_bytes(
-            self._stem(key).with_suffix(".json"),
-            json.dumps({"key": key, "skipped": record}).encode(),
-            fsync=True,
-        )
+        atomic_write_json(self._stem(key).with_suffix(".json"), {"key": key, "skipped": record}, indent=None,
+                          fsync=True)  # fmt: skip
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -18,8 +18,6 @@ and the entries it had to skip, with the reason for each.
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import os
 import re
@@ -29,6 +27,7 @@ from typing import Any
 
 from vmb.errors import IndexFileError, UsageError
 from vmb.fileio import find_files
+from vmb.manifest import first_value, folder_metadata, read_rows
 from vmb.vocab import Vocab, load_vocab, normalize_key
 
 logger = logging.getLogger(__name__)
@@ -121,16 +120,8 @@ def audio_files(folder: Path) -> list[Path]:
 
 def read_folder(folder: Path, vocab: Vocab) -> Source:
     folder = folder.resolve()
-    tags: dict[str, dict[str, Any]] = {}
+    tags = folder_metadata(folder, PATH_COLUMNS, error=IndexFileError, what="manifest", require_path_column=True)
     skipped: list[dict[str, str]] = []
-    for name in ("metadata.jsonl", "metadata.csv"):
-        meta = folder / name
-        if meta.is_file():
-            for row, where in _manifest_rows(meta):
-                rel = _first(row, PATH_COLUMNS)
-                if rel:
-                    tags[(folder / str(rel)).resolve().as_posix()] = row
-            break
     tracks = []
     for file in audio_files(folder):
         row = tags.get(file.resolve().as_posix(), {})
@@ -150,7 +141,7 @@ def read_manifest(manifest: Path, vocab: Vocab) -> Source:
     skipped: list[dict[str, str]] = []
     seen: set[str] = set()
     for row, where in _manifest_rows(manifest):
-        rel = _first(row, PATH_COLUMNS)
+        rel = first_value(row, PATH_COLUMNS)
         if not rel:
             skipped.append({"path": where, "reason": "no path"})
             continue
@@ -170,37 +161,9 @@ def read_manifest(manifest: Path, vocab: Vocab) -> Source:
     return Source(str(manifest), "manifest", tracks, skipped)
 
 
-def _manifest_rows(manifest: Path):
-    """``(row dict, "file:line")`` of a CSV or JSONL manifest."""
-    try:
-        text = manifest.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IndexFileError(manifest, f"cannot read the manifest ({exc})") from None
-    if manifest.suffix.lower() == ".jsonl":
-        rows = []
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise IndexFileError(manifest, f"line {i} is not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise IndexFileError(manifest, f"line {i} is not a JSON object")
-            rows.append((row, f"{manifest.name}:{i}"))
-    else:
-        reader = csv.DictReader(text.splitlines())
-        rows = [
-            ({k.strip(): v for k, v in r.items() if k}, f"{manifest.name}:{i}")
-            for i, r in enumerate(reader, start=2)
-        ]
-        if reader.fieldnames is None:
-            raise IndexFileError(manifest, "empty manifest")
-    if rows and not any(c in rows[0][0] for c in PATH_COLUMNS):
-        raise IndexFileError(
-            manifest, f"no path column (expected one of: {', '.join(PATH_COLUMNS)})"
-        )
-    return rows
+def _manifest_rows(manifest: Path) -> list[tuple[dict[str, Any], str]]:
+    """``(row dict, "file:line")`` of a CSV or JSONL manifest (:func:`vmb.manifest.read_rows`)."""
+    return read_rows(manifest, PATH_COLUMNS, error=IndexFileError)
 
 
 # ----- datasets ------------------------------------------------------------------------------------
@@ -283,14 +246,6 @@ def _read_dataset(data, description: str, base: Path | None, vocab: Vocab) -> So
 # ----- tags ---------------------------------------------------------------------------------------
 
 
-def _first(row: dict[str, Any], names: tuple[str, ...]) -> Any:
-    for name in names:
-        value = row.get(name)
-        if value is not None and not (isinstance(value, str) and not value.strip()):
-            return value
-    return None
-
-
 def split_words(value: Any) -> list[str]:
     """A list, or a string separated by ``,`` ``;`` ``|``, → stripped non-empty words."""
     if value is None:
@@ -336,7 +291,7 @@ def _track(
     data: bytes | None = None,
     suffix: str = ".wav",
 ) -> SourceTrack:
-    tempo = _first(row, TEMPO_COLUMNS)
+    tempo = first_value(row, TEMPO_COLUMNS)
     if tempo is not None:
         try:
             tempo = float(tempo)
@@ -348,7 +303,7 @@ def _track(
     if row.get("mode") and mode is None:
         mode = vocab.canonical("mode", str(row["mode"]))
     genre_words = split_words(row.get("genre"))
-    caption = _first(row, CAPTION_COLUMNS)
+    caption = first_value(row, CAPTION_COLUMNS)
     return SourceTrack(
         key=key,
         path=path,

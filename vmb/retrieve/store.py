@@ -1,6 +1,6 @@
 """The index on disk: ``index.faiss``, ``clips.parquet``, ``info.json`` (and ``audio.faiss``).
 
-Layout of an index folder (the contract of DESIGN.md):
+Layout of an index folder (docs/ARCHITECTURE.md, "The index folder"):
 
 * ``index.faiss`` — the vectors of the index's main encoder (row ``i`` ↔ clip ``i``).
 * ``clips.parquet`` — one row per clip: every :class:`~vmb.types.Clip` field and attribute
@@ -137,30 +137,23 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+FLOAT_COLUMNS = ("start_s", "duration_s", "tempo_bpm", "energy", "loudness_db")
+INT_COLUMNS = ("sample_rate",)
+
+
 def arrow_schema():
-    """The pyarrow schema of ``clips.parquet``."""
+    """The pyarrow schema of ``clips.parquet``: the clip columns, then the attribute columns;
+    lists of strings, floats, integers, else strings."""
     import pyarrow as pa
 
-    return pa.schema(
-        [
-            ("id", pa.string()),
-            ("path", pa.string()),
-            ("start_s", pa.float64()),
-            ("duration_s", pa.float64()),
-            ("sample_rate", pa.int64()),
-            ("caption", pa.string()),
-            ("track_id", pa.string()),
-            ("tempo_bpm", pa.float64()),
-            ("tempo_class", pa.string()),
-            ("key", pa.string()),
-            ("mode", pa.string()),
-            ("genre", pa.string()),
-            ("mood", pa.list_(pa.string())),
-            ("instruments", pa.list_(pa.string())),
-            ("energy", pa.float64()),
-            ("loudness_db", pa.float64()),
-        ]
-    )
+    def arrow_type(name: str):
+        if name in LIST_COLUMNS:
+            return pa.list_(pa.string())
+        if name in FLOAT_COLUMNS:
+            return pa.float64()
+        return pa.int64() if name in INT_COLUMNS else pa.string()
+
+    return pa.schema([(name, arrow_type(name)) for name in (*CLIP_COLUMNS, *ATTRIBUTE_COLUMNS)])
 
 
 def clips_to_frame(clips: list[Clip], root: Path):

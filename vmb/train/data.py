@@ -41,11 +41,11 @@ import numpy as np
 
 from vmb.errors import MediaError, OutputError, UsageError
 from vmb.fileio import find_files, replace_folder
+from vmb.manifest import first_value, folder_metadata
 
 logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
-METADATA_FILES = ("metadata.jsonl", "metadata.csv")
 # Tempo, key and energy are measured on at most this much of the audio track (from its start).
 ANALYSIS_S = 120.0
 
@@ -105,52 +105,13 @@ def features(audio_struct: bool = False):
     )
 
 
-def _first(row: dict[str, Any], names: tuple[str, ...]) -> Any:
-    for name in names:
-        value = row.get(name)
-        if value is not None and not (isinstance(value, str) and not value.strip()):
-            return value
-    return None
-
-
 def _metadata(folder: Path) -> dict[str, dict[str, Any]]:
     """Rows of ``metadata.jsonl`` / ``metadata.csv`` keyed by the resolved video path.
 
     Raises:
         UsageError: the file cannot be read, or a JSONL line is not a JSON object.
     """
-    import csv
-    import json
-
-    for name in METADATA_FILES:
-        meta = folder / name
-        if not meta.is_file():
-            continue
-        try:
-            text = meta.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{meta}: cannot read the metadata ({exc})") from None
-        if meta.suffix == ".csv":
-            rows = [{k.strip(): v for k, v in r.items() if k} for r in csv.DictReader(text.splitlines())]
-        else:
-            rows = []
-            for i, line in enumerate(text.splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise UsageError(f"{meta}: line {i} is not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise UsageError(f"{meta}: line {i} is not a JSON object")
-                rows.append(row)
-        found = {}
-        for row in rows:
-            rel = _first(row, ("file_name", "path", "file", "video"))
-            if rel:
-                found[(folder / str(rel)).resolve().as_posix()] = row
-        return found
-    return {}
+    return folder_metadata(folder, ("file_name", "path", "file", "video"))
 
 
 def _flac_bytes(audio: np.ndarray, sr: int) -> bytes:
@@ -188,7 +149,7 @@ def pair_row(video: Path, rel: str, tags: dict[str, Any], num_frames: int, max_s
         raise MediaError(video, "the audio track is empty")
     measured = measure_clip(audio[:, : int(ANALYSIS_S * sr)], sr)
 
-    tempo = _first(tags, ("tempo_bpm", "bpm", "tempo"))
+    tempo = first_value(tags, ("tempo_bpm", "bpm", "tempo"))
     try:
         tempo = float(tempo) if tempo is not None else measured.tempo_bpm
     except (TypeError, ValueError):
@@ -201,8 +162,8 @@ def pair_row(video: Path, rel: str, tags: dict[str, Any], num_frames: int, max_s
         mode = vocab.canonical("mode", str(tags["mode"]))
     if key is None:
         key, mode = measured.key, mode or measured.mode
-    caption = _first(tags, ("caption", "text"))
-    theme = _first(tags, ("theme", "scene"))
+    caption = first_value(tags, ("caption", "text"))
+    theme = first_value(tags, ("theme", "scene"))
     target = write_target(
         vocab=vocab,
         genre=split_words(tags.get("genre"))[:1],
@@ -218,7 +179,7 @@ def pair_row(video: Path, rel: str, tags: dict[str, Any], num_frames: int, max_s
     if target.unknown:
         logger.warning("%s: tags outside the vocabularies left out of the target: %s", rel, ", ".join(target.unknown))
     source = "template"
-    given = _first(tags, ("description",))
+    given = first_value(tags, ("description",))
     if given:
         target, source = target_from_text(str(given), vocab), "given"
     d = target.description

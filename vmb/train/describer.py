@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from vmb.errors import ConfigError, UsageError
+from vmb.manifest import read_rows
 
 logger = logging.getLogger(__name__)
 
@@ -242,19 +243,7 @@ def read_examples(data: str | os.PathLike) -> list[DescriberExample]:
 
 
 def _manifest(path: Path) -> list[dict[str, Any]]:
-    import csv
-
-    text = path.read_text(encoding="utf-8-sig")
-    if path.suffix.lower() == ".csv":
-        return [dict(r) for r in csv.DictReader(text.splitlines())]
-    rows = []
-    for i, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{path}: line {i} is not valid JSON ({exc.msg})") from None
-    return rows
+    return [row for row, _ in read_rows(path)]
 
 
 class DescriberObjective:

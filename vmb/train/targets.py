@@ -1,4 +1,4 @@
-"""Training targets of the description model: the JSON description of DESIGN.md, written from
+"""Training targets of the description model: the JSON description (docs/ARCHITECTURE.md), written from
 tags, BPM and key the way the VMB paper built its MMDM data (template-based: no language model).
 
 The target is the JSON object the describe prompt (``configs/prompts/describe.txt``) asks for,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
 import time
 
 import numpy as np
 
-from vmb.errors import ConfigError, UsageError
+from vmb.errors import ConfigError
 from vmb.generate.builtin.arrangement import Arrangement
 from vmb.generate.builtin.blend import Plan, blend
 from vmb.generate.builtin.composer import compose
@@ -16,9 +15,8 @@ from vmb.generate.builtin.midi import write_midi
 from vmb.generate.builtin.reference import analyze_reference
 from vmb.generate.builtin.render import RENDERERS, choose_renderer, render_midi
 from vmb.generate.builtin.tables import ComposerTables, load_tables
+from vmb.limits import check_duration, check_weight, resolve_seed
 from vmb.types import Bridges, GenerationResult
-
-MAX_DURATION_S = 3600.0
 
 
 def target_loudness_db(energy: float) -> float:
@@ -71,8 +69,7 @@ class BuiltinGenerator:
         tw = bridges.text_weight if text_weight is None else text_weight
         mw = bridges.music_weight if music_weight is None else music_weight
         for label, w in (("text_weight", tw), ("music_weight", mw)):
-            if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-                raise UsageError(f"{label} = {w!r}: must be a number >= 0")
+            check_weight(w, label)
         notes = []
         features = [analyze_reference(h) for h in bridges.references]
         if features:
@@ -86,9 +83,9 @@ class BuiltinGenerator:
     def compose(self, bridges: Bridges, duration_s: float, seed: int | None = None,
                 text_weight: float | None = None, music_weight: float | None = None) -> Arrangement:
         """The arrangement :meth:`generate` would render (no audio)."""
-        _check_duration(duration_s)
+        check_duration(duration_s)
         plan, _ = self.plan(bridges, text_weight, music_weight)
-        return compose(plan, duration_s, _seed(seed), self.tables)
+        return compose(plan, duration_s, resolve_seed(seed), self.tables)
 
     # -- generating -----------------------------------------------------------------------------
 
@@ -100,15 +97,15 @@ class BuiltinGenerator:
         Args:
             bridges: the description (text bridge) and references (music bridge).
             duration_s: exact length of the audio.
-            seed: makes the music reproducible; ``None`` draws one (recorded in the result).
+            seed: makes the music reproducible; ``None`` is :data:`vmb.limits.DEFAULT_SEED`.
             text_weight, music_weight: override the bridges' weights (see :mod:`.blend`).
             midi_path: also write the arrangement as a standard MIDI file here.
 
         Returns:
             A :class:`GenerationResult` with ``audio [2, round(duration_s * sample_rate)]``.
         """
-        _check_duration(duration_s)
-        seed = _seed(seed)
+        check_duration(duration_s)
+        seed = resolve_seed(seed)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         plan, notes = self.plan(bridges, text_weight, music_weight)
@@ -142,19 +139,6 @@ class BuiltinGenerator:
             paths=paths,
             notes=tuple(notes),
         )
-
-
-def _check_duration(duration_s: float) -> None:
-    if not isinstance(duration_s, (int, float)) or not math.isfinite(duration_s) or not 0 < duration_s <= MAX_DURATION_S:
-        raise UsageError(f"duration {duration_s!r} s: use a length above 0 and up to {MAX_DURATION_S:.0f} s")
-
-
-def _seed(seed: int | None) -> int:
-    if seed is None:
-        return int(np.random.SeedSequence().entropy % (2**31))
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UsageError(f"seed {seed!r}: use a whole number >= 0")
-    return int(seed)
 
 
 __all__ = ["BuiltinGenerator", "target_loudness_db"]

@@ -11,7 +11,8 @@ synthesiser. Channel volumes set by the music (the composer's role balance, a MI
 CC 7) apply on top.
 
 FluidSynth measurements are cached per soundfont (path, size, modification time) in memory and
-in ``$XDG_CACHE_HOME/vmb/soundfont_levels.json``.
+in ``soundfont_levels.json`` of vmb's cache folder (:func:`vmb.home.cache_home`; ``VMB_HOME``
+overrides).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from vmb.fileio import atomic_write_json
+from vmb.home import cache_home
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +52,7 @@ def cc7_with_gain(value: int, gain_db: float) -> int:
 # --- FluidSynth -------------------------------------------------------------------------------
 
 def _cache_file() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "vmb" / "soundfont_levels.json"
+    return cache_home() / "soundfont_levels.json"
 
 
 def _font_key(soundfont: Path) -> str:
@@ -126,10 +128,7 @@ def _write_disk(key: str, levels: dict[int, float]) -> None:
     data[key] = {str(p): (v if math.isfinite(v) else None) for p, v in levels.items()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".levels.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
+        atomic_write_json(path, data, indent=None)
     except OSError as exc:  # a read-only home only costs a re-measurement next time
         logger.warning("could not cache soundfont levels in %s: %s", path, exc)
 

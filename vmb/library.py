@@ -1,15 +1,22 @@
 """The demo library: real compositions from the music21 corpus, rendered and indexed.
 
-``vmb index demo`` (and ``vmb generate`` on first use without ``--index``) reads
+``vmb index demo`` (and the first ``vmb generate``/``vmb retrieve`` that needs it) reads
 ``configs/demo_library.yaml``, takes the beginning of each score, gives its parts the listed
-General MIDI programs, renders it with the built-in renderer, and indexes the result with the
-built-in encoders into ``index/demo``. Rendered audio is kept in ``index/demo-audio`` beside it.
+General MIDI programs, renders it with the built-in renderer (:mod:`vmb.generate.builtin`), and
+indexes the result with the built-in encoders into ``<data home>/index/demo``
+(:func:`vmb.home.data_home`; ``VMB_HOME`` overrides). Rendered audio is kept in
+``index/demo-audio`` beside it.
+
+This module sits above the stages: it uses both the generator's renderer and the retriever's
+index builder. The build is atomic (the index folder appears complete or not at all) and runs
+under a file lock, so two processes that start at once build it once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import string
 import tempfile
 from dataclasses import dataclass
@@ -19,13 +26,13 @@ from typing import Any
 import numpy as np
 import yaml
 
-from vmb.config import configs_dir
+from vmb.config import DEMO_LIBRARY, configs_dir
 from vmb.errors import ConfigError, VMBError
-from vmb.fileio import atomic_write_text
+from vmb.fileio import atomic_write_json, atomic_write_text
+from vmb.home import data_home, file_lock
 
 logger = logging.getLogger(__name__)
 
-DEMO_INDEX = Path("index/demo")
 DRUM_CHANNEL = 9
 
 
@@ -273,9 +280,20 @@ class DemoBuildError(VMBError):
     """The demo library could not be rendered or indexed."""
 
 
-def is_demo_index(path: str | Path) -> bool:
-    """Whether ``path`` is the demo index's place (``index/demo``), built on first use."""
-    return Path(path).resolve() == DEMO_INDEX.resolve() or Path(path).name == "demo" and Path(path).parent.name == "index"
+def demo_index_path() -> Path:
+    """Where the demo index lives: ``<data home>/index/demo``."""
+    return data_home() / "index" / DEMO_LIBRARY
+
+
+def resolve_index_path(path: str | os.PathLike) -> Path:
+    """An ``index.path`` / ``--index`` value as a folder: the name ``demo`` is the demo library in
+    the data home; anything else is a path, taken as given."""
+    return demo_index_path() if str(path) == DEMO_LIBRARY else Path(path).expanduser()
+
+
+def is_demo_index(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is the demo library (by name or at its place), built on first use."""
+    return str(path) == DEMO_LIBRARY or Path(path).expanduser().resolve() == demo_index_path().resolve()
 
 
 def render_library(
@@ -320,7 +338,7 @@ def render_library(
                     mono, sr = read_audio(wav, mono=True)
                     found = estimate_key(mono, sr)
                     meta.update({"key": found.key, "mode": found.mode})
-                    meta_path.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+                    atomic_write_json(meta_path, meta, indent=None)
             except VMBError as exc:
                 notes.append(f"{entry.work}: skipped ({exc})")
                 bar.advance(task)
@@ -349,22 +367,29 @@ def render_library(
 
 
 def ensure_demo_index(
-    path: str | Path = DEMO_INDEX,
+    path: str | os.PathLike | None = None,
     progress: bool = False,
     rebuild: bool = False,
     renderer: str = "auto",
     library: str | Path | None = None,
 ) -> list[str]:
-    """Build the demo index at ``path`` unless it is already there. Returns notes.
+    """Build the demo index at ``path`` (default: :func:`demo_index_path`) unless it is already
+    there. Returns notes.
 
-    ``library`` is a YAML file like ``configs/demo_library.yaml`` (the default).
+    The build holds a lock (``.<name>.lock`` beside ``path``): a second process that asks at the
+    same time waits for the first and then finds the index built. The index folder is written
+    atomically by :func:`~vmb.retrieve.build_index`. ``library`` is a YAML file like
+    ``configs/demo_library.yaml`` (the default).
     """
     from vmb.retrieve import build_index
 
-    path = Path(path)
+    path = resolve_index_path(path) if path is not None else demo_index_path()
     if (path / "info.json").is_file() and not rebuild:
         return [f"demo index already at {path}"]
-    audio_dir = path.parent / f"{path.name}-audio"
-    manifest, notes = render_library(audio_dir, library=library, renderer=renderer, progress=progress)
-    build_index(manifest, path, encoder="builtin", segment_s=10.0, hop_s=10.0, progress=progress)
+    with file_lock(path.parent / f".{path.name}.lock"):
+        if (path / "info.json").is_file() and not rebuild:
+            return [f"demo index already at {path} (built by another process)"]
+        audio_dir = path.parent / f"{path.name}-audio"
+        manifest, notes = render_library(audio_dir, library=library, renderer=renderer, progress=progress)
+        build_index(manifest, path, encoder="builtin", segment_s=10.0, hop_s=10.0, progress=progress)
     return notes

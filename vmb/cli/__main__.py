@@ -1,0 +1,5 @@
+"""``python -m vmb.cli``: the ``vmb`` command."""
+
+from vmb.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""``vmb generate``: the whole job through :class:`vmb.pipeline.Pipeline`.
+
+An option that maps onto a config key goes into :func:`~vmb.cli.app.load_cli_config`-style
+settings (``generator__adapter=adapter``); an option of one call goes into ``pipe(...)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vmb.cli.app import (
+    ConfigOpt,
+    ImageOpt,
+    ReferenceOpt,
+    SetOpt,
+    TextOpt,
+    WantOpt,
+    config_settings,
+    has_input,
+    print_json,
+    say,
+)
+
+
+def generate(
+    video: Annotated[str | None, typer.Option("--video", help="A video to score.")] = None,
+    image: ImageOpt = None,
+    text: TextOpt = None,
+    reference: ReferenceOpt = None,
+    want: WantOpt = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Seconds of music (default: the video's length, else 30).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for reproducible music.")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="default (neural) or builtin (offline); default: default if its models are local.")] = None,
+    config_file: ConfigOpt = None,
+    overrides: SetOpt = None,
+    index: Annotated[str | None, typer.Option("--index", help="The index to retrieve references from (a folder, or demo).")] = None,
+    adapter: Annotated[str | None, typer.Option("--adapter", help="A trained music-bridge adapter folder (MusicGen).")] = None,
+    text_weight: Annotated[float | None, typer.Option("--text-weight", help="Guidance weight of the text bridge.")] = None,
+    music_weight: Annotated[float | None, typer.Option("--music-weight", help="Guidance weight of the music bridge.")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Output folder (default: next to the input).")] = None,
+    keep_audio: Annotated[bool, typer.Option("--keep-audio", help="Mix the video's own audio under the music.")] = False,
+    midi: Annotated[bool, typer.Option("--midi", help="Also write the arrangement as MIDI (built-in generator).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Make music for a video, images, text and/or pinned references."""
+    from vmb.errors import UsageError
+    from vmb.outputs import check_writable, output_dir_for, output_stem
+    from vmb.pipeline import Pipeline
+
+    images, references, wants = list(image or ()), list(reference or ()), list(want or ())
+    if not has_input(video, images, text, references):
+        raise UsageError("vmb generate: give at least one of --video, --image, --text or --reference")
+    settings = config_settings(overrides, generator__adapter=adapter)
+    out_dir = Path(out) if out else output_dir_for(video, images, references)
+    check_writable(out_dir)
+    stem = output_stem(video, images, references)
+    pipe = Pipeline.load(config_file, profile, overrides=settings, index=index, progress=not as_json)
+    inputs = {"video": video, "images": images, "text": text, "references": references, "wants": wants}
+    midi_path = out_dir / f"{stem}.vmb.mid" if midi else None
+    result = pipe(**inputs, duration_s=duration, seed=seed, text_weight=text_weight, music_weight=music_weight,
+                  midi_path=midi_path, progress=not as_json)  # fmt: skip
+    result = pipe.save(result, out_dir=out_dir, stem=stem, video=video, keep_original_audio=keep_audio,
+                       inputs=inputs)  # fmt: skip
+    if as_json:
+        import json
+
+        print_json(json.loads(Path(result.paths["json"]).read_text(encoding="utf-8")))
+        return
+    print_generation(result)
+
+
+def print_generation(result: Any) -> None:
+    """The bridges, the music and the files of a :class:`~vmb.types.GenerationResult`."""
+    bridges = result.bridges
+    say(f"text bridge: {bridges.text or '(none)'}")
+    say("music bridge:" if bridges.references else "music bridge: (no references)")
+    for hit in bridges.references:
+        say(f"  {hit.track:8s} {hit.score:6.3f}  {hit.clip.caption or hit.clip.path}")
+    say(f"music: {result.duration_s:.2f} s at {result.sample_rate} Hz by {result.generator} (seed {result.seed})")
+    for role, path in result.paths.items():
+        say(f"  {role:5s} {path}")
+    if result.notes:
+        say("notes:", stderr=True)
+        for note in result.notes:
+            say(f"  {note}", stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(generate)
