@@ -270,12 +270,13 @@ def build_config(data: dict[str, Any], source: str = "config") -> Config:
 
 
 def _check_limits(config: Config, source: str) -> None:
-    from vmb.limits import duration_problem, seed_problem, weight_problem
+    from vmb.limits import duration_problem, num_frames_problem, seed_problem, weight_problem
 
     g = config.generator
     checks = [
         ("generator.text_weight", g.text_weight, weight_problem),
         ("generator.music_weight", g.music_weight, weight_problem),
+        ("describer.num_frames", config.describer.num_frames, num_frames_problem),
     ]
     if g.duration_s is not None:
         checks.append(("generator.duration_s", g.duration_s, duration_problem))
@@ -284,7 +285,7 @@ def _check_limits(config: Config, source: str) -> None:
     for key, value, problem_of in checks:
         problem = problem_of(value)
         if problem is not None:
-            raise ConfigError(f"{source}: {key} = {value!r}: {problem}")
+            raise ConfigError(f"{source}: {key} = {show_value(value)}: {problem}")
 
 
 def load_config(

@@ -17,9 +17,11 @@ import math
 import numbers
 from typing import Any
 
-from vmb.errors import UsageError
+from vmb.errors import UsageError, show_value
 
 MAX_DURATION_S = 1800.0
+MIN_DURATION_S = 0.02  # one MusicGen frame (50 Hz); the built-in renderer needs no less either
+MAX_NUM_FRAMES = 64  # frames a describer samples from a video (each is a model input)
 DEFAULT_DURATION_S = 30.0
 MAX_WEIGHT = 20.0
 MAX_SEED = 2**31 - 1
@@ -32,11 +34,22 @@ def duration_problem(value: Any) -> str | None:
         return "expected a number of seconds"
     if value <= 0:
         return "must be greater than 0"
+    if value < MIN_DURATION_S:
+        return f"shorter than the minimum of {MIN_DURATION_S:g} s (one frame of music)"
     if value > MAX_DURATION_S:
         return (
             f"longer than the maximum of {MAX_DURATION_S:.0f} s (vmb.limits.MAX_DURATION_S); "
             "make a long piece in parts"
         )
+    return None
+
+
+def num_frames_problem(value: Any) -> str | None:
+    """Why ``value`` is not an allowed number of video frames for a describer, or ``None``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return "expected a whole number"
+    if not 1 <= value <= MAX_NUM_FRAMES:
+        return f"expected 1 to {MAX_NUM_FRAMES} (vmb.limits.MAX_NUM_FRAMES)"
     return None
 
 
@@ -58,7 +71,7 @@ def seed_problem(value: Any) -> str | None:
 
 def _check(problem: str | None, name: str, value: Any) -> None:
     if problem is not None:
-        raise UsageError(f"{name}={value!r}: {problem}")
+        raise UsageError(f"{name}={show_value(value)}: {problem}")
 
 
 def check_duration(value: Any, name: str = "duration_s") -> float:
@@ -100,6 +113,7 @@ __all__ = [
     "check_seed",
     "check_weight",
     "duration_problem",
+    "num_frames_problem",
     "resolve_seed",
     "seed_problem",
     "weight_problem",

@@ -10,15 +10,19 @@ object, an empty CSV, no path column.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from vmb.errors import UsageError
+from vmb.errors import UsageError, show_value
+from vmb.fileio import read_limited
 
 METADATA_FILES = ("metadata.jsonl", "metadata.csv")
+MAX_MANIFEST_BYTES = 512 * 2**20
+MAX_FIELD_CHARS = 64 * 1024
 ErrorFactory = Callable[[Path, str], Exception]
 
 
@@ -31,6 +35,7 @@ def read_rows(
     path_columns: Sequence[str] = (),
     what: str = "manifest",
     error: ErrorFactory = _usage_error,
+    skipped: list[dict[str, str]] | None = None,
 ) -> list[tuple[dict[str, Any], str]]:
     """``(row, "file:line")`` for each row of the CSV or JSONL file ``path``.
 
@@ -39,35 +44,86 @@ def read_rows(
         what: the file's role in messages (``cannot read the manifest``).
         error: builds the exception from the path and the reason (default :class:`UsageError`
             ``"<path>: <reason>"``; index sources pass :class:`~vmb.errors.IndexFileError`).
+        skipped: when given, a bad row (not JSON, not an object, a field with a NUL, a lone
+            surrogate or over :data:`MAX_FIELD_CHARS` characters, a CSV quote left open that
+            swallows the lines after it) is recorded here as ``{"path": "file:line", "reason"}``
+            and left out, instead of failing the whole file.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(path, f"cannot read the {what} ({exc})") from None
+        text = read_limited(path, MAX_MANIFEST_BYTES).decode("utf-8-sig")
+    except OSError as exc:
+        raise error(path, f"cannot read the {what} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise error(path, f"cannot read the {what} (not UTF-8 text at byte {exc.start})") from None
+
+    def bad(where: str, reason: str) -> None:
+        if skipped is None:
+            raise error(path, reason)
+        skipped.append({"path": where, "reason": reason})
+
     rows: list[tuple[dict[str, Any], str]] = []
     if path.suffix.lower() == ".jsonl":
         for i, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
+            where = f"{path.name}:{i}"
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise error(path, f"line {i} is not valid JSON ({exc.msg})") from None
+                bad(where, f"line {i} is not valid JSON ({exc.msg})")
+                continue
+            except RecursionError:
+                bad(where, f"line {i} is nested too deeply")
+                continue
             if not isinstance(row, dict):
-                raise error(path, f"line {i} is not a JSON object")
-            rows.append((row, f"{path.name}:{i}"))
+                bad(where, f"line {i} is not a JSON object")
+                continue
+            problem = row_problem(row)
+            if problem:
+                bad(where, f"line {i}: {problem}")
+                continue
+            rows.append((row, where))
     else:
-        reader = csv.DictReader(text.splitlines())
-        rows = [
-            ({k.strip(): v for k, v in r.items() if k}, f"{path.name}:{i}")
-            for i, r in enumerate(reader, start=2)
-        ]
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        first = 2
+        for r in reader:
+            where = f"{path.name}:{first}"
+            last, first = reader.line_num, reader.line_num + 1
+            row = {k.strip(): v for k, v in r.items() if k}
+            if last > int(where.rsplit(":", 1)[1]) and any(
+                isinstance(v, str) and "\n" in v for v in row.values()
+            ):
+                bad(where, f"line {where.rsplit(':', 1)[1]}: a quote left open swallows lines up to {last}")
+                continue
+            problem = row_problem(row)
+            if problem:
+                bad(where, f"line {where.rsplit(':', 1)[1]}: {problem}")
+                continue
+            rows.append((row, where))
         if reader.fieldnames is None:
             raise error(path, f"empty {what}")
     if path_columns and rows and not any(c in rows[0][0] for c in path_columns):
         raise error(path, f"no path column (expected one of: {', '.join(path_columns)})")
     return rows
+
+
+def row_problem(row: dict[str, Any]) -> str | None:
+    """Why a manifest row cannot be used as given (a field no file name or tag can hold), or
+    ``None``."""
+    for key, value in row.items():
+        for text in (key, value) if isinstance(value, str) else (key,):
+            if not isinstance(text, str):
+                continue
+            if len(text) > MAX_FIELD_CHARS:
+                return f"field {show_value(key, 40)} is longer than {MAX_FIELD_CHARS} characters"
+            if "\x00" in text:
+                return f"field {show_value(key, 40)} holds a NUL character"
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"field {show_value(key, 40)} holds a lone surrogate (not text)"
+    return None
 
 
 def first_value(row: dict[str, Any], names: Sequence[str]) -> Any:
@@ -105,4 +161,4 @@ def folder_metadata(
     return {}
 
 
-__all__ = ["METADATA_FILES", "first_value", "folder_metadata", "read_rows"]
+__all__ = ["METADATA_FILES", "first_value", "folder_metadata", "read_rows", "row_problem"]

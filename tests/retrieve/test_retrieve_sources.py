@@ -77,8 +77,9 @@ def test_csv_manifest_and_missing_path_column(tmp_path):
     with pytest.raises(IndexFileError, match="no path column"):
         read_source(tmp_path / "bad.csv")
     (tmp_path / "bad.jsonl").write_text('{"path": "x.wav"}\n{oops\n')
-    with pytest.raises(IndexFileError, match="line 2 is not valid JSON"):
-        read_source(tmp_path / "bad.jsonl")
+    src = read_source(tmp_path / "bad.jsonl")  # one bad row is skipped and reported, not fatal
+    assert [t.path for t in src.tracks] == [str((tmp_path / "x.wav").resolve())]
+    assert src.skipped == [{"path": "bad.jsonl:2", "reason": "line 2 is not valid JSON (Expecting property name enclosed in double quotes)"}]
 
 
 def test_folder_metadata_attaches_tags(tmp_path):

@@ -124,13 +124,12 @@ def read_folder(folder: Path, vocab: Vocab) -> Source:
     skipped: list[dict[str, str]] = []
     tracks = []
     for file in audio_files(folder):
-        row = tags.get(file.resolve().as_posix(), {})
         try:
-            tracks.append(
-                _track(file.relative_to(folder).as_posix(), str(file.resolve()), row, vocab)
-            )
-        except ValueError as exc:
-            skipped.append({"path": str(file), "reason": str(exc)})
+            resolved = _usable_path(file)
+            row = tags.get(resolved.as_posix(), {})
+            tracks.append(_track(file.relative_to(folder).as_posix(), str(resolved), row, vocab))
+        except (ValueError, OSError, RuntimeError) as exc:
+            skipped.append({"path": _shown(file), "reason": _reason(exc)})
     return Source(str(folder), "folder", tracks, skipped)
 
 
@@ -140,13 +139,17 @@ def read_manifest(manifest: Path, vocab: Vocab) -> Source:
     tracks: list[SourceTrack] = []
     skipped: list[dict[str, str]] = []
     seen: set[str] = set()
-    for row, where in _manifest_rows(manifest):
+    for row, where in read_rows(manifest, PATH_COLUMNS, error=IndexFileError, skipped=skipped):
         rel = first_value(row, PATH_COLUMNS)
         if not rel:
             skipped.append({"path": where, "reason": "no path"})
             continue
-        file = Path(str(rel)).expanduser()
-        file = (file if file.is_absolute() else base / file).resolve()
+        try:
+            file = Path(str(rel)).expanduser()
+            file = _usable_path(file if file.is_absolute() else base / file)
+        except (ValueError, OSError, RuntimeError) as exc:
+            skipped.append({"path": where, "reason": _reason(exc)})
+            continue
         if file.as_posix() in seen:
             skipped.append({"path": str(file), "reason": f"listed twice ({where})"})
             continue
@@ -156,14 +159,35 @@ def read_manifest(manifest: Path, vocab: Vocab) -> Source:
                 file.relative_to(base).as_posix() if file.is_relative_to(base) else file.as_posix()
             )
             tracks.append(_track(key, str(file), row, vocab))
-        except ValueError as exc:
-            skipped.append({"path": str(file), "reason": f"{where}: {exc}"})
+        except (ValueError, OSError, RuntimeError) as exc:
+            skipped.append({"path": str(file), "reason": f"{where}: {_reason(exc)}"})
     return Source(str(manifest), "manifest", tracks, skipped)
 
 
-def _manifest_rows(manifest: Path) -> list[tuple[dict[str, Any], str]]:
-    """``(row dict, "file:line")`` of a CSV or JSONL manifest (:func:`vmb.manifest.read_rows`)."""
-    return read_rows(manifest, PATH_COLUMNS, error=IndexFileError)
+def _usable_path(file: Path) -> Path:
+    """``file`` resolved, or ``ValueError`` for a name the index cannot hold (not UTF-8) and
+    ``RuntimeError``/``OSError`` for a symbolic-link loop."""
+    try:
+        str(file).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the file name is not valid UTF-8; rename the file") from None
+    resolved = file.resolve(strict=False)
+    if file.is_symlink() and not resolved.exists():
+        raise ValueError("a symbolic link that points nowhere (or to itself)")
+    return resolved
+
+
+def _shown(file: Path) -> str:
+    """A file name as it can be stored and printed (undecodable bytes escaped)."""
+    return str(file).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RuntimeError) or "loop" in str(exc).lower():
+        return "a symbolic-link loop"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
 
 
 # ----- datasets ------------------------------------------------------------------------------------

@@ -237,6 +237,8 @@ def make_pairs(
         raise UsageError(f"{folder}: not a folder of videos")
     if num_frames < 1:
         raise UsageError(f"--frames {num_frames}: must be at least 1")
+    if max_side is not None and max_side < 16:
+        raise UsageError(f"--max-side {max_side}: must be at least 16 pixels")
     if target.exists() and not overwrite:
         raise UsageError(f"{target}: already exists (pass --overwrite to replace it)")
     folder = folder.resolve()
@@ -256,7 +258,11 @@ def make_pairs(
             for video in paths:
                 rel = video.relative_to(folder).as_posix()
                 try:
-                    row = pair_row(video, rel, metadata.get(video.resolve().as_posix(), {}), num_frames, max_side)
+                    try:
+                        tags = metadata.get(video.resolve(strict=True).as_posix(), {})
+                    except (OSError, RuntimeError):
+                        raise MediaError(video, "a symbolic-link loop or a link to nothing") from None
+                    row = pair_row(video, rel, tags, num_frames, max_side)
                 except MediaError as exc:
                     logger.warning("skipped %s", exc)
                     skipped.append({"path": str(video), "reason": exc.reason})
