@@ -6,14 +6,16 @@ ones already written by this call are removed, so a failed run leaves nothing be
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import vmb
-from vmb.errors import MediaError
+from vmb.errors import MediaError, OutputError
 from vmb.fileio import atomic_write_json
 from vmb.types import GenerationResult
 
@@ -53,45 +55,95 @@ def save_outputs(
     profile: str = "",
     models: dict[str, str] | None = None,
     inputs: dict[str, Any] | None = None,
+    staged: dict[str, str | os.PathLike] | None = None,
 ) -> GenerationResult:
-    """Write the result's files and return the result with ``paths`` filled in."""
+    """Write the result's files as one set and return the result with ``paths`` filled in.
+
+    ``staged``: files already written under a temporary name (``{"mid": path}``, the built-in
+    generator's MIDI) that join the set as ``<stem>.vmb.<ext>``.
+
+    Every file is first written under a hidden temporary name; only when all of them are
+    complete are they renamed into place, and two calls into the same folder take turns (a lock
+    on the folder), so a folder never holds the JSON of one run and the MIDI of another. A
+    failure (or Ctrl-C / SIGTERM) leaves no new file; a write that the system refuses (disk full,
+    permission denied, a folder where the file goes) is an :class:`~vmb.errors.OutputError`
+    naming the file.
+    """
     from vmb.media import mux, write_wav
 
     out = Path(out_dir) if out_dir is not None else output_dir_for(video)
     stem = stem or output_stem(video)
     check_writable(out)
+    targets = {"wav": out / f"{stem}.vmb.wav", "json": out / f"{stem}.vmb.json"}
+    if video is not None:
+        targets["mp4"] = out / f"{stem}.vmb.mp4"
+    for kind, target in targets.items():
+        if target.is_dir() or (target.exists() and not target.is_file()):
+            raise OutputError(target, "a folder (or other non-file) is where the output file goes")
     paths: dict[str, str] = dict(result.paths)
-    written: list[Path] = [Path(p) for p in paths.values()]
-    try:
-        wav = out / f"{stem}.vmb.wav"
-        write_wav(wav, result.audio, result.sample_rate)
-        written.append(wav)
-        paths["wav"] = str(wav)
-        timings = dict(result.timings)
-        if video is not None:
-            mp4 = out / f"{stem}.vmb.mp4"
-            start = time.perf_counter()
-            mux(video, result.audio, result.sample_rate, mp4, keep_original_audio=keep_original_audio)
-            timings["mux"] = time.perf_counter() - start
-            written.append(mp4)
-            paths["mp4"] = str(mp4)
-        json_path = out / f"{stem}.vmb.json"
-        paths["json"] = str(json_path)
-        final = dataclasses.replace(result, paths=paths, timings=timings)
-        report = final.to_dict()
-        report.update(
-            {
-                "vmb_version": vmb.__version__,
-                "profile": profile,
-                "models": models or {},
-                "inputs": inputs or {},
-            }
-        )
-        atomic_write_json(json_path, report)
-        written.append(json_path)
-    except BaseException:
-        for path in written:
-            Path(path).unlink(missing_ok=True)
-        raise
+    extra = {ext: Path(p) for ext, p in (staged or {}).items()}
+    staged: dict[Path, Path] = {}  # final path -> temporary file
+    timings = dict(result.timings)
+    with folder_lock(out):
+        try:
+            try:
+                tmp = staged[targets["wav"]] = _temp(targets["wav"], ".wav")
+                write_wav(tmp, result.audio, result.sample_rate)
+                paths["wav"] = str(targets["wav"])
+                if video is not None:
+                    tmp = staged[targets["mp4"]] = _temp(targets["mp4"], ".mp4")
+                    start = time.perf_counter()
+                    mux(video, result.audio, result.sample_rate, tmp, keep_original_audio=keep_original_audio)
+                    timings["mux"] = time.perf_counter() - start
+                    paths["mp4"] = str(targets["mp4"])
+                paths["json"] = str(targets["json"])
+                for ext, tmp in extra.items():
+                    target = out / f"{stem}.vmb.{ext}"
+                    staged[target] = tmp
+                    paths[{"mid": "midi"}.get(ext, ext)] = str(target)
+                final = dataclasses.replace(result, paths=paths, timings=timings)
+                report = final.to_dict()
+                report.update(
+                    {
+                        "vmb_version": vmb.__version__,
+                        "profile": profile,
+                        "models": models or {},
+                        "inputs": inputs or {},
+                    }
+                )
+                tmp = staged[targets["json"]] = _temp(targets["json"], ".json")
+                atomic_write_json(tmp, report)
+                for target, tmp in staged.items():
+                    os.replace(tmp, target)
+            except OSError as exc:
+                where = next((t for t, p in staged.items() if str(p) == str(exc.filename)), None)
+                raise OutputError(where or exc.filename or out, f"cannot write ({exc.strerror or exc})") from None
+        except BaseException:
+            for tmp in staged.values():
+                Path(tmp).unlink(missing_ok=True)
+            raise
     return final
 
+
+def staging_path(target: Path) -> Path:
+    """A hidden temporary name next to ``target`` (same folder, same extension), for a file that
+    joins an output set later."""
+    return _temp(target, target.suffix)
+
+
+def _temp(target: Path, suffix: str) -> Path:
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp{suffix}")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path):
+    """An exclusive lock on ``folder`` itself (``flock`` on the folder's descriptor, no lock file
+    left behind): two runs writing into one folder take turns."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

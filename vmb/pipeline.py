@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -265,7 +266,12 @@ class Pipeline:
             elif midi_path is not None:
                 kwargs["midi_path"] = midi_path
             stages.start(f"generating {float(duration_s):.1f} s of music")  # the generator times itself
-            result = self.generator.generate(bridges, float(duration_s), seed=seed, **kwargs)
+            try:
+                result = self.generator.generate(bridges, float(duration_s), seed=seed, **kwargs)
+            except BaseException:  # the MIDI is written before rendering: it goes if rendering fails
+                if midi_path is not None:
+                    Path(midi_path).unlink(missing_ok=True)
+                raise
         timings = {**stages.timings, **result.timings}
         return GenerationResult(
             audio=result.audio,
@@ -301,8 +307,11 @@ class Pipeline:
         video: str | os.PathLike | None = None,
         keep_original_audio: bool = False,
         inputs: dict[str, Any] | None = None,
+        staged: dict[str, str | os.PathLike] | None = None,
     ) -> GenerationResult:
-        """Write ``<stem>.vmb.wav``, ``<stem>.vmb.mp4`` (with a video) and ``<stem>.vmb.json``."""
+        """Write ``<stem>.vmb.wav``, ``<stem>.vmb.mp4`` (with a video) and ``<stem>.vmb.json``
+        as one set; ``staged`` (``{"mid": path}``) are files already written under a temporary
+        name that join the set as ``<stem>.vmb.<ext>``."""
         from vmb.outputs import save_outputs
 
         return save_outputs(
@@ -314,6 +323,7 @@ class Pipeline:
             profile=self.config.profile,
             models=self.model_ids(),
             inputs=inputs or {},
+            staged=staged,
         )
 
     def model_ids(self) -> dict[str, str]:

@@ -21,7 +21,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 import vmb
-from vmb.errors import VMBError
+from vmb.errors import VMBError, printable
 
 console = Console()
 err_console = Console(stderr=True)
@@ -49,6 +49,26 @@ class _VMBGroup(TyperGroup):
             message = " ".join(exc.format_message().split())
             say(f"error: {where}: {message} (see {where} -h)", stderr=True)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # writing failed: disk full, permission denied, a folder in the way
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            where = exc.filename or "vmb"
+            say(f"error: {printable(str(where))}: {exc.strerror or exc}", stderr=True)
+            raise typer.Exit(1) from None
+        except (KeyboardInterrupt, Terminated) as exc:
+            signal_name = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            say(f"error: stopped by {signal_name}; no partial output was kept", stderr=True)
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that every
+    ``finally`` and ``except BaseException`` cleanup runs (temporary files, FluidSynth ended by
+    ``subprocess.run``) before the process exits."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
 
 
 app = typer.Typer(
@@ -166,6 +186,9 @@ def has_input(video: str | None, images: list[str] | None, text: str | None, ref
 
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
     import vmb.cli  # noqa: F401  (registers the command groups)
 
+    signal.signal(signal.SIGTERM, _raise_terminated)
     app(prog_name="vmb")

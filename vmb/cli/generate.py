@@ -47,7 +47,7 @@ def generate(
 ) -> None:
     """Make music for a video, images, text and/or pinned references."""
     from vmb.errors import UsageError
-    from vmb.outputs import check_writable, output_dir_for, output_stem
+    from vmb.outputs import check_writable, output_dir_for, output_stem, staging_path
     from vmb.pipeline import Pipeline
 
     images, references, wants = list(image or ()), list(reference or ()), list(want or ())
@@ -59,11 +59,16 @@ def generate(
     stem = output_stem(video, images, references)
     pipe = Pipeline.load(config_file, profile, overrides=settings, index=index, progress=not as_json)
     inputs = {"video": video, "images": images, "text": text, "references": references, "wants": wants}
-    midi_path = out_dir / f"{stem}.vmb.mid" if midi else None
-    result = pipe(**inputs, duration_s=duration, seed=seed, text_weight=text_weight, music_weight=music_weight,
-                  midi_path=midi_path, progress=not as_json)  # fmt: skip
-    result = pipe.save(result, out_dir=out_dir, stem=stem, video=video, keep_original_audio=keep_audio,
-                       inputs=inputs)  # fmt: skip
+    # the MIDI is written under a hidden name and moved into place with the other files (one set)
+    midi_path = staging_path(out_dir / f"{stem}.vmb.mid") if midi else None
+    try:
+        result = pipe(**inputs, duration_s=duration, seed=seed, text_weight=text_weight, music_weight=music_weight,
+                      midi_path=midi_path, progress=not as_json)  # fmt: skip
+        result = pipe.save(result, out_dir=out_dir, stem=stem, video=video, keep_original_audio=keep_audio,
+                           inputs=inputs, staged={"mid": midi_path} if midi_path else None)  # fmt: skip
+    finally:
+        if midi_path is not None:
+            midi_path.unlink(missing_ok=True)
     if as_json:
         import json
 

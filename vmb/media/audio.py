@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+import errno
 import os
+import shutil
 import re
 from pathlib import Path
 
@@ -311,5 +313,11 @@ def write_wav(
             audio = np.clip(audio, -1.0, 1.0)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        sf.write(tmp, audio.T, int(sample_rate), format="WAV", subtype=subtype)
+        try:
+            sf.write(tmp, audio.T, int(sample_rate), format="WAV", subtype=subtype)
+        except (sf.LibsndfileError, RuntimeError) as exc:  # libsndfile hides errno: look
+            needed = audio.shape[0] * audio.shape[1] * (4 if subtype in ("FLOAT", "PCM_32") else 3 if subtype == "PCM_24" else 2)
+            full = shutil.disk_usage(tmp.parent).free < needed
+            code = errno.ENOSPC if full else errno.EIO
+            raise OSError(code, os.strerror(code) if full else f"cannot write the WAV file ({exc})", str(path)) from None
     return path
