@@ -267,6 +267,10 @@ from vmb.train.cli import data_app, train_app  # noqa: E402  (training commands)
 app.add_typer(train_app, name="train")
 app.add_typer(data_app, name="data")
 
+from vmb.cli_eval import app as eval_app  # noqa: E402  (vmb eval)
+
+app.add_typer(eval_app, name="eval")
+
 
 def main() -> None:
     """Console-script entry point."""
