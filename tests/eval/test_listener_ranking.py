@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import soundfile as sf
 
 SR = 22050
@@ -17,7 +16,11 @@ PIECES = {
 
 
 def render(work: str, programs: tuple[int, ...], seconds: float, tmp) -> np.ndarray:
-    from vmb.generate.builtin.render_fluidsynth import find_fluidsynth, find_soundfont, render_fluidsynth
+    from vmb.generate.builtin.render_fluidsynth import (
+        find_fluidsynth,
+        find_soundfont,
+        render_fluidsynth,
+    )
     from vmb.retrieve.demo import DemoEntry, score_to_midi
 
     soundfont, _ = find_soundfont()

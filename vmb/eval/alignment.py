@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vmb.eval.deps import require
+
 ANALYSIS_SR = 22050
 DEFAULT_TOLERANCE_S = 0.1
 CUT_FPS = 10.0
@@ -43,7 +45,7 @@ class MusicEvents:
 
 def music_events(mono: np.ndarray, sr: int) -> MusicEvents:
     """Beats, onsets and tempo of a mono clip ``[T]`` (librosa)."""
-    import librosa
+    librosa = require("librosa")
 
     from vmb.media import resample
 
@@ -159,7 +161,7 @@ def beat_alignment(
 
 def loudness_curve(mono: np.ndarray, sr: int, hop_s: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """``(times [F], RMS level in dB [F])`` of a mono clip (librosa RMS)."""
-    import librosa
+    librosa = require("librosa")
 
     hop = max(1, round(hop_s * sr))
     rms = librosa.feature.rms(y=np.asarray(mono, np.float32), frame_length=4 * hop, hop_length=hop)[0]

@@ -273,9 +273,8 @@ def _fd_metric(metric: str, gen_data: dict, ref_data: dict, bootstrap: int, seed
         return
     note = ""
     if name == "features":
-        from vmb.retrieve.encoders.features import FeatureStats
-
         from vmb.eval.embedders import feature_scale_floor
+        from vmb.retrieve.encoders.features import FeatureStats
 
         stats = FeatureStats.fit(np.concatenate(ref_rows))
         scale = np.maximum(stats.std, feature_scale_floor())

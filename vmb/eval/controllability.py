@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vmb.eval.deps import require
 from vmb.vocab import PITCH_CLASSES, load_vocab, normalize_key
 
 TEMPO_TOLERANCE = 0.08
@@ -87,8 +88,8 @@ def estimate_key(chroma_profile: np.ndarray) -> tuple[str | None, str | None]:
 
 def measure_audio(mono: np.ndarray, sr: int) -> AudioMeasures:
     """Tempo, key, mode, chroma profile, loudness and percussive share of a mono clip ``[T]``."""
-    import librosa
-    import pyloudnorm
+    librosa = require("librosa")
+    pyloudnorm = require("pyloudnorm")
 
     from vmb.media import resample
 

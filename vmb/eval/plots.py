@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vmb.eval.deps import require
+
 if TYPE_CHECKING:  # pragma: no cover
     from vmb.eval.report import EvalReport
 
@@ -19,7 +21,7 @@ def _safe(name: str) -> str:
 
 def draw_plots(report: EvalReport, folder: Path) -> dict[str, str]:
     """Draw every plot the report has data for into ``folder``; ``{plot name: path}``."""
-    import matplotlib
+    matplotlib = require("matplotlib")
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
