@@ -180,19 +180,18 @@ def _bin_means(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.n
 
 
 def motion_loudness_correlation(
-    rhythm: VideoRhythm, mono: np.ndarray, sr: int, bin_s: float = 0.5
+    rhythm: VideoRhythm, times: np.ndarray, level_db: np.ndarray, bin_s: float = 0.5
 ) -> float | None:
-    """Pearson correlation of motion and loudness over ``bin_s`` bins; ``None`` if either is
-    constant or there are fewer than 4 bins."""
-    if rhythm.times.size < 2:
+    """Pearson correlation of motion and loudness (a :func:`loudness_curve`) over ``bin_s``
+    bins; ``None`` if either is constant or there are fewer than 4 bins."""
+    if rhythm.times.size < 2 or len(times) < 2:
         return None
-    end = min(float(rhythm.times[-1]), mono.shape[0] / sr)
+    end = min(float(rhythm.times[-1]), float(times[-1]))
     edges = np.arange(0.0, end + 1e-9, bin_s)
     if edges.size < 5:
         return None
     motion = _bin_means(rhythm.times, rhythm.motion, edges)
-    t, level = loudness_curve(mono, sr)
-    loud = _bin_means(t, level, edges)
+    loud = _bin_means(np.asarray(times), np.asarray(level_db), edges)
     ok = np.isfinite(motion) & np.isfinite(loud)
     if ok.sum() < 4 or np.std(motion[ok]) < 1e-9 or np.std(loud[ok]) < 1e-9:
         return None

@@ -249,14 +249,17 @@ def _measure_item(item: EvalItem, embedders: dict, want_events: bool, want_measu
         data[f"emb:{name}"] = runner.compute(item.audio, f"emb:{name}:{embedder.record}", lambda e=embedder: e.embed(*runner.audio(item.audio)))
     if want_events and item.video is not None:
         def events():
-            ev = alignment.music_events(*runner.audio(item.audio))
-            return {"beats": ev.beats, "onsets": ev.onsets, "tempo_bpm": np.asarray(ev.tempo_bpm), "duration_s": np.asarray(ev.duration_s)}
+            mono, sr = runner.audio(item.audio)
+            ev = alignment.music_events(mono, sr)
+            loud_t, loud_db = alignment.loudness_curve(mono, sr)
+            return {"beats": ev.beats, "onsets": ev.onsets, "tempo_bpm": np.asarray(ev.tempo_bpm),
+                    "duration_s": np.asarray(ev.duration_s), "loud_t": loud_t, "loud_db": loud_db}
 
         def rhythm():
             r = alignment.video_rhythm(item.video)
             return {"cuts": r.cuts, "times": r.times, "motion": r.motion, "duration_s": np.asarray(r.duration_s)}
 
-        data["events"] = runner.compute(item.audio, "events:librosa", events)
+        data["events"] = runner.compute(item.audio, "events:librosa-v2", events)
         data["rhythm"] = runner.compute(item.video, "rhythm:v1", rhythm)
     if want_measures and item.result is not None:
         data["measures"] = runner.compute(item.audio, "measures:v1", lambda: controllability.measure_audio(*runner.audio(item.audio)).to_arrays())
@@ -365,21 +368,11 @@ def _alignment_metric(gen: ItemSet, gen_data: dict, tolerance_s: float, rows: di
             bhs.append(ba.bhs)
             bcs.append(ba.bcs)
             on_cuts.append(ba.beats_on_cuts)
-        mono, sr = None, None
         r = alignment.VideoRhythm(rh["cuts"], rh["times"], rh["motion"], span)
-        # loudness is cheap; motion–loudness is not cached (it needs the audio curve)
-        try:
-            from vmb.media import read_audio
-
-            audio, sr = read_audio(item.audio, mono=True, sample_rate=alignment.ANALYSIS_SR)
-            mono = audio[0]
-        except MediaError as exc:
-            report.skipped.append(f"generated {item.name}: motion–loudness: {exc}")
-        if mono is not None:
-            c = alignment.motion_loudness_correlation(r, mono, sr)
-            row["motion_loudness"] = c
-            if c is not None:
-                corr.append(c)
+        c = alignment.motion_loudness_correlation(r, ev["loud_t"], ev["loud_db"])
+        row["motion_loudness"] = c
+        if c is not None:
+            corr.append(c)
         report.plots.setdefault("timelines", {})[item.name] = {
             "cuts": rh["cuts"].tolist(), "beats": ev["beats"].tolist(), "onsets": ev["onsets"].tolist(), "duration_s": span,
         }
