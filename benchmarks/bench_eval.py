@@ -110,7 +110,8 @@ def bench_clap(count: int, seconds: float) -> dict:
     model = ClapModel(config).eval()
     build_s = time.perf_counter() - start
     params = sum(p.numel() for p in model.audio_model.parameters()) + sum(p.numel() for p in model.audio_projection.parameters())
-    processor = ClapProcessor(feature_extractor=ClapFeatureExtractor(), tokenizer=make_tiny_tokenizer())
+    extractor = ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad")  # larger_clap_music: no fusion
+    processor = ClapProcessor(feature_extractor=extractor, tokenizer=make_tiny_tokenizer())
     embedder = ClapEmbedder.__new__(ClapEmbedder)
     embedder.device = "cpu"
     embedder.record = "random full-size CLAP (larger_clap_music shapes)"
