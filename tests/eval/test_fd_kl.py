@@ -39,14 +39,17 @@ def test_fd_of_samples_converges_to_the_closed_form():
     assert fd_of_rows(a, b) == pytest.approx(expected, abs=0.08)
 
 
-def test_bootstrap_interval_contains_the_value_and_fd_inf_is_reported():
+def test_bootstrap_interval_covers_the_true_fd_where_the_plug_in_value_is_biased():
+    # 8-D unit Gaussians, means 1 apart: the true FD is 1; 50 items a side bias the estimate up
     rng = np.random.default_rng(3)
-    gen = [rng.normal(0.5, 1.0, size=4) for _ in range(40)]
-    ref = [rng.normal(0.0, 1.0, size=4) for _ in range(40)]
-    result = fd_with_uncertainty(gen, ref, bootstrap=100, seed=0)
-    assert result.ci_low <= result.value <= result.ci_high
-    assert result.ci_high - result.ci_low > 0
-    assert result.fd_inf is not None and result.fd_inf < result.value + 1.0
+    shift = np.eye(8)[0]
+    gen = list(rng.standard_normal((50, 8)) + shift)
+    ref = list(rng.standard_normal((50, 8)))
+    result = fd_with_uncertainty(gen, ref, bootstrap=200, seed=0)
+    assert result.value > 1.5  # the small-sample bias
+    assert result.ci_low <= 1.0 <= result.ci_high
+    assert result.bootstrap_bias > 0
+    assert result.fd_inf is not None and abs(result.fd_inf - 1.0) < abs(result.value - 1.0)
     small = fd_with_uncertainty(gen[:2], ref[:2], bootstrap=100)
     assert small.ci_low is None and small.fd_inf is None
 

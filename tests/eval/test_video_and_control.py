@@ -96,7 +96,7 @@ def small_index(tmp_path_factory):
     return out
 
 
-def test_eval_run_generates_then_measures_and_a_rerun_reuses(small_index, tmp_path, monkeypatch):
+def test_eval_run_generates_then_measures_and_a_rerun_reuses(small_index, tiny_models, tmp_path, monkeypatch):
     from vmb.testing import make_image, make_tone
 
     monkeypatch.setenv("VMB_HOME", str(tmp_path / "home"))
@@ -129,6 +129,16 @@ def test_eval_run_generates_then_measures_and_a_rerun_reuses(small_index, tmp_pa
     second = json.loads(again.stdout)
     assert "0 new, 2 reused" in second["notes"][0]
     assert second["settings"]["cache"]["misses"] == 0
+    # with CLAP: the CLAP score against the caption or vmb's text bridge, instruments by zero-shot
+    args[args.index("fd-features,control")] = "fd-features,control,clap-score"
+    third = CliRunner().invoke(app, [*args, "--clap-model", tiny_models["clap"], "--device", "cpu"])
+    assert third.exit_code == 0, third.output
+    report = json.loads(third.stdout)
+    clap = next(m for m in report["metrics"] if m["name"] == "clap-score")
+    assert clap["details"]["n"] == 2 and clap["details"]["text"] == ["caption", "text bridge"]
+    calm = next(r for r in report["items"] if r["name"] == "calm")
+    assert -1 <= calm["clap_score"] <= 1 and "instruments" in calm["control"]
+    assert any(m["name"].startswith("control:instrument") for m in report["metrics"])
 
 
 def test_eval_run_bad_manifest_is_one_line(tmp_path):
