@@ -122,7 +122,7 @@ def test_eval_run_generates_then_measures_and_a_rerun_reuses(small_index, tiny_m
     control = next(m for m in report["metrics"] if m["name"] == "control")
     calm = next(r for r in report["items"] if r["name"] == "calm")
     assert set(calm["control"]) >= {"tempo_bpm", "key", "mode"}
-    assert control["value"] is not None and "instruments not computed" in control["note"]
+    assert control["value"] is not None and "instruments and ΔCLAP not computed" in control["note"]
     assert "generated with profile builtin" in report["notes"][0] and "2 new" in report["notes"][0]
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
@@ -139,6 +139,9 @@ def test_eval_run_generates_then_measures_and_a_rerun_reuses(small_index, tiny_m
     calm = next(r for r in report["items"] if r["name"] == "calm")
     assert -1 <= calm["clap_score"] <= 1 and "instruments" in calm["control"]
     assert any(m["name"].startswith("control:instrument") for m in report["metrics"])
+    delta = next(m for m in report["metrics"] if m["name"] == "control:delta-clap-instrument")
+    assert delta["details"]["n"] >= 1 and -2 <= delta["value"] <= 2
+    assert isinstance(calm["control"]["delta_clap_instrument"], float)
 
 
 def test_eval_run_bad_manifest_is_one_line(tmp_path):

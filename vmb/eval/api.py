@@ -393,6 +393,7 @@ def _alignment_metric(gen: ItemSet, gen_data: dict, tolerance_s: float, rows: di
 
 def _control_metric(gen: ItemSet, gen_data: dict, clap, runner: _Runner, rows: dict, report: EvalReport) -> None:
     shares: dict[str, list[bool]] = {}
+    deltas: dict[str, list[float]] = {}
     energy_asked, energy_lufs = [], []
     pinned_same, pinned_other, tempo_same, tempo_other = [], [], [], []
     pinned: list[tuple[str, controllability.AudioMeasures, Path]] = []
@@ -413,6 +414,13 @@ def _control_metric(gen: ItemSet, gen_data: dict, clap, runner: _Runner, rows: d
             checks["instruments"] = controllability.zero_shot_instruments(clap, emb, asked["instruments"])
             for inst in checks["instruments"].values():
                 shares.setdefault("instrument (CLAP zero-shot top 3)", []).append(inst["ok"])
+        if clap is not None:
+            emb = clip_embedding(data["emb:clap"]["rows"])
+            for attr, value in controllability.asked_for_delta(asked, result).items():
+                d = controllability.delta_clap(clap, emb, attr, value)
+                if d is not None:
+                    checks[f"delta_clap_{attr}"] = {"asked": value, "delta": d}
+                    deltas.setdefault(attr, []).append(d)
         for attr, verdict in checks.items():
             if attr != "instruments" and "ok" in verdict:
                 shares.setdefault(attr, []).append(bool(verdict["ok"]))
@@ -421,7 +429,10 @@ def _control_metric(gen: ItemSet, gen_data: dict, clap, runner: _Runner, rows: d
         if "energy" in asked and measured.lufs is not None:
             energy_asked.append(asked["energy"])
             energy_lufs.append(measured.lufs)
-        rows[item.name]["control"] = {k: v.get("ok") if isinstance(v, dict) and "ok" in v else v for k, v in checks.items()}
+        rows[item.name]["control"] = {
+            k: v["ok"] if isinstance(v, dict) and "ok" in v else v.get("delta", v) if isinstance(v, dict) else v
+            for k, v in checks.items()
+        }
         refs = (result.get("inputs") or {}).get("references") or []
         if refs:
             pinned.append((item.name, measured, Path(refs[0])))
@@ -454,10 +465,12 @@ def _control_metric(gen: ItemSet, gen_data: dict, clap, runner: _Runner, rows: d
             "tempo_log2_distance_unrelated": float(np.nanmean(tempo_other)),
             "n": len(pinned_same),
         }
+    if deltas:
+        details["delta_clap"] = {attr: {"mean": float(np.mean(v)), "n": len(v)} for attr, v in deltas.items()}
     all_checks = [ok for v in shares.values() for ok in v]
-    note = "measured with librosa (tempo, key/mode), pyloudnorm (LUFS), HPSS; ΔCLAP per attribute not computed"
+    note = "measured with librosa (tempo, key/mode), pyloudnorm (LUFS), HPSS"
     if clap is None:
-        note += "; instruments not computed (no CLAP weights)"
+        note += "; instruments and ΔCLAP not computed (no CLAP weights)"
     report.metrics.append(
         MetricResult("control", "controllability (share of asked attributes measured in the audio)",
                      float(np.mean(all_checks)) if all_checks else None, "higher", details, note)
@@ -465,3 +478,7 @@ def _control_metric(gen: ItemSet, gen_data: dict, clap, runner: _Runner, rows: d
     for attr, v in details.items():
         if isinstance(v, dict) and "share" in v:
             report.metrics.append(MetricResult(f"control:{attr}", f"control: {attr}", v["share"], "higher", {"n": v["n"]}))
+    for attr, v in details.get("delta_clap", {}).items():
+        report.metrics.append(
+            MetricResult(f"control:delta-clap-{attr}", f"ΔCLAP {attr} (asked vs other values)", v["mean"], "higher", {"n": v["n"]})
+        )

@@ -7,6 +7,10 @@ loudness, LUFS) and librosa's HPSS (percussive share of the energy). Instruments
 CLAP zero-shot (the asked instrument among the top 3 of the vocabulary's instruments) only when
 CLAP weights are present; otherwise they are reported as not computed.
 
+ΔCLAP per attribute (with CLAP weights): the clip's CLAP score with the asked value's text minus
+its mean score with the other values of the same attribute in vmb's vocabulary. This is vmb's
+reading of the paper's ΔCLAP (there: with against without the control), computable from one set.
+
 Following a pinned reference: the chroma-profile cosine and the tempo ratio between the output
 and its pinned reference, against the same numbers with an unrelated reference (another item's).
 """
@@ -183,6 +187,48 @@ def zero_shot_instruments(clap, audio_embedding: np.ndarray, asked: list[str], t
         name: {"rank": ranked.index(name) + 1 if name in ranked else None, "ok": name in ranked[:top]}
         for name in asked
     }
+
+
+DELTA_TEMPLATES = {
+    "genre": "{} music",
+    "mood": "{} music",
+    "instrument": "music featuring {}",
+    "tempo": "music with a {} tempo",
+    "mode": "music in a {} key",
+}
+
+
+def asked_for_delta(asked: dict, result: dict) -> dict[str, str]:
+    """``{attribute: value}`` for ΔCLAP: genre, first mood, first instrument, tempo class, mode."""
+    description = (result.get("bridges") or {}).get("description") or {}
+    wants = (result.get("bridges") or {}).get("wants") or {}
+    out = {}
+    genre = wants.get("genre") or description.get("genre")
+    moods = ([wants["mood"]] if wants.get("mood") else []) + list(description.get("mood") or [])
+    if genre:
+        out["genre"] = genre
+    if moods:
+        out["mood"] = moods[0]
+    if asked.get("instruments"):
+        out["instrument"] = asked["instruments"][0]
+    if asked.get("tempo_class"):
+        out["tempo"] = asked["tempo_class"]
+    if asked.get("mode"):
+        out["mode"] = asked["mode"]
+    return out
+
+
+def delta_clap(clap, audio_embedding: np.ndarray, attribute: str, value: str) -> float | None:
+    """ΔCLAP of one attribute: the CLAP score of the clip with the asked value's text minus the
+    mean score with the vocabulary's other values of that attribute (same template); ``None``
+    for a value outside the vocabulary. Above 0: the audio is closer to what was asked."""
+    names = list(load_vocab().table(attribute))
+    if value not in names or len(names) < 2:
+        return None
+    template = DELTA_TEMPLATES[attribute]
+    scores = clap.embed_text([template.format(n) for n in names]) @ np.asarray(audio_embedding, np.float32)
+    i = names.index(value)
+    return float(scores[i] - np.delete(scores, i).mean())
 
 
 def chroma_cosine(a: np.ndarray, b: np.ndarray) -> float:
