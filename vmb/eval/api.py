@@ -143,15 +143,21 @@ def evaluate(
     }
     chosen = _choose_metrics(wanted, gen, ref, caption_map, models, report.notes)
     report.settings["metrics"] = chosen
-    embedder_names = sorted({m.split("-", 1)[1] for m in chosen if m.startswith("fd-")} | {MODEL_OF[m] for m in chosen if m in ("kl-ast", "clap-score")})
+    names = {m.split("-", 1)[1] for m in chosen if m.startswith("fd-")}
+    names |= {MODEL_OF[m] for m in chosen if m in ("kl-ast", "clap-score")}
     if "control" in chosen and _local(models["clap"]):
-        embedder_names = sorted(set(embedder_names) | {"clap"})
-    embedders = {name: load_embedder(name, None if name == "features" else models[name], device) for name in embedder_names}
+        names.add("clap")  # instruments by zero-shot and ΔCLAP, only where the weights are present
+    embedders = {n: load_embedder(n, None if n == "features" else models[n], device) for n in sorted(names)}
     report.settings["models"] = {name: getattr(e, "record", name) for name, e in embedders.items()}
     cache = ItemCache(default_cache_dir() if cache_dir is True else (cache_dir or None))
     runner = _Runner(cache, report.skipped)
     gen_data = _measure_side(gen, "generated", embedders, chosen, runner, progress)
-    ref_data = _measure_side(ref, "reference", {k: v for k, v in embedders.items() if k != "clap" or any(m == "fd-clap" for m in chosen)}, [m for m in chosen if m.startswith(("fd-", "kl-"))], runner, progress) if ref else {}
+    ref_data: dict[str, dict] = {}
+    if ref is not None:
+        # references need only the embedders of the distribution and paired metrics
+        ref_embedders = {k: v for k, v in embedders.items() if k != "clap" or "fd-clap" in chosen}
+        ref_metrics = [m for m in chosen if m.startswith(("fd-", "kl-"))]
+        ref_data = _measure_side(ref, "reference", ref_embedders, ref_metrics, runner, progress)
     rows = {name: {"name": name} for name in gen_data}
     for metric in chosen:
         if metric.startswith("fd-"):

@@ -46,10 +46,12 @@ def draw_plots(report: EvalReport, folder: Path) -> dict[str, str]:
         written["metrics"] = str(path)
     for name, data in report.plots.get("distances", {}).items():
         fig, ax = plt.subplots(figsize=(5, 3.2))
+        both = np.asarray([*data.get("generated", []), *data.get("reference", [])], float)
+        edges = np.histogram_bin_edges(both, bins=min(30, max(5, both.size))) if both.size else 10
         for side, colour in (("generated", "#c44e52"), ("reference", "#4c72b0")):
             values = np.asarray(data.get(side, []), float)
             if values.size:
-                ax.hist(values, bins=min(20, max(3, values.size)), alpha=0.6, label=side, color=colour)
+                ax.hist(values, bins=edges, alpha=0.6, label=side, color=colour)
         ax.set_xlabel(f"distance to the reference mean ({name})")
         ax.set_ylabel("items")
         ax.legend(fontsize=7)

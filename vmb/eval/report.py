@@ -87,7 +87,8 @@ class EvalReport:
         lines += [f"- generated: {self.settings.get('generated', '')}"]
         if self.settings.get("reference"):
             lines += [f"- reference: {self.settings['reference']}"]
-        lines += ["", "| metric | value | 95% interval | n | better | note |", "|---|---|---|---|---|---|"]
+        lines += ["", "| metric | value | 95% interval (bias-corrected bootstrap) | n | better | note |"]
+        lines += ["|---|---|---|---|---|---|"]
         for m in self.metrics:
             ci = ""
             if m.details.get("ci_low") is not None:
@@ -97,18 +98,30 @@ class EvalReport:
         extra = [m for m in self.metrics if m.details.get("fd_inf") is not None]
         for m in extra:
             lines.append(f"\n{m.label}: FD-∞ (extrapolated to infinitely many items) = {_fmt(m.details['fd_inf'])}")
-        if self.items:
-            keys = [k for k in self.items[0] if k != "name"]
-            for row in self.items[1:]:
-                keys += [k for k in row if k != "name" and k not in keys]
+        flat = [_flatten(row) for row in self.items]
+        keys: list[str] = []
+        for row in flat:
+            keys += [k for k in row if k != "name" and k not in keys]
+        if keys:
             lines += ["", "## Items", "", "| item | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-            for row in self.items:
+            for row in flat:
                 lines.append(f"| {row['name']} | " + " | ".join(_fmt(row.get(k)) for k in keys) + " |")
         if self.skipped:
             lines += ["", "## Skipped items", ""] + [f"- skipped {s}" for s in self.skipped]
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
+
+
+def _flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"control": {"key": True}}`` → ``{"control.key": True}``."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _fmt(value: Any) -> str:
