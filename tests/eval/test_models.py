@@ -38,6 +38,8 @@ def test_model_metrics_on_tiny_models(chord_sets, tiny_models, tmp_path):
         m = report.metric(name)
         assert m.value is not None and np.isfinite(m.value), name
     assert report.metric("fd-encodec").value > 0
+    clap_fd = report.metric("fd-clap").details
+    assert clap_fd["bootstrap"] == 20 and 0 <= clap_fd["ci_low"] <= clap_fd["ci_high"]
     assert report.metric("kl-ast").value >= 0 and "PaSST" in report.metric("kl-ast").note
     assert -1 <= report.metric("clap-score").value <= 1
     assert all("kl_ast" in row and "clap_score" in row for row in report.items)
