@@ -16,20 +16,31 @@ PIECES = {
 
 
 def render(work: str, programs: tuple[int, ...], seconds: float, tmp) -> np.ndarray:
-    from vmb.generate.builtin.render_fluidsynth import (
-        find_fluidsynth,
-        find_soundfont,
-        render_fluidsynth,
-    )
-    from vmb.retrieve.demo import DemoEntry, score_to_midi
+    """The first ``seconds`` of a music21 corpus score, its parts given General MIDI
+    ``programs`` (cycled), rendered with FluidSynth at 22.05 kHz, mono."""
+    import mido
+    from music21 import corpus
+
+    from vmb.generate.builtin.render_fluidsynth import find_fluidsynth, find_soundfont, render_fluidsynth
 
     soundfont, _ = find_soundfont()
     if find_fluidsynth() is None or soundfont is None:
         pytest.skip("fluidsynth or a General MIDI soundfont is not installed")
-    entry = DemoEntry(work=work, programs=programs, instruments=("piano",), bpm=90, genre="classical")
-    midi = tmp / f"{entry.id}.mid"
-    score_to_midi(entry, seconds, midi)
-    return render_fluidsynth(midi, soundfont, SR).mean(axis=0)
+    raw = tmp / (work.replace("/", "_") + ".raw.mid")
+    corpus.parse(work).write("midi", fp=str(raw))
+    midi = mido.MidiFile(str(raw))
+    part = 0
+    for track in midi.tracks:
+        channels = {m.channel for m in track if m.type == "note_on"}
+        if not channels:
+            continue
+        program = programs[part % len(programs)]
+        part += 1
+        kept = [m for m in track if m.type != "program_change"]
+        track[:] = [mido.Message("program_change", channel=c, program=program, time=0) for c in sorted(channels)] + kept
+    midi.save(str(tmp / (work.replace("/", "_") + ".mid")))
+    audio = render_fluidsynth(tmp / (work.replace("/", "_") + ".mid"), soundfont, SR).mean(axis=0)
+    return audio[: int(seconds * SR)]
 
 
 def write_clips(folder, clips, sr):
