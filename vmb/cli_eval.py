@@ -154,3 +154,8 @@ def eval_run(
         progress=not as_json,
     )
     _show(report, as_json)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``vmb eval`` to the root app (the ``register`` of a command-group module)."""
+    root.add_typer(app, name="eval")
