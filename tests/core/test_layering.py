@@ -20,7 +20,8 @@ LAYERS = {
     "generate": 3,
     "train": 4,
     "library": 5, "components": 5, "outputs": 5, "pipeline": 6,
-    "cli": 7,
+    "eval": 7,  # `vmb eval run` generates through the pipeline
+    "cli": 8,
 }  # fmt: skip
 # Allowed within one layer besides the base modules (layer 0), which use each other.
 SIDEWAYS = {("analysis", "media"), ("media", "analysis"), ("components", "library")}

@@ -1,0 +1,167 @@
+"""Speed of ``vmb eval``: FD on the built-in features against decoding the same files alone,
+and CLAP embedding throughput on the CPU with a full-size random-weight CLAP.
+
+1. ``features``: 100 generated + 100 reference items of 10 s (drum/bass/chord loops from
+   :mod:`vmb.analysis.reference_signals` at 60–160 BPM, wav, 32 kHz) are evaluated with
+   ``vmb.eval.evaluate(metrics="fd-features")`` with a cold cache (every item measured) and again
+   with a warm cache (nothing measured), and the same 200 files are decoded alone with
+   ``vmb.media.read_audio(mono=True)`` — the plain library call — in the same run, interleaved.
+   Ratios are eval / decode (target in issue 17: cold ≤ 1.2).
+2. ``clap``: ``ClapModel`` built from a full-size config (HTSAT depths 2-2-12-2, width 128..1024,
+   RoBERTa-base text stack: the shapes of ``laion/larger_clap_music``) with random weights — the
+   weights cannot be downloaded here — embedding 10 s items through vmb's CLAP embedder path on
+   the CPU; items per second.
+
+    python -m benchmarks.bench_eval [--items 100] [--seconds 10] [--repeats 2] [--clap-items 8]
+
+Writes ``benchmarks/results/eval.json`` (commit, date, machine, command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results" / "eval.json"
+SR = 32000
+
+
+def make_items(folder: Path, count: int, seconds: float, seed: int) -> Path:
+    import soundfile as sf
+
+    from vmb.analysis.reference_signals import arrangement
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    progressions = [((0, "maj"), (9, "min"), (5, "maj"), (7, "maj")), ((2, "min"), (7, "maj"), (0, "maj"), (0, "maj")),
+                    ((9, "min"), (5, "maj"), (0, "maj"), (7, "maj"))]
+    for i in range(count):
+        bpm = float(rng.uniform(60, 160))
+        audio = arrangement(bpm, seconds, SR, progression=progressions[i % len(progressions)])
+        sf.write(str(folder / f"item{i:03d}.wav"), np.asarray(audio, np.float32).T if np.ndim(audio) > 1 else audio, SR)
+    return folder
+
+
+def bench_features(items: int, seconds: float, repeats: int) -> dict:
+    from vmb.eval import evaluate
+    from vmb.media import read_audio
+
+    with tempfile.TemporaryDirectory(prefix="vmb-bench-eval-") as tmp:
+        tmp = Path(tmp)
+        gen = make_items(tmp / "gen", items, seconds, seed=1)
+        ref = make_items(tmp / "ref", items, seconds, seed=2)
+        files = sorted(gen.iterdir()) + sorted(ref.iterdir())
+
+        def decode():
+            for f in files:
+                read_audio(f, mono=True)
+
+        rounds = {"decode": [], "eval_cold": [], "eval_warm": []}
+        value = None
+        for r in range(repeats):
+            start = time.perf_counter()
+            decode()
+            rounds["decode"].append(time.perf_counter() - start)
+            cache = tmp / f"cache{r}"
+            for key in ("eval_cold", "eval_warm"):
+                start = time.perf_counter()
+                report = evaluate(gen, ref, metrics="fd-features", cache_dir=cache, bootstrap=200)
+                rounds[key].append(time.perf_counter() - start)
+                value = report.metric("fd-features").value
+        best = {k: min(v) for k, v in rounds.items()}
+        return {
+            "items": {"generated": items, "reference": items, "seconds_each": seconds, "format": "wav 32 kHz mono"},
+            "seconds": {k: round(v, 3) for k, v in best.items()},
+            "all_rounds": {k: [round(x, 3) for x in v] for k, v in rounds.items()},
+            "ratio_cold_vs_decode": round(best["eval_cold"] / best["decode"], 2),
+            "ratio_warm_vs_decode": round(best["eval_warm"] / best["decode"], 2),
+            "per_item_ms": {"decode": round(1000 * best["decode"] / len(files), 2),
+                            "eval_cold": round(1000 * best["eval_cold"] / len(files), 2)},
+            "fd_features": value,
+            "target": "eval_cold <= 1.2 x decode (issue 17)",
+        }
+
+
+def bench_clap(count: int, seconds: float) -> dict:
+    import torch
+    from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor, ClapTextConfig
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from tiny.clap import make_tiny_tokenizer
+
+    from vmb.eval.embedders import ClapEmbedder
+    from vmb.retrieve.encoders.clap import ClapEncoder
+
+    torch.manual_seed(0)
+    audio_config = ClapAudioConfig(depths=[2, 2, 12, 2], enable_fusion=False, projection_dim=512)
+    text_config = ClapTextConfig(projection_dim=512)
+    config = ClapConfig(text_config=text_config.to_dict(), audio_config=audio_config.to_dict(), projection_dim=512)
+    start = time.perf_counter()
+    model = ClapModel(config).eval()
+    build_s = time.perf_counter() - start
+    params = sum(p.numel() for p in model.audio_model.parameters()) + sum(p.numel() for p in model.audio_projection.parameters())
+    extractor = ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad")  # larger_clap_music: no fusion
+    processor = ClapProcessor(feature_extractor=extractor, tokenizer=make_tiny_tokenizer())
+    embedder = ClapEmbedder.__new__(ClapEmbedder)
+    embedder.device = "cpu"
+    embedder.record = "random full-size CLAP (larger_clap_music shapes)"
+    embedder.encoder = ClapEncoder(model, processor, embedder.record, "cpu", batch_size=8)
+    embedder.sample_rate = embedder.encoder.sample_rate
+    rng = np.random.default_rng(0)
+    clips = [0.1 * rng.standard_normal(int(seconds * 48000)).astype(np.float32) for _ in range(count)]
+    embedder.embed(clips[0], 48000)  # warm-up
+    start = time.perf_counter()
+    for clip in clips:
+        embedder.embed(clip, 48000)
+    elapsed = time.perf_counter() - start
+    return {
+        "items": count,
+        "seconds_each": seconds,
+        "audio_params_millions": round(params / 1e6, 1),
+        "model_build_s": round(build_s, 1),
+        "seconds": round(elapsed, 2),
+        "items_per_s": round(count / elapsed, 3),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--clap-items", type=int, default=8)
+    args = parser.parse_args()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    features = bench_features(args.items, args.seconds, args.repeats)
+    print(json.dumps(features, indent=2), flush=True)
+    clap = bench_clap(args.clap_items, args.seconds) if args.clap_items > 0 else None
+    print(json.dumps(clap, indent=2), flush=True)
+    result = {
+        "commit": commit,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.bench_eval " + " ".join(sys.argv[1:]),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+                    "load_avg_1m": round(os.getloadavg()[0], 2)},
+        "features": features,
+        "clap_cpu": clap,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    from vmb.fileio import atomic_write_json
+
+    atomic_write_json(RESULTS, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
