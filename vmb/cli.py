@@ -108,6 +108,11 @@ def describe(
     frames: Annotated[int | None, typer.Option("--frames", help="Frames sampled from the video.")] = None,
     config_file: Annotated[str | None, typer.Option("--config", help="A YAML config file.")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
+    # --- timeline (issue 15): user cues and sync mode -------------------------------------
+    cue: Annotated[list[str] | None, typer.Option("--cue", help="A section START-END=WORDS (e.g. 0-8=calm) or a marker TIME (repeatable).")] = None,
+    cues_file: Annotated[str | None, typer.Option("--cues", help="A CSV or JSON file of cues (start, end, attributes) or marker times.")] = None,
+    sync: Annotated[str, typer.Option("--sync", help="How closely the music follows the picture: cuts, scenes or off.")] = "cuts",
+    # ---------------------------------------------------------------------------------------
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Describe the music for a video, images and/or text (the text bridge)."""
@@ -127,7 +132,12 @@ def describe(
     kind = describer or config.describer.kind
     if kind not in DESCRIBERS:
         raise UsageError(f"--describer {kind}: use one of {', '.join(DESCRIBERS)}")
-    result = describe_inputs(video, image or (), text, describer=kind, config=config, model=model)
+    from vmb.describe.cues import cues_from_options  # timeline (issue 15)
+    from vmb.describe.timeline import timeline_lines
+
+    cue_list = cues_from_options(cue, cues_file, video)
+    result = describe_inputs(video, image or (), text, describer=kind, config=config, model=model,
+                             cues=cue_list, sync=sync)  # fmt: skip
     if as_json:
         print_json(result.to_dict())
         return
@@ -136,7 +146,7 @@ def describe(
     console.print(result.text or "(no sentence)", markup=False, highlight=False, soft_wrap=True)
     table = Table(show_header=False, box=None, pad_edge=False)
     for name, value in result.to_dict().items():
-        if name == "text":
+        if name in ("text", "sections", "cuts", "energy_curve", "energy_step_s"):  # timeline below
             continue
         if isinstance(value, list):
             value = ", ".join(value)
@@ -144,6 +154,8 @@ def describe(
             value = f"{value:g}"
         table.add_row(name, "-" if value in (None, "") else str(value))
     console.print(table)
+    for line in timeline_lines(result):  # timeline (issue 15)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 from vmb.retrieve.cli import index_app, retrieve  # noqa: E402  (music bridge commands)
@@ -196,6 +208,11 @@ def generate(
     out: Annotated[str | None, typer.Option("--out", help="Output folder (default: next to the input).")] = None,
     keep_audio: Annotated[bool, typer.Option("--keep-audio", help="Mix the video's own audio under the music.")] = False,
     midi: Annotated[bool, typer.Option("--midi", help="Also write the arrangement as MIDI (built-in generator).")] = False,
+    # --- timeline (issue 15): user cues and sync mode -------------------------------------
+    cue: Annotated[list[str] | None, typer.Option("--cue", help="A section START-END=WORDS (e.g. 0-8=calm) or a marker TIME (repeatable).")] = None,
+    cues_file: Annotated[str | None, typer.Option("--cues", help="A CSV or JSON file of cues (start, end, attributes) or marker times.")] = None,
+    sync: Annotated[str, typer.Option("--sync", help="How closely the music follows the picture: cuts, scenes or off.")] = "cuts",
+    # ---------------------------------------------------------------------------------------
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Make music for a video, images, text and/or pinned references."""
@@ -213,6 +230,12 @@ def generate(
     settings = list(overrides or ())
     if adapter is not None:
         settings.append(f"generator.adapter={adapter}")
+    from vmb.describe.cues import cues_from_options  # timeline (issue 15): checked before writing
+    from vmb.describe.timeline import SYNC_MODES
+
+    if sync not in SYNC_MODES:
+        raise UsageError(f"--sync {sync}: use one of {', '.join(SYNC_MODES)}")
+    cue_list = cues_from_options(cue, cues_file, video, duration)
     out_dir = Path(out) if out else output_dir_for(video, images, references)
     check_writable(out_dir)
     stem = output_stem(video, images, references)
@@ -233,8 +256,11 @@ def generate(
         music_weight=music_weight,
         midi_path=midi_path,
         progress=not as_json,
+        cues=cue_list,  # timeline (issue 15)
+        sync=sync,
     )
     inputs = {"video": video, "images": images, "text": text, "references": references, "wants": list(want or ())}
+    inputs.update(cues=list(cue or ()), cues_file=cues_file, sync=sync)  # timeline (issue 15)
     result = pipe.save(result, out_dir=out_dir, stem=stem, video=video, keep_original_audio=keep_audio, inputs=inputs)
     if as_json:
         import json as _json

@@ -88,7 +88,8 @@ class MediaInput:
 class Section:
     """One stretch of the timeline, ``start_s`` to ``end_s`` seconds, and what it differs in.
 
-    ``energy`` (0..1), ``mood``, ``tempo_class`` and ``genre`` are this section's own;
+    ``energy`` (0..1), ``mood``, ``tempo_class``, ``genre`` and ``instruments`` (empty: the
+    global ones) are this section's own;
     ``text`` is a short sentence for it ("a calm, dark opening with low energy").
     ``source`` says what it describes: ``video``, ``image:NAME``, ``cue`` or ``video+cue``.
     """
@@ -99,6 +100,7 @@ class Section:
     mood: tuple[str, ...] = ()
     tempo_class: str | None = None
     genre: str | None = None
+    instruments: tuple[str, ...] = ()
     text: str = ""
     source: str = ""
 
@@ -106,6 +108,7 @@ class Section:
         object.__setattr__(self, "start_s", float(self.start_s))
         object.__setattr__(self, "end_s", float(self.end_s))
         object.__setattr__(self, "mood", _tuple(self.mood))
+        object.__setattr__(self, "instruments", _tuple(self.instruments))
 
     @property
     def duration_s(self) -> float:

@@ -4,7 +4,7 @@ On the command line, ``--cue`` (repeatable)::
 
     --cue 0-8=calm                  a section 0-8 s, calm
     --cue "8-16=energetic, fast"    words of configs/vocab.yaml: mood, energy level, tempo class,
-    --cue 1:20-1:35=jazz,piano      genre, instrument, key/mode (times in s, m:ss or h:mm:ss)
+    --cue 1:20-1:35=jazz,piano      genre, instrument (times in s, m:ss or h:mm:ss)
     --cue 16-24=mood:sad,energy:0.3 key:value pairs (mood, energy, tempo, genre, instrument)
     --cue 12.5                      a marker: a moment to hit (and a section boundary)
 
@@ -41,8 +41,7 @@ from vmb.errors import UsageError, VMBError
 from vmb.vocab import Vocab, load_vocab
 
 ENERGY_LEVELS = {"low": 0.2, "moderate": 0.5, "high": 0.85}
-ATTRIBUTE_KEYS = ("mood", "energy", "tempo", "genre", "instrument", "instruments", "key",
-                  "mode", "words")  # fmt: skip
+ATTRIBUTE_KEYS = ("mood", "energy", "tempo", "genre", "instrument", "instruments", "words")
 # A time may end a video a frame late; cues ending this close after the end are clipped to it.
 END_TOLERANCE_S = 0.1
 
@@ -63,8 +62,6 @@ class Cue:
     tempo_class: str | None = None
     genre: str | None = None
     instruments: tuple[str, ...] = ()
-    key: str | None = None
-    mode: str | None = None
     label: str = ""
 
     @property
@@ -73,7 +70,7 @@ class Cue:
 
     def has_attributes(self) -> bool:
         return bool(self.mood or self.energy is not None or self.tempo_class or self.genre
-                    or self.instruments or self.key or self.mode)  # fmt: skip
+                    or self.instruments)  # fmt: skip
 
 
 def _read_yaml_list(name: str) -> object:
@@ -143,18 +140,6 @@ def _attributes(items: Iterable[tuple[str | None, object]], where: str, vocab: V
         if level is not None:
             out["energy"] = level
             return True
-        mode = vocab.canonical("mode", word)
-        if mode is not None:
-            out["mode"] = mode
-            return True
-        from vmb.describe.text import find_key
-
-        key, mode = find_key(word, vocab)
-        if key is not None:
-            out["key"] = key
-            if mode:
-                out["mode"] = mode
-            return True
         return False
 
     for key, value in items:
@@ -164,8 +149,8 @@ def _attributes(items: Iterable[tuple[str | None, object]], where: str, vocab: V
             word = " ".join(str(value).split())
             if not bare(word):
                 raise CueError(
-                    f"{where}: unknown attribute {word!r} (use a mood, energy, tempo, genre, "
-                    "instrument or key word of configs/vocab.yaml)"
+                    f"{where}: unknown attribute {word!r} (use a mood, energy, tempo, genre "
+                    "or instrument word of configs/vocab.yaml)"
                 )
             continue
         key = key.strip().lower()
@@ -181,8 +166,11 @@ def _attributes(items: Iterable[tuple[str | None, object]], where: str, vocab: V
                 if word.strip() and not bare(word.strip()):
                     raise CueError(f"{where}: unknown attribute {word.strip()!r}")
             continue
-        kind = {"instruments": "instrument", "tempo": "tempo", "key": "key"}.get(key, key)
-        if kind not in ("mood", "genre", "instrument", "tempo", "key", "mode"):
+        if key in ("key", "mode"):
+            raise CueError(f"{where}: the key and mode are the whole piece's: give them with "
+                           "--text or --want, not in a cue")  # fmt: skip
+        kind = {"instruments": "instrument"}.get(key, key)
+        if kind not in ("mood", "genre", "instrument", "tempo"):
             raise CueError(
                 f"{where}: unknown attribute {key!r} (use {', '.join(ATTRIBUTE_KEYS)})"
             )
@@ -394,5 +382,25 @@ def check_cues(cues: Sequence[Cue], duration_s: float | None, what: str = "video
     return out
 
 
-__all__ = ["Cue", "CueError", "check_cues", "load_cue_file", "parse_cue", "parse_cues",
+def cues_from_options(
+    cue: Sequence[str] | None = None,
+    cues_file: str | os.PathLike | None = None,
+    video: str | os.PathLike | None = None,
+    duration_s: float | None = None,
+) -> list[Cue]:
+    """The ``--cue`` and ``--cues`` options, read and checked before anything is written:
+    syntax, attributes, the file, overlaps, and (when the length is known now: the video's
+    or ``duration_s``) that every cue lies inside it."""
+    cues = parse_cues(list(cue or ()), cues_file)
+    if not cues:
+        return cues
+    length, what = duration_s, "music"
+    if video is not None and duration_s is None:
+        from vmb.media import probe
+
+        length, what = probe(video).duration_s, "video"
+    return check_cues(cues, length, what) if length else cues
+
+
+__all__ = ["Cue", "CueError", "check_cues", "cues_from_options", "load_cue_file", "parse_cue", "parse_cues",
            "parse_time"]  # fmt: skip

@@ -37,8 +37,9 @@ a green forest image are not "a cold blue evening"). Each input is described on 
 section of the timeline) and :func:`summarise` makes the global fields a consistent summary:
 
 7. **Energy** is the mean of the parts' energies weighted by their length; the BPM follows it.
-8. **Genre, instruments, key, mode and theme** are those of the longest part (the first of
-   equally long ones): one input's, so nothing that no input shows.
+8. **Genre, instruments, key, mode and theme** are those of the longest part (equal parts
+   counted together, the first of equally long ones): one input's, so nothing that no input
+   shows.
 9. **Moods**: the longest part's, then the other parts' in order, skipping any mood that
    contradicts one already taken (``mood_antonyms`` in ``configs/vocab.yaml``: never "calm"
    with "energetic", "happy" with "sad" or "dark").
@@ -240,7 +241,15 @@ def summarise(
         return MusicDescription()
     if len(parts) == 1:
         return parts[0][0]
-    lead = max(parts, key=lambda p: p[1])[0]  # max() keeps the first of equals
+    # Equal parts (one scene split by a marker or a cue that changes nothing) count together.
+    totals: list[list] = []
+    for d, w in parts:
+        same = next((t for t in totals if t[0] == d), None)
+        if same is None:
+            totals.append([d, w])
+        else:
+            same[1] += w
+    lead = max(totals, key=lambda p: p[1])[0]  # max() keeps the first of equals
     energies = [(d.energy, w) for d, w in parts if d.energy is not None]
     energy = lead.energy
     if energies:
@@ -333,8 +342,10 @@ def section_sentence(section: Section, index: int, total: int) -> str:
     moods = _join(list(section.mood[:MAX_MOODS]))
     head = f"{moods} {role}" if moods else role
     parts = [f"{_article(head).lower()} {head}"]
-    if section.genre:
-        parts.append(f" ({section.genre})")
+    if section.genre and section.instruments:
+        parts.append(f" ({section.genre}, {_join(list(section.instruments[:MAX_INSTRUMENTS]))})")
+    elif section.genre or section.instruments:
+        parts.append(f" ({section.genre or _join(list(section.instruments[:MAX_INSTRUMENTS]))})")
     extras = []
     if section.tempo_class:
         extras.append(f"{section.tempo_class} tempo")

@@ -234,6 +234,7 @@ def _apply_cues(sections, parts, cues: Sequence[Cue], duration: float):
             mood=consistent_moods([*cue.mood, *lead.mood]) if cue.mood else lead.mood,
             tempo_class=cue.tempo_class or lead.tempo_class,
             genre=cue.genre or lead.genre,
+            instruments=cue.instruments or lead.instruments,
             source="+".join(dict.fromkeys(p for p in (*lead.source.split("+"), "cue") if p)),
         )
         if cue.mood:
@@ -394,4 +395,20 @@ def add_timeline(
                         sync=sync, text=text)  # fmt: skip
 
 
-__all__ = ["SYNC_MODES", "Timeline", "add_timeline", "build_timeline", "CueError"]
+def timeline_lines(description: MusicDescription) -> list[str]:
+    """The timeline as lines for a terminal: one per section, then the cuts."""
+    lines = []
+    for s in description.sections:
+        energy = "-" if s.energy is None else f"{s.energy:.2f}"
+        lines.append(
+            f"{s.start_s:7.2f}-{s.end_s:7.2f} s  energy {energy}  {s.tempo_class or '-':6s} "
+            f"{', '.join(s.mood) or '-'}  ({s.source or '-'})"
+        )
+    if description.cuts:
+        shown = ", ".join(f"{c.time_s:.2f}" for c in description.cuts[:12])
+        more = f" ... ({len(description.cuts)} in all)" if len(description.cuts) > 12 else ""
+        lines.append(f"cuts to hit (s): {shown}{more}")
+    return lines
+
+
+__all__ = ["SYNC_MODES", "timeline_lines", "Timeline", "add_timeline", "build_timeline", "CueError"]

@@ -1,10 +1,12 @@
-"""Sample visual inputs with known content for the timeline tests (made with vmb.testing)."""
+"""Sample visual inputs with known content for the timeline tests (made with vmb.testing):
+the ``samples`` fixture (files) and the ``frame_fns`` fixture (frame functions)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from vmb.testing import make_image, make_video
 
@@ -89,3 +91,15 @@ def make_samples(folder: Path) -> dict[str, Path]:
     Image.fromarray(green_forest()).save(forest, quality=95)
     out["green_forest"] = forest
     return out
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory) -> dict[str, Path]:
+    return make_samples(tmp_path_factory.mktemp("timeline_samples"))
+
+
+@pytest.fixture(scope="session")
+def frame_fns():
+    return {"cards": cards, "still_then_action": still_then_action, "red_action": red_action,
+            "sunny_pastoral": sunny_pastoral, "dark_blue_still": dark_blue_still,
+            "textured": textured, "size": (W, H), "fps": FPS}  # fmt: skip
