@@ -28,6 +28,7 @@ How the timeline is made
 - **Cues** (:mod:`vmb.describe.cues`) are the user's: a span cue becomes one section with the
   cue's words winning over the pixels (explicit words win), splitting or merging the pixel
   sections it covers; a marker splits the section it falls in and is a cut to hit.
+- **Length**: a ``duration_s`` shorter than the visuals cuts the timeline there.
 - **sync**: ``cuts`` (default): sections and cuts; ``scenes``: sections, and only the user's
   markers as cuts; ``off``: no sections from the picture (the user's cues still make theirs).
 
@@ -296,7 +297,9 @@ def build_timeline(
         duration = duration_s
     if sync == "off":
         sections, parts, cuts = [], [], []
-    cues = check_cues(cues, duration, "video" if videos else "timeline")
+    limit = min(duration, duration_s) if duration_s else duration
+    what = "music" if limit < duration else ("video" if videos else "timeline")
+    cues = check_cues(cues, limit, what)
     if cues:
         sections, parts = _apply_cues(sections, parts, cues, duration)
         if not curve:
@@ -312,6 +315,15 @@ def build_timeline(
                       + marker_cuts, key=lambda c: c.time_s)  # fmt: skip
     else:
         cuts = marker_cuts
+    if duration_s is not None and duration_s < duration - 1e-6:  # the music is shorter
+        duration = float(duration_s)
+        keep = [i for i, s in enumerate(sections) if s.start_s < duration - 1e-6]
+        sections = [sections[i] for i in keep]
+        parts = [parts[i] for i in keep] if len(parts) >= len(keep) else parts
+        if sections:
+            sections[-1] = sections[-1].replace(end_s=round(duration, 3))
+        cuts = [c for c in cuts if c.time_s < duration - 1e-6]
+        curve = curve[: max(1, math.ceil(duration / ENERGY_STEP_S - 1e-6))]
     total = len(sections)
     sections = [s.replace(text=section_sentence(s, i, total)) for i, s in enumerate(sections)]
     return Timeline(tuple(sections), tuple(cuts), tuple(round(e, 3) for e in curve),
