@@ -57,7 +57,9 @@ def test_a_fade_is_one_gradual_cut_and_a_pan_is_none(tmp_path, frame_fns):
     faded = detect(make_video(tmp_path / "fade.mp4", seconds=7, fps=25, size=(w, h), frame_fn=fade))
     assert len(faded) == 1 and faded[0].kind == "gradual"
     assert abs(faded[0].time_s - 3.5) <= 0.25
-    assert detect(make_video(tmp_path / "pan.mp4", seconds=5, fps=25, size=(w, h), frame_fn=pan)) == []
+    assert (
+        detect(make_video(tmp_path / "pan.mp4", seconds=5, fps=25, size=(w, h), frame_fn=pan)) == []
+    )
 
 
 def test_still_then_action_gets_two_sections_at_the_change_and_rising_energy(samples):

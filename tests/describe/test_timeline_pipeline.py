@@ -27,7 +27,7 @@ class RecordingGenerator:
 
     def generate(self, bridges, duration_s, seed=None, **kwargs):
         self.bridges, self.duration_s = bridges, duration_s
-        audio = np.zeros((1, int(round(duration_s * self.sample_rate))), np.float32)
+        audio = np.zeros((1, round(duration_s * self.sample_rate)), np.float32)
         return GenerationResult(audio=audio, sample_rate=self.sample_rate, bridges=bridges)
 
 

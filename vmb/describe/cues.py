@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -171,9 +172,7 @@ def _attributes(items: Iterable[tuple[str | None, object]], where: str, vocab: V
                            "--text or --want, not in a cue")  # fmt: skip
         kind = {"instruments": "instrument"}.get(key, key)
         if kind not in ("mood", "genre", "instrument", "tempo"):
-            raise CueError(
-                f"{where}: unknown attribute {key!r} (use {', '.join(ATTRIBUTE_KEYS)})"
-            )
+            raise CueError(f"{where}: unknown attribute {key!r} (use {', '.join(ATTRIBUTE_KEYS)})")
         for item in values:
             for word in re.split(r"[,;]", str(item)):
                 word = word.strip()
@@ -220,7 +219,9 @@ def parse_cue(text: str, vocab: Vocab | None = None) -> Cue:
         if not token:
             continue
         key, sep, value = token.partition(":")
-        pairs.append((key, value) if sep and key.strip().lower() in ATTRIBUTE_KEYS else (None, token))
+        pairs.append(
+            (key, value) if sep and key.strip().lower() in ATTRIBUTE_KEYS else (None, token)
+        )
     if attrs.strip() and not pairs:
         raise UsageError(f"{where}: no attribute after '='")
     fields = _attributes(pairs, where, vocab)
@@ -355,7 +356,7 @@ def parse_cues(
         out += load_cue_file(cue_file, vocab)
     out.sort(key=lambda c: (c.start_s, c.end_s if c.end_s is not None else c.start_s))
     spans = [c for c in out if not c.is_marker]
-    for a, b in zip(spans, spans[1:], strict=False):
+    for a, b in itertools.pairwise(spans):
         if b.start_s < a.end_s - 1e-6:
             raise CueError(f"{b.label} overlaps {a.label} ({b.start_s:g} s < {a.end_s:g} s)")
     return out
@@ -373,9 +374,7 @@ def check_cues(cues: Sequence[Cue], duration_s: float | None, what: str = "video
     for cue in cues:
         end = cue.end_s if cue.end_s is not None else cue.start_s
         if cue.start_s < 0 or cue.start_s >= duration_s or end > duration_s + END_TOLERANCE_S:
-            raise CueError(
-                f"{cue.label}: outside the {what} (0 to {duration_s:.2f} s)"
-            )
+            raise CueError(f"{cue.label}: outside the {what} (0 to {duration_s:.2f} s)")
         if cue.end_s is not None and cue.end_s > duration_s:
             cue = Cue(**{**cue.__dict__, "end_s": duration_s})
         out.append(cue)

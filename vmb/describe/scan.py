@@ -113,7 +113,9 @@ def scan_video(
             stream.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 25.0)
         stride = max(1, round(rate / max_fps))
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        start = (
+            float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        )
         frames: list[np.ndarray] = []
         times: list[float] = []
         decoded = 0
@@ -122,8 +124,10 @@ def scan_video(
                 decoded += 1
                 if index % stride:
                     continue
-                t = float(frame.pts * stream.time_base) - start if frame.pts is not None else (
-                    index / rate
+                t = (
+                    float(frame.pts * stream.time_base) - start
+                    if frame.pts is not None
+                    else (index / rate)
                 )
                 frames.append(small_rgb(frame, side))
                 times.append(t)
@@ -131,7 +135,9 @@ def scan_video(
             raise MediaError(path, unsupported_codec_reason(stream)) from None
         except av.FFmpegError as exc:
             if not frames:
-                raise MediaError(path, f"corrupt or truncated video: {short_av_reason(exc)}") from None
+                raise MediaError(
+                    path, f"corrupt or truncated video: {short_av_reason(exc)}"
+                ) from None
         if not frames:
             raise MediaError(path, "corrupt or truncated video: no frame could be decoded")
         order = np.argsort(times, kind="stable")

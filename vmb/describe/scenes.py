@@ -102,7 +102,7 @@ class CutDetector:
             return []
         hist, grid = self.signatures(rgb)
         step = self.distance(hist[1:], grid[1:], hist[:-1], grid[:-1])  # [N-1]: i-1 -> i
-        half = max(1, int(round(0.5 * fps)))
+        half = max(1, round(0.5 * fps))
         found: list[DetectedCut] = []
         for i in range(1, n):
             d = float(step[i - 1])
@@ -116,7 +116,7 @@ class CutDetector:
         gradual = self._gradual(hist, grid, times_s, fps)
         # Twin comparison: a transition whose change one hard step explains (most of) is that
         # hard cut; hard steps inside a transition they do not explain are the transition.
-        k = max(1, int(round(0.5 * self.span_s * fps)))
+        k = max(1, round(0.5 * self.span_s * fps))
         keep_gradual = []
         for g in gradual:
             inside = [c for c in found if abs(c.frame - g.frame) <= 2 * k]
@@ -128,11 +128,13 @@ class CutDetector:
 
     def _gradual(self, hist, grid, times_s, fps) -> list[DetectedCut]:
         n = len(hist)
-        k = max(1, int(round(0.5 * self.span_s * fps)))
+        k = max(1, round(0.5 * self.span_s * fps))
         if n <= 4 * k:
             return []
         centre = np.arange(k, n - k)
-        across = self.distance(hist[centre + k], grid[centre + k], hist[centre - k], grid[centre - k])
+        across = self.distance(
+            hist[centre + k], grid[centre + k], hist[centre - k], grid[centre - k]
+        )
         full = np.zeros(n)
         full[centre] = across
         out = []

@@ -40,6 +40,7 @@ fields are kept. The user's text and ``wants`` win over both (:func:`~vmb.descri
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,7 +53,6 @@ from vmb.describe.schema import (
     apply_wants,
     consistent_moods,
     merge,
-    rewrite_text,
     section_sentence,
     summarise,
     timeline_sentence,
@@ -171,7 +171,7 @@ def _video_part(item: MediaInput, describer, sync: str, offset: float):
     table = _FrameTable(scan, detected, describer)
     bounds = [0.0, *(_scene_bounds(table, duration) if sync != "off" else []), duration]
     parts, sections = [], []
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         d = table.describe(a, b)
         parts.append(d)
         sections.append(_section_from(d, a + offset, b + offset, "video"))
@@ -230,8 +230,9 @@ def _apply_cues(sections, parts, cues: Sequence[Cue], duration: float):
         merged = Section(
             covered[0].start_s,
             covered[-1].end_s,
-            energy=cue.energy if cue.energy is not None else (
-                None if energy is None else round(energy, 3)),
+            energy=cue.energy
+            if cue.energy is not None
+            else (None if energy is None else round(energy, 3)),
             mood=consistent_moods([*cue.mood, *lead.mood]) if cue.mood else lead.mood,
             tempo_class=cue.tempo_class or lead.tempo_class,
             genre=cue.genre or lead.genre,
@@ -423,4 +424,4 @@ def timeline_lines(description: MusicDescription) -> list[str]:
     return lines
 
 
-__all__ = ["SYNC_MODES", "timeline_lines", "Timeline", "add_timeline", "build_timeline", "CueError"]
+__all__ = ["SYNC_MODES", "CueError", "Timeline", "add_timeline", "build_timeline", "timeline_lines"]
