@@ -81,11 +81,9 @@ class CutDetector:
             offsets = np.arange(n)[:, None] * bins
             counts = np.bincount((index + offsets).ravel(), minlength=n * bins).reshape(n, bins)
             hists.append(counts / float(h * w))
-        rows = np.array_split(np.arange(h), GRID)
-        cols = np.array_split(np.arange(w), GRID)
-        grid = np.stack(
-            [frames[:, rr][:, :, cc].mean(axis=(1, 2)) for rr in rows for cc in cols], axis=1
-        )
+        gh, gw = h // GRID, w // GRID
+        blocks = frames[:, : gh * GRID, : gw * GRID].reshape(n, GRID, gh, GRID, gw, 3)
+        grid = blocks.mean(axis=(2, 4))
         return np.concatenate(hists, axis=1), grid.reshape(n, -1) / 255.0
 
     @staticmethod

@@ -68,6 +68,7 @@ ENERGY_STEP = 0.15
 VALENCE_STEP = 0.25
 DEFAULT_SLIDESHOW_S = 30.0
 ENERGY_STEP_S = 1.0
+SECTION_COLOUR_FRAMES = 48
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class _FrameTable:
         self.describer = describer
         self.rules = describer.rules
         self.times = scan.times_s
-        self.colour = frame_colour(scan.rgb)
+        self.colour = frame_colour(scan.rgb[:, ::2, ::2])  # colour needs few pixels
         self.motion = frame_motion(scan.rgb, [c.frame for c in cuts])
         self.cut_times = np.array([c.time_s for c in cuts], np.float64)
 
@@ -124,7 +125,11 @@ class _FrameTable:
 
         part = self._slice(start, end)
         s = self.rules.sampling
-        colour = colour_stats(self.scan.rgb[part], s["min_saturation"])
+        frames = self.scan.rgb[part]
+        if len(frames) > SECTION_COLOUR_FRAMES:  # colour from frames spread over the section
+            picks = np.linspace(0, len(frames) - 1, SECTION_COLOUR_FRAMES).round().astype(int)
+            frames = frames[picks]
+        colour = colour_stats(frames, s["min_saturation"])
         values = self.values(start, end)
         m = Measurements(**colour, motion=values["motion"], cut_rate=values["cut_rate"],
                          frames=part.stop - part.start)  # fmt: skip
