@@ -168,3 +168,29 @@ def test_the_forest_and_the_sunny_video_are_not_a_cold_blue_evening(samples):
     d = describe(video=samples["sunny_pastoral"], images=[samples["green_forest"]])
     assert "cold blue evening" not in d.text and "dark" not in d.mood
     assert d.sections[0].mood == describe(video=samples["sunny_pastoral"]).sections[0].mood
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no mean of an empty stretch
+def test_variable_frame_rate_with_long_gaps_gives_finite_numbers(tmp_path, frame_fns):
+    """Frames 40 ms to 2.5 s apart (a phone pausing), the last just short of the end: every
+    second of the curve is measured on the frame shown then."""
+    from fractions import Fraction
+
+    import av
+
+    w, h = frame_fns["size"]
+    path = tmp_path / "vfr.mp4"
+    times_ms = [0, 40, 80, 2580, 2620, 2660, 5200, 5240, 5970]  # ends just short of 6 s
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        for i, t in enumerate(times_ms):
+            frame = av.VideoFrame.from_ndarray(frame_fns["cards"](2.5)(i, t / 1000), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    d = describe(video=path)
+    assert d.energy_curve and np.all(np.isfinite(d.energy_curve))
+    assert all(s.energy is not None and np.isfinite(s.energy) for s in d.sections)
+    assert d.sections[0].start_s == 0.0 and d.sections[-1].end_s > 5.97

@@ -100,9 +100,14 @@ class _FrameTable:
         self.cut_times = np.array([c.time_s for c in cuts], np.float64)
 
     def _slice(self, start: float, end: float) -> slice:
+        # A stretch between two frames (or after the last one, in a video whose declared
+        # length outruns its frames) reads the frame shown then.
         a = int(np.searchsorted(self.times, start - 1e-6))
         b = int(np.searchsorted(self.times, end - 1e-6))
-        return slice(a, max(b, a + 1))
+        if b <= a:  # no frame starts in [start, end): the one on screen at `start`
+            a = max(0, min(a, len(self.times)) - 1)
+            b = a + 1
+        return slice(a, b)
 
     def values(self, start: float, end: float, cut_span: tuple[float, float] | None = None):
         """Measurement values of frames in [start, end) as the rule table reads them."""
