@@ -92,6 +92,9 @@ class Section:
     global ones) are this section's own;
     ``text`` is a short sentence for it ("a calm, dark opening with low energy").
     ``source`` says what it describes: ``video``, ``image:NAME``, ``cue`` or ``video+cue``.
+    ``measured``: what the picture measured over the section (``brightness``, ``saturation``,
+    ``warmth``, ``colourfulness`` 0..1 or M, ``motion`` 0..1, ``cut_rate`` cuts/s; see
+    ``configs/visual_rules.yaml``), empty for a section only a cue describes.
     """
 
     start_s: float
@@ -103,8 +106,10 @@ class Section:
     instruments: tuple[str, ...] = ()
     text: str = ""
     source: str = ""
+    measured: dict[str, float] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "measured", {k: float(v) for k, v in (self.measured or {}).items()})
         object.__setattr__(self, "start_s", float(self.start_s))
         object.__setattr__(self, "end_s", float(self.end_s))
         object.__setattr__(self, "mood", _tuple(self.mood))

@@ -70,6 +70,11 @@ def test_still_then_action_gets_two_sections_at_the_change_and_rising_energy(sam
     assert first.start_s == 0.0 and second.end_s == pytest.approx(16.0, abs=0.05)
     assert second.energy > first.energy + 0.2
     assert first.tempo_class == "slow" and second.tempo_class in ("medium", "fast")
+    # Per-scene measurements: the still has no cut and no motion, the action a cut a second.
+    assert first.measured["cut_rate"] == 0 and first.measured["motion"] < 0.002
+    assert second.measured["cut_rate"] == pytest.approx(7 / 8, abs=0.01)
+    assert second.measured["motion"] > 10 * max(first.measured["motion"], 1e-3)
+    assert second.measured["warmth"] > 0.2 > first.measured["warmth"]
     curve = np.array(d.energy_curve)
     assert d.energy_step_s == 1.0 and len(curve) == 16
     assert curve[9:].mean() > curve[:7].mean() + 0.2  # the energy curve follows the picture

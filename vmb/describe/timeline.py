@@ -125,7 +125,7 @@ class _FrameTable:
         r = self.rules
         return r.weighted(r.energy, values), r.weighted(r.valence, values)
 
-    def describe(self, start: float, end: float) -> MusicDescription:
+    def describe(self, start: float, end: float) -> tuple[MusicDescription, dict[str, float]]:
         from vmb.describe.visual import Measurements
 
         part = self._slice(start, end)
@@ -138,7 +138,7 @@ class _FrameTable:
         values = self.values(start, end)
         m = Measurements(**colour, motion=values["motion"], cut_rate=values["cut_rate"],
                          frames=part.stop - part.start)  # fmt: skip
-        return self.describer.describe_measurements(m)
+        return self.describer.describe_measurements(m), _rounded(m)
 
 
 def _scene_bounds(table: _FrameTable, duration: float) -> list[float]:
@@ -182,23 +182,32 @@ def _video_part(item: MediaInput, describer, sync: str, offset: float):
     bounds = [0.0, *(_scene_bounds(table, duration) if sync != "off" else []), duration]
     parts, sections = [], []
     for a, b in itertools.pairwise(bounds):
-        d = table.describe(a, b)
+        d, measured = table.describe(a, b)
         parts.append(d)
-        sections.append(_section_from(d, a + offset, b + offset, "video"))
+        sections.append(_section_from(d, a + offset, b + offset, "video", measured))
     cuts = [Cut(round(c.time_s + offset, 3), round(c.strength, 3), c.kind) for c in detected]
     curve = _energy_curve(table, duration, ENERGY_STEP_S)
     return duration, sections, parts, cuts, curve
 
 
-def _section_from(d: MusicDescription, start: float, end: float, source: str) -> Section:
+def _section_from(
+    d: MusicDescription, start: float, end: float, source: str, measured: dict[str, float]
+) -> Section:
     return Section(round(start, 3), round(end, 3), energy=d.energy, mood=d.mood,
-                   tempo_class=d.tempo_class, genre=d.genre, source=source)  # fmt: skip
+                   tempo_class=d.tempo_class, genre=d.genre, source=source,
+                   measured=measured)  # fmt: skip
+
+
+def _rounded(m) -> dict[str, float]:
+    """The measurements a section reports (no hue: it is the key's business)."""
+    names = ("brightness", "saturation", "warmth", "colourfulness", "motion", "cut_rate")
+    return {n: round(float(getattr(m, n)), 4) for n in names if getattr(m, n) is not None}
 
 
 # ------------------------------------------------------------------------------ images
-def _image_description(item: MediaInput, describer) -> MusicDescription:
+def _image_description(item: MediaInput, describer) -> tuple[MusicDescription, dict]:
     m, _ = describer.measure_each([item])[0]
-    return describer.describe_measurements(m)
+    return describer.describe_measurements(m), _rounded(m)
 
 
 def _slide_bounds(start: float, end: float, count: int, markers: Sequence[float]) -> list[float]:
@@ -248,6 +257,7 @@ def _apply_cues(sections, parts, cues: Sequence[Cue], duration: float):
             genre=cue.genre or lead.genre,
             instruments=cue.instruments or lead.instruments,
             source="+".join(dict.fromkeys(p for p in (*lead.source.split("+"), "cue") if p)),
+            measured=lead.measured,
         )
         if cue.mood:
             merged = merged.replace(mood=consistent_moods([*cue.mood, *(
@@ -295,10 +305,10 @@ def build_timeline(
             end = duration_s or DEFAULT_SLIDESHOW_S
         bounds = _slide_bounds(offset, end, len(images), markers)
         for item, a, b in zip(images, bounds, bounds[1:], strict=False):
-            d = _image_description(item, describer)
+            d, measured = _image_description(item, describer)
             parts.append(d)
             name = item.path.rsplit("/", 1)[-1] if item.path else "image"
-            sections.append(_section_from(d, a, b, f"image:{name}"))
+            sections.append(_section_from(d, a, b, f"image:{name}", measured))
             steps = range(math.floor(a / ENERGY_STEP_S + 1e-6), math.ceil(b / ENERGY_STEP_S - 1e-6))
             curve.extend([d.energy or 0.0] * max(0, len(steps)))
         offset = end
