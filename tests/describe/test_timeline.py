@@ -119,6 +119,11 @@ def test_images_make_a_slideshow_and_a_video_plus_an_image_a_sequence(samples):
     assert "dark" in d.sections[1].mood and "dark" not in d.sections[0].mood
     timed = describe(images=[samples["sunny"], samples["dark_blue"]], cues=["10"], duration_s=24)
     assert [(s.start_s, s.end_s) for s in timed.sections] == [(0.0, 10.0), (10.0, 24.0)]
+    assert len(timed.energy_curve) == 24 and len(set(timed.energy_curve[:10])) == 1
+    assert timed.energy_curve[:10] == (timed.sections[0].energy,) * 10
+    assert timed.energy_curve[10:] == (timed.sections[1].energy,) * 14
+    odd = describe(images=[samples["sunny"], samples["dark_blue"]], duration_s=15)
+    assert len(odd.energy_curve) == 15 and odd.energy_curve[7] == odd.sections[0].energy
     both = describe(video=samples["sunny_pastoral"], images=[samples["green_forest"]])
     assert [s.source for s in both.sections] == ["video", "image:green_forest.jpg"]
     assert both.sections[1].start_s == both.sections[0].end_s

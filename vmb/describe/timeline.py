@@ -246,22 +246,22 @@ def _apply_cues(sections, parts, cues: Sequence[Cue], duration: float):
         energies = [(s.energy, s.duration_s) for s in covered if s.energy is not None]
         energy = (sum(e * w for e, w in energies) / sum(w for _, w in energies)
                   if energies else None)  # fmt: skip
+        cue_moods = lead.mood
+        if cue.mood:
+            cue_moods = consistent_moods([*cue.mood, *lead.mood], max(3, len(cue.mood)))
         merged = Section(
             covered[0].start_s,
             covered[-1].end_s,
             energy=cue.energy
             if cue.energy is not None
             else (None if energy is None else round(energy, 3)),
-            mood=consistent_moods([*cue.mood, *lead.mood]) if cue.mood else lead.mood,
+            mood=cue_moods,
             tempo_class=cue.tempo_class or lead.tempo_class,
             genre=cue.genre or lead.genre,
             instruments=cue.instruments or lead.instruments,
             source="+".join(dict.fromkeys(p for p in (*lead.source.split("+"), "cue") if p)),
             measured=lead.measured,
         )
-        if cue.mood:
-            merged = merged.replace(mood=consistent_moods([*cue.mood, *(
-                m for m in lead.mood)], max(3, len(cue.mood))))  # fmt: skip
         sections[inside[0] : inside[-1] + 1] = [merged]
         parts[inside[0] : inside[-1] + 1] = [parts[inside[0]]]
     return sections, parts
@@ -304,13 +304,18 @@ def build_timeline(
         if sync == "off" and not videos and not cues:
             end = duration_s or DEFAULT_SLIDESHOW_S
         bounds = _slide_bounds(offset, end, len(images), markers)
+        slides = []
         for item, a, b in zip(images, bounds, bounds[1:], strict=False):
             d, measured = _image_description(item, describer)
             parts.append(d)
             name = item.path.rsplit("/", 1)[-1] if item.path else "image"
-            sections.append(_section_from(d, a, b, f"image:{name}", measured))
-            steps = range(math.floor(a / ENERGY_STEP_S + 1e-6), math.ceil(b / ENERGY_STEP_S - 1e-6))
-            curve.extend([d.energy or 0.0] * max(0, len(steps)))
+            slides.append(_section_from(d, a, b, f"image:{name}", measured))
+        sections += slides
+        # Curve windows after the video's: the energy of the slide shown at their start.
+        for k in range(len(curve), max(1, math.ceil(end / ENERGY_STEP_S - 1e-6))):
+            t = k * ENERGY_STEP_S
+            shown = next((s for s in slides if s.start_s - 1e-6 <= t < s.end_s), slides[-1])
+            curve.append(shown.energy if shown.energy is not None else 0.5)
         offset = end
     duration = offset if visuals else (
         duration_s or max((c.end_s or c.start_s) for c in cues))  # fmt: skip
