@@ -197,7 +197,8 @@ def main(argv: list[str] | None = None) -> dict:
         "repeats": args.repeats,
         "statistic": "precision/recall of cut times (0.1 s, fade 0.5 s); minimum seconds per "
         "minute of video",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "load_average_at_end": list(os.getloadavg())},  # fmt: skip
         "cases": cases,
         "timeline_cost": cost,
     }

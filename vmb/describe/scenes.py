@@ -7,10 +7,11 @@ every cut at the right frame (precision and recall 1.0); the content detector wi
 defaults recalled 0.23/0.76/0.77/0.79 (its 15-frame minimum shot drops 0.5 s shots, and its
 HSV threshold misses cards of similar hue and value; 0.77/0.76/0.77/0.79 with
 ``min_scene_len=5``). Both were exact on a still→action video, on a 1 s cross-fade and on a
-fast pan (no false cut). vmb's also costs about half as much (0.33 against 0.5-0.9 s per
-minute of video here), needs no OpenCV (``scenedetect`` 0.7 requires the full
+fast pan (no false cut). The cost is of the same order (interleaved on this shared 2-core
+machine: 0.33 against 0.5-0.9 s per minute of video when it was quiet, 0.6-3.0 against
+0.8-3.0 under heavy load); vmb's needs no OpenCV (``scenedetect`` 0.7 requires the full
 ``opencv-python`` wheel) and runs on the one low-resolution decoding pass the timeline makes
-anyway (:func:`vmb.describe.scan.scan_video`).
+anyway (:func:`vmb.describe.scan.scan_video`), which also gives the per-scene measurements.
 
 How it decides, per frame ``[h, w, 3]`` (about 48 px wide):
 
