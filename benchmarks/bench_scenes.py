@@ -197,8 +197,11 @@ def main(argv: list[str] | None = None) -> dict:
         "repeats": args.repeats,
         "statistic": "precision/recall of cut times (0.1 s, fade 0.5 s); minimum seconds per "
         "minute of video",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_average_at_end": list(os.getloadavg())},  # fmt: skip
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_at_end": list(os.getloadavg()),
+        },
         "cases": cases,
         "timeline_cost": cost,
     }
