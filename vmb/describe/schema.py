@@ -40,9 +40,10 @@ section of the timeline) and :func:`summarise` makes the global fields a consist
 8. **Genre, instruments, key, mode and theme** are those of the longest part (equal parts
    counted together, the first of equally long ones): one input's, so nothing that no input
    shows.
-9. **Moods**: the longest part's, then the other parts' in order, skipping any mood that
-   contradicts one already taken (``mood_antonyms`` in ``configs/vocab.yaml``: never "calm"
-   with "energetic", "happy" with "sad" or "dark").
+9. **Moods**: the longest part's, then the other parts' in order, leaving out every mood
+   that contradicts a mood of any part (``mood_antonyms`` in ``configs/vocab.yaml``: never
+   "calm" beside an "energetic" section, "sad" or "dark" beside a "happy" one). A dark
+   opening and a happy ending share no mood word; the sections say each.
 
 Wants
 -----
@@ -254,7 +255,10 @@ def summarise(
     energy = lead.energy
     if energies:
         energy = round(sum(e * w for e, w in energies) / sum(w for _, w in energies), 3)
-    moods = consistent_moods([*lead.mood, *(m for d, _ in parts for m in d.mood)])
+    everywhere = [m for d, _ in parts for m in d.mood]
+    moods = consistent_moods(
+        [m for m in (*lead.mood, *everywhere) if not contradicts(m, everywhere)]
+    )
     bpm, tempo_class = lead.tempo_bpm, lead.tempo_class
     if energy is not None and lead.tempo_bpm is not None:
         bpm = float(round(min_bpm + energy * (max_bpm - min_bpm)))
