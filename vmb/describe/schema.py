@@ -37,9 +37,9 @@ a green forest image are not "a cold blue evening"). Each input is described on 
 section of the timeline) and :func:`summarise` makes the global fields a consistent summary:
 
 7. **Energy** is the mean of the parts' energies weighted by their length; the BPM follows it.
-8. **Genre, instruments, key, mode and theme** are those of the longest part (equal parts
-   counted together, the first of equally long ones): one input's, so nothing that no input
-   shows.
+8. **Genre, instruments, key and mode** are those of the longest part (equal parts counted
+   together, the first of equally long ones): one input's, so nothing that no input shows.
+   The **theme** ("night", "sunny day") only when every part has that theme.
 9. **Moods**: the longest part's, then the other parts' in order, leaving out every mood
    that contradicts a mood of any part (``mood_antonyms`` in ``configs/vocab.yaml``: never
    "calm" beside an "energetic" section, "sad" or "dark" beside a "happy" one). A dark
@@ -263,7 +263,9 @@ def summarise(
     if energy is not None and lead.tempo_bpm is not None:
         bpm = float(round(min_bpm + energy * (max_bpm - min_bpm)))
         tempo_class = vocab.tempo_class(bpm)
+    theme = lead.theme if all(d.theme == lead.theme for d, _ in parts) else None
     merged = lead.replace(mood=moods, energy=energy, tempo_bpm=bpm, tempo_class=tempo_class,
+                          theme=theme,
                           text="", sections=(), cuts=(), energy_curve=())  # fmt: skip
     return merged.replace(text=write_sentence(merged))
 
