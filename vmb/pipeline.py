@@ -203,6 +203,8 @@ class Pipeline:
         music_weight: float | None = None,
         midi_path: str | os.PathLike | None = None,
         progress: bool = False,
+        cues: Sequence[Any] | None = None,
+        sync: str = "cuts",
     ) -> GenerationResult:
         """Make music for the inputs.
 
@@ -217,6 +219,8 @@ class Pipeline:
                 :func:`vmb.limits.resolve_seed`).
             text_weight, music_weight: guidance weights of the two bridges.
             midi_path: also write the arrangement as MIDI (built-in generator only).
+            cues: the user's timeline: ``"0-8=calm"`` strings or ``vmb.describe.Cue`` objects.
+            sync: ``cuts``, ``scenes`` or ``off`` (see :mod:`vmb.describe.timeline`).
         """
         parsed_wants = self.check_inputs(
             video, images, text, references, wants, duration_s, seed, text_weight, music_weight
@@ -243,6 +247,7 @@ class Pipeline:
                 if has_media
                 else []
             )
+            requested_s = duration_s if duration_s is not None else cfg.generator.duration_s
             if duration_s is None:
                 duration_s = cfg.generator.duration_s
             if duration_s is None:
@@ -253,6 +258,12 @@ class Pipeline:
             description = (
                 self.describer.describe(inputs) if inputs else MusicDescription(source=REFERENCE_ONLY)
             )
+            if inputs or cues:  # the timeline (issue 15): sections, cuts, cues, wants
+                from vmb.describe.timeline import add_timeline
+
+                description = add_timeline(description, inputs, self.describer, cues, sync, requested_s, parsed_wants)
+                if requested_s is None and description.duration_s and description.duration_s > duration_s + 0.5:
+                    duration_s = description.duration_s  # a video followed by images: the slideshow after it
 
             stages.start("retrieving references (music bridge)", timing="retrieve")
             hits, search_notes, prompt = self._retrieve(description, parsed_wants, references)

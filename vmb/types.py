@@ -85,11 +85,89 @@ class MediaInput:
 
 
 @dataclass(frozen=True)
+class Section:
+    """One stretch of the timeline, ``start_s`` to ``end_s`` seconds, and what it differs in.
+
+    ``energy`` (0..1), ``mood``, ``tempo_class``, ``genre`` and ``instruments`` (empty: the
+    global ones) are this section's own;
+    ``text`` is a short sentence for it ("a calm, dark opening with low energy").
+    ``source`` says what it describes: ``video``, ``image:NAME``, ``cue`` or ``video+cue``.
+    ``measured``: what the picture measured over the section (``brightness``, ``saturation``,
+    ``warmth``, ``colourfulness`` 0..1 or M, ``motion`` 0..1, ``cut_rate`` cuts/s; see
+    ``configs/visual_rules.yaml``), empty for a section only a cue describes.
+    """
+
+    start_s: float
+    end_s: float
+    energy: float | None = None
+    mood: tuple[str, ...] = ()
+    tempo_class: str | None = None
+    genre: str | None = None
+    instruments: tuple[str, ...] = ()
+    text: str = ""
+    source: str = ""
+    measured: dict[str, float] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "measured", {k: float(v) for k, v in (self.measured or {}).items()})
+        object.__setattr__(self, "start_s", float(self.start_s))
+        object.__setattr__(self, "end_s", float(self.end_s))
+        object.__setattr__(self, "mood", _tuple(self.mood))
+        object.__setattr__(self, "instruments", _tuple(self.instruments))
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Section:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def replace(self, **changes: Any) -> Section:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A moment the music should hit: a shot change or a user's marker at ``time_s``.
+
+    ``strength`` 0..1 (how big the change in the picture is; 1 for a marker);
+    ``kind``: ``hard`` (a cut), ``gradual`` (a fade or dissolve, centred) or ``marker``.
+    """
+
+    time_s: float
+    strength: float = 1.0
+    kind: str = "hard"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time_s", float(self.time_s))
+        object.__setattr__(self, "strength", float(self.strength))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time_s": self.time_s, "strength": self.strength, "kind": self.kind}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cut:
+        return cls(float(data["time_s"]), float(data.get("strength", 1.0)), data.get("kind", "hard"))
+
+
+@dataclass(frozen=True)
 class MusicDescription:
     """The text bridge: a detailed description of the music to make.
 
     ``mood`` and ``instruments`` hold words of the vocabularies in ``configs/vocab.yaml``;
     ``text`` is one fluent sentence joining them; ``source`` names the describer that wrote it.
+
+    The timeline (empty for text alone, or with ``sync="off"``): ``sections`` in order, covering
+    the visuals from 0 s without gaps; ``cuts`` the moments to hit (empty unless ``sync`` is
+    ``cuts``); ``energy_curve`` the picture's energy (0..1) in windows of
+    ``energy_step_s`` seconds from 0; ``sync`` how strictly the music should follow the
+    picture: ``cuts`` (sections and cuts), ``scenes`` (sections only) or ``off``.
+    The global fields above are a consistent summary of the sections.
     """
 
     genre: str | None = None
@@ -103,10 +181,29 @@ class MusicDescription:
     theme: str | None = None
     text: str = ""
     source: str = ""
+    sections: tuple[Section, ...] = ()
+    cuts: tuple[Cut, ...] = ()
+    energy_curve: tuple[float, ...] = ()
+    energy_step_s: float = 1.0
+    sync: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mood", _tuple(self.mood))
         object.__setattr__(self, "instruments", _tuple(self.instruments))
+        object.__setattr__(self, "sections", tuple(
+            s if isinstance(s, Section) else Section.from_dict(s) for s in self.sections or ()
+        ))  # fmt: skip
+        object.__setattr__(self, "cuts", tuple(
+            c if isinstance(c, Cut) else Cut.from_dict(c) for c in self.cuts or ()
+        ))  # fmt: skip
+        object.__setattr__(
+            self, "energy_curve", tuple(float(e) for e in self.energy_curve or ())
+        )
+
+    @property
+    def duration_s(self) -> float | None:
+        """The timeline's length (end of the last section), ``None`` without sections."""
+        return self.sections[-1].end_s if self.sections else None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(self)}

@@ -60,3 +60,35 @@ def test_parse_wants():
         parse_wants(["genre=polka"])
     with pytest.raises(UsageError, match="expected key=value"):
         parse_wants(["genre"])
+
+
+def test_timeline_fields_round_trip_and_old_json_loads():
+    from vmb.types import Cut, Section
+
+    d = MusicDescription(
+        genre="rock",
+        mood=("tense",),
+        sections=(
+            Section(0, 8, energy=0.1, mood=("calm", "dark"), tempo_class="slow", text="a calm opening"),
+            Section(8, 16.5, energy=0.9, mood=("energetic",), tempo_class="fast", instruments=("drums",)),
+        ),
+        cuts=(Cut(8.0, 0.7), Cut(12.0, 1.0, "marker")),
+        energy_curve=(0.1,) * 8 + (0.9,) * 9,
+        sync="cuts",
+    )
+    again = MusicDescription.from_dict(json.loads(json.dumps(d.to_dict())))
+    assert again == d and again.duration_s == 16.5
+    assert again.sections[1].instruments == ("drums",) and again.cuts[1].kind == "marker"
+    old = {"genre": "pop", "mood": ["happy"], "text": "A happy pop track.", "source": "visual"}
+    loaded = MusicDescription.from_dict(old)
+    assert loaded.sections == () and loaded.cuts == () and loaded.energy_curve == ()
+    assert loaded.sync is None and loaded.duration_s is None
+
+
+def test_mood_antonyms_are_vocabulary_moods():
+    from vmb.describe.schema import mood_antonyms
+
+    moods = set(load_vocab().moods)
+    pairs = mood_antonyms()
+    assert frozenset(("happy", "sad")) in pairs and frozenset(("calm", "energetic")) in pairs
+    assert all(len(pair) == 2 and pair <= moods for pair in pairs)

@@ -94,7 +94,9 @@ def test_sentence_uses_every_field():
 def test_merge_text_wins_pixels_fill_the_rest():
     m = merge(PIXELS, parse_text("a sad piano piece at 70 bpm in D minor"))
     assert (m.tempo_bpm, m.tempo_class, m.key, m.mode) == (70.0, "slow", "D", "minor")
-    assert m.mood == ("sad", "energetic", "happy")  # union, the user's first, capped at 3
+    # union, the user's first, capped at 3, without the inferred moods that contradict the
+    # user's ("happy" and "fun" against "sad")
+    assert m.mood == ("sad", "energetic")
     assert m.instruments[:2] == ("piano", "drums")
     assert (m.genre, m.energy, m.theme) == ("electronic", 0.88, "action")  # not set by the text
     assert m.source == "visual+text"

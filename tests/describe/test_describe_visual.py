@@ -159,7 +159,11 @@ def test_video_images_and_text_merge(describer, media):
     )
     assert d.source == "visual+text"
     assert (d.genre, d.tempo_bpm, d.tempo_class, d.key) == ("jazz", 100.0, "medium", "F")
-    assert d.mode in ("major", "minor") and d.mood  # filled from the pixels
+    assert d.mode in ("major", "minor")  # filled from the pixels
+    # A dark night video and a sunny image share no mood word that does not contradict the
+    # other: the global moods are left empty, each section keeps its own.
+    assert d.mood == () and [bool(s.mood) for s in d.sections] == [True, True]
+    assert "sad" in d.sections[0].mood and "happy" in d.sections[1].mood
     assert d.text.startswith("jazz at 100 bpm in F. ")
     assert describer.last_measurements.frames > 10
 

@@ -156,6 +156,17 @@ WantOpt = Annotated[
         "--want", help="Targeted attribute key=value (repeatable): genre, tempo, mood, instrument, key, mode."
     ),
 ]
+# the timeline (issue 15): the user's sections and cut markers, and how closely to follow the picture
+CueOpt = Annotated[
+    list[str] | None,
+    typer.Option("--cue", help="A section START-END=WORDS (e.g. 0-8=calm) or a marker TIME (repeatable)."),
+]
+CuesFileOpt = Annotated[
+    str | None, typer.Option("--cues", help="A CSV or JSON file of cues (start, end, attributes) or marker times.")
+]
+SyncOpt = Annotated[
+    str, typer.Option("--sync", help="How closely the music follows the picture: cuts, scenes or off.")
+]
 DescriberOpt = Annotated[
     str | None, typer.Option("--describer", help="vlm (neural) or visual (built-in); default from the config.")
 ]

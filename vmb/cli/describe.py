@@ -8,10 +8,13 @@ import typer
 
 from vmb.cli.app import (
     ConfigOpt,
+    CueOpt,
+    CuesFileOpt,
     DescriberOpt,
     ImageOpt,
     JsonOpt,
     SetOpt,
+    SyncOpt,
     TextOpt,
     VideoOpt,
     has_input,
@@ -31,6 +34,9 @@ def describe(
     frames: Annotated[int | None, typer.Option("--frames", help="Frames sampled from the video.")] = None,
     config_file: ConfigOpt = None,
     overrides: SetOpt = None,
+    cue: CueOpt = None,
+    cues_file: CuesFileOpt = None,
+    sync: SyncOpt = "cuts",
     as_json: JsonOpt = False,
 ) -> None:
     """Describe the music for a video, images and/or text (the text bridge)."""
@@ -45,14 +51,19 @@ def describe(
     config = load_cli_config(config_file, overrides, describer__num_frames=frames)
     kind = describer or config.describer.kind
     check_describer(kind, option="--describer")
-    result = describe_inputs(video, image or (), text, describer=kind, config=config, model=model)
+    from vmb.describe.cues import cues_from_options
+    from vmb.describe.timeline import timeline_lines
+
+    cue_list = cues_from_options(cue, cues_file, video)
+    result = describe_inputs(video, image or (), text, describer=kind, config=config, model=model,
+                             cues=cue_list, sync=sync)  # fmt: skip
     if as_json:
         print_json(result.to_dict())
         return
     say(result.text or "(no sentence)")
     rows = []
     for name, value in result.to_dict().items():
-        if name == "text":
+        if name in ("text", "sections", "cuts", "energy_curve", "energy_step_s"):  # timeline below
             continue
         if isinstance(value, list):
             value = ", ".join(value)
@@ -60,6 +71,8 @@ def describe(
             value = f"{value:g}"
         rows.append((name, "-" if value in (None, "") else str(value)))
     print_table(rows)
+    for line in timeline_lines(result):
+        say(line)
 
 
 def register(app: typer.Typer) -> None:

@@ -13,9 +13,12 @@ import typer
 
 from vmb.cli.app import (
     ConfigOpt,
+    CueOpt,
+    CuesFileOpt,
     ImageOpt,
     ReferenceOpt,
     SetOpt,
+    SyncOpt,
     TextOpt,
     WantOpt,
     config_settings,
@@ -43,6 +46,9 @@ def generate(
     out: Annotated[str | None, typer.Option("--out", help="Output folder (default: next to the input).")] = None,
     keep_audio: Annotated[bool, typer.Option("--keep-audio", help="Mix the video's own audio under the music.")] = False,
     midi: Annotated[bool, typer.Option("--midi", help="Also write the arrangement as MIDI (built-in generator).")] = False,
+    cue: CueOpt = None,
+    cues_file: CuesFileOpt = None,
+    sync: SyncOpt = "cuts",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Make music for a video, images, text and/or pinned references."""
@@ -53,19 +59,26 @@ def generate(
     images, references, wants = list(image or ()), list(reference or ()), list(want or ())
     if not has_input(video, images, text, references):
         raise UsageError("vmb generate: give at least one of --video, --image, --text or --reference")
+    from vmb.describe.cues import cues_from_options
+    from vmb.describe.timeline import SYNC_MODES
+
+    if sync not in SYNC_MODES:
+        raise UsageError(f"--sync {sync}: use one of {', '.join(SYNC_MODES)}")
+    cue_list = cues_from_options(cue, cues_file, video, duration)  # checked before anything is written
     settings = config_settings(overrides, generator__adapter=adapter)
     out_dir = Path(out) if out else output_dir_for(video, images, references)
     check_writable(out_dir)
     stem = output_stem(video, images, references)
     pipe = Pipeline.load(config_file, profile, overrides=settings, index=index, progress=not as_json)
     inputs = {"video": video, "images": images, "text": text, "references": references, "wants": wants}
+    recorded = {**inputs, "cues": list(cue or ()), "cues_file": cues_file, "sync": sync}
     # the MIDI is written under a hidden name and moved into place with the other files (one set)
     midi_path = staging_path(out_dir / f"{stem}.vmb.mid") if midi else None
     try:
         result = pipe(**inputs, duration_s=duration, seed=seed, text_weight=text_weight, music_weight=music_weight,
-                      midi_path=midi_path, progress=not as_json)  # fmt: skip
+                      midi_path=midi_path, cues=cue_list, sync=sync, progress=not as_json)  # fmt: skip
         result = pipe.save(result, out_dir=out_dir, stem=stem, video=video, keep_original_audio=keep_audio,
-                           inputs=inputs, staged={"mid": midi_path} if midi_path else None)  # fmt: skip
+                           inputs=recorded, staged={"mid": midi_path} if midi_path else None)  # fmt: skip
     finally:
         if midi_path is not None:
             midi_path.unlink(missing_ok=True)

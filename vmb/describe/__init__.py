@@ -13,6 +13,14 @@ sets (the merge rule is in :mod:`vmb.describe.schema`)::
     from vmb.describe import describe
     d = describe(video="clip.mp4", text="in D minor")
     print(d.text, d.tempo_bpm, d.mood)
+
+Every description of visuals carries a timeline (:mod:`vmb.describe.timeline`): sections at
+the scene changes, the cuts to hit and an energy curve; the user's cues
+(:mod:`vmb.describe.cues`) override or add sections::
+
+    d = describe(video="clip.mp4", cues=["0-8=calm", "8-16=energetic"], sync="cuts")
+    for s in d.sections:
+        print(s.start_s, s.end_s, s.mood, s.energy)
 """
 
 from __future__ import annotations
@@ -21,12 +29,13 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from vmb.describe.cues import Cue, CueError, load_cue_file, parse_cue, parse_cues
 from vmb.describe.inputs import load_inputs
 from vmb.describe.parse import ParsedAnswer, parse_answer
 from vmb.describe.schema import merge, write_sentence
 from vmb.describe.text import parse_text
 from vmb.errors import UsageError
-from vmb.types import MusicDescription
+from vmb.types import MusicDescription, Wants
 
 if TYPE_CHECKING:
     from vmb.config import Config
@@ -81,20 +90,38 @@ def describe(
     describer: str | VisualDescriber | VLMDescriber = "visual",
     config: Config | None = None,
     model: str | None = None,
+    cues: Sequence[str | Cue] | None = None,
+    sync: str = "cuts",
+    duration_s: float | None = None,
+    wants: Wants | dict | Sequence[str] | None = None,
 ) -> MusicDescription:
-    """Describe the music for a video, images and/or text.
+    """Describe the music for a video, images and/or text, with its timeline.
 
     Args:
         video, images, text: the inputs; at least one is needed.
         describer: ``"visual"`` (built-in), ``"vlm"`` (neural), or a describer object.
         config: settings (``describer.*``, ``device``, ``dtype``); the defaults otherwise.
         model: the VLM hub id or local folder (overrides ``config.describer.model``).
+        cues: the user's timeline: ``"0-8=calm"`` strings or :class:`Cue` objects (read a
+            ``--cues`` file with :func:`load_cue_file`); see :mod:`vmb.describe.cues`.
+        sync: ``cuts`` (sections and cuts to hit), ``scenes`` (sections only) or ``off``.
+        duration_s: the music's length, when set (images alone: the slideshow's length).
+        wants: targeted attributes (``{"mood": "happy"}``), put into the description.
 
     Raises:
-        UsageError: no input, or an unknown describer.
+        UsageError: no input, an unknown describer or sync mode.
+        CueError: a bad cue (outside the video, overlapping, unknown attribute, bad file).
         MediaError: an input file that cannot be read.
         ModelUnavailable: ``vlm`` weights that are not available offline.
     """
+    from vmb.describe.timeline import SYNC_MODES, add_timeline
+    from vmb.vocab import parse_wants
+
+    if sync not in SYNC_MODES:
+        raise UsageError(f"sync={sync!r}: use one of {', '.join(SYNC_MODES)}")
+    cue_list = parse_cues(list(cues or ()))
+    if wants is not None and not isinstance(wants, Wants):
+        wants = parse_wants(wants)
     from vmb.config import Config
 
     config = config or Config()
@@ -108,23 +135,30 @@ def describe(
     # The built-in describer samples its own short windows; the VLM needs the frames now.
     inputs = load_inputs(video, images, text, num_frames=num_frames, decode=kind != "visual")
     if all(i.kind == "text" for i in inputs):
-        return parse_text(inputs[0].text or "")
+        words = parse_text(inputs[0].text or "")
+        return add_timeline(words, inputs, None, cue_list, sync, duration_s, wants)
     if isinstance(describer, str):
         describer = load_describer(kind, config, model)
-    return describer.describe(inputs)
+    description = describer.describe(inputs)
+    return add_timeline(description, inputs, describer, cue_list, sync, duration_s, wants)
 
 
 __all__ = [
     "DESCRIBERS",
+    "Cue",
+    "CueError",
     "ParsedAnswer",
     "check_describer",
     "VLMDescriber",
     "VisualDescriber",
     "describe",
+    "load_cue_file",
     "load_describer",
     "load_inputs",
     "merge",
     "parse_answer",
+    "parse_cue",
+    "parse_cues",
     "parse_text",
     "write_sentence",
 ]

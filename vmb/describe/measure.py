@@ -69,6 +69,26 @@ def colour_stats(frames: np.ndarray, min_saturation: float = 0.06) -> dict[str, 
     }
 
 
+def frame_colour(frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-frame ``brightness``, ``saturation``, ``warmth`` and ``colourfulness`` ``[N]`` of
+    frames ``[N, H, W, 3]`` uint8 (the same definitions as :func:`colour_stats`, not averaged)."""
+    rgb = np.asarray(frames, np.float32) / 255.0
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    chroma = rgb.max(axis=-1) - rgb.min(axis=-1)
+    rg = (r - g) * 255.0
+    yb = (0.5 * (r + g) - b) * 255.0
+    axes = (1, 2)
+    m = np.sqrt(rg.std(axis=axes) ** 2 + yb.std(axis=axes) ** 2) + 0.3 * np.sqrt(
+        rg.mean(axis=axes) ** 2 + yb.mean(axis=axes) ** 2
+    )
+    return {
+        "brightness": (0.299 * r + 0.587 * g + 0.114 * b).mean(axis=axes),
+        "saturation": chroma.mean(axis=axes),
+        "warmth": (r - b).mean(axis=axes),
+        "colourfulness": m,
+    }
+
+
 def _histograms(window: np.ndarray) -> np.ndarray:
     """Normalised grey-level histograms ``[F, HISTOGRAM_BINS]`` of ``window`` ``[F, h, w]``."""
     frames = window.reshape(window.shape[0], -1)
@@ -110,4 +130,4 @@ def motion_stats(
     }
 
 
-__all__ = ["HISTOGRAM_BINS", "colour_stats", "motion_stats"]
+__all__ = ["HISTOGRAM_BINS", "colour_stats", "frame_colour", "motion_stats"]

@@ -30,7 +30,7 @@ import yaml
 
 from vmb.config import Config, configs_dir
 from vmb.describe.measure import colour_stats, motion_stats
-from vmb.describe.schema import merge, write_sentence
+from vmb.describe.schema import merge, summarise, write_sentence
 from vmb.describe.text import parse_text
 from vmb.errors import ConfigError, UsageError
 from vmb.types import MediaInput, MusicDescription
@@ -228,69 +228,59 @@ class VisualDescriber:
 
     def measure(self, inputs: Sequence[MediaInput]) -> Measurements:
         """Measure every visual input; colour is averaged over inputs (each counts once),
-        motion and cuts over the videos' windows."""
+        motion and cuts over the videos' windows. (For diagnostics: :meth:`describe` describes
+        each input on its own, see :meth:`measure_each`.)"""
+        return combine_measurements(self.measure_each(inputs))
+
+    def measure_each(self, inputs: Sequence[MediaInput]) -> list[tuple[Measurements, float]]:
+        """``(measurements, seconds covered by motion windows)`` of each visual input, in order."""
+        parts = [self._measure_one(item) for item in inputs if item.kind in ("video", "image")]
+        if not parts:
+            raise UsageError("the built-in describer needs a video or an image")
+        for m, _ in parts:
+            for note in m.notes:
+                logger.warning(note)
+        return parts
+
+    def _measure_one(self, item: MediaInput) -> tuple[Measurements, float]:
         from vmb.describe.sampling import sample_windows
         from vmb.media import read_image
 
         s = self.rules.sampling
-        colours: list[dict[str, float | None]] = []
-        motions: list[tuple[dict[str, float], float]] = []
-        frames = decoded = 0
         notes: list[str] = []
-        for item in inputs:
-            if item.kind == "video" and item.path is not None:
-                windows = sample_windows(
-                    item.path,
-                    num_windows=int(s["windows"]),
-                    window_s=s["window_s"],
-                    colour_frames=self.num_frames,
-                    colour_side=int(s["colour_side"]),
-                    motion_side=int(s["motion_side"]),
-                )
-                colours.append(colour_stats(windows.colour, s["min_saturation"]))
-                frames += len(windows.colour) + sum(len(w) for w in windows.grey)
-                decoded += windows.frames_decoded
-                moving = motion_stats(
-                    windows.grey, windows.step_s, s["cut_histogram"], s["cut_difference"]
-                )
-                if moving is None:
-                    notes.append(f"{item.path}: a single frame, no motion measured")
-                else:
-                    motions.append((moving, sum(len(w) - 1 for w in windows.grey) * windows.step_s))
-            elif item.kind in ("video", "image"):
-                pixels = item.frames
-                if pixels is None:
-                    if item.path is None:
-                        raise UsageError(f"a {item.kind} input needs a path or frames")
-                    pixels = read_image(item.path, max_side=int(s["image_side"]))[None]
-                if item.kind == "video":
-                    notes.append(
-                        "video given as frames without a file: measured as stills, no motion"
-                    )
-                colours.append(colour_stats(pixels, s["min_saturation"]))
-                frames += len(pixels)
-        if not colours:
-            raise UsageError("the built-in describer needs a video or an image")
-        for note in notes:
-            logger.warning(note)
-        mean = {
-            k: float(np.mean([c[k] for c in colours]))
-            for k in ("brightness", "saturation", "warmth", "colourfulness")
-        }
-        hues = [c["hue"] for c in colours if c["hue"] is not None]
-        hue = None
-        if hues:
-            radians = np.radians(hues)
-            hue = float(
-                np.degrees(math.atan2(np.sin(radians).mean(), np.cos(radians).mean())) % 360
+        if item.kind == "video" and item.path is not None:
+            windows = sample_windows(
+                item.path,
+                num_windows=int(s["windows"]),
+                window_s=s["window_s"],
+                colour_frames=self.num_frames,
+                colour_side=int(s["colour_side"]),
+                motion_side=int(s["motion_side"]),
             )
-        motion = cut_rate = None
-        if motions:
-            seconds = sum(t for _, t in motions) or 1.0
-            motion = sum(m["motion"] * t for m, t in motions) / seconds
-            cut_rate = sum(m["cut_rate"] * t for m, t in motions) / seconds
-        return Measurements(**mean, hue=hue, motion=motion, cut_rate=cut_rate, frames=frames,
-                            frames_decoded=decoded, notes=tuple(notes))  # fmt: skip
+            colour = colour_stats(windows.colour, s["min_saturation"])
+            frames = len(windows.colour) + sum(len(w) for w in windows.grey)
+            moving = motion_stats(
+                windows.grey, windows.step_s, s["cut_histogram"], s["cut_difference"]
+            )
+            seconds = 0.0
+            motion = cut_rate = None
+            if moving is None:
+                notes.append(f"{item.path}: a single frame, no motion measured")
+            else:
+                seconds = sum(len(w) - 1 for w in windows.grey) * windows.step_s
+                motion, cut_rate = moving["motion"], moving["cut_rate"]
+            return Measurements(**colour, motion=motion, cut_rate=cut_rate, frames=frames,
+                                frames_decoded=windows.frames_decoded,
+                                notes=tuple(notes)), seconds  # fmt: skip
+        pixels = item.frames
+        if pixels is None:
+            if item.path is None:
+                raise UsageError(f"a {item.kind} input needs a path or frames")
+            pixels = read_image(item.path, max_side=int(s["image_side"]))[None]
+        if item.kind == "video":
+            notes.append("video given as frames without a file: measured as stills, no motion")
+        colour = colour_stats(pixels, s["min_saturation"])
+        return Measurements(**colour, frames=len(pixels), notes=tuple(notes)), 0.0
 
     def describe_measurements(self, m: Measurements) -> MusicDescription:
         """Apply the rule table to measurements (steps 2-7 of the module docstring)."""
@@ -321,15 +311,27 @@ class VisualDescriber:
         )
         return description.replace(text=write_sentence(description))
 
+    def describe_pixels(self, inputs: Sequence[MediaInput]) -> MusicDescription | None:
+        """What the visuals alone say: each visual input described on its own, then one
+        consistent summary (:func:`vmb.describe.schema.summarise`; a video weighs its length,
+        an image as much as the longest video or 1 s). ``None`` without visual inputs."""
+        if not any(i.kind in ("video", "image") for i in inputs):
+            return None
+        parts = self.measure_each(inputs)
+        self.last_measurements = combine_measurements(parts)
+        described = [self.describe_measurements(m) for m, _ in parts]
+        video_s = max([seconds for _, seconds in parts] + [1.0])
+        weights = [seconds if seconds > 0 else video_s for _, seconds in parts]
+        r = self.rules
+        return summarise(list(zip(described, weights, strict=True)), self.vocab, r.min_bpm,
+                         r.max_bpm)  # fmt: skip
+
     def describe(self, inputs: Sequence[MediaInput]) -> MusicDescription:
         """The description of one set of inputs; text among them is merged over what the
         pixels say (see :func:`vmb.describe.schema.merge`)."""
         texts = [i.text.strip() for i in inputs if i.kind == "text" and i.text and i.text.strip()]
         words = parse_text(" ".join(texts), self.vocab) if texts else None
-        pixels = None
-        if any(i.kind in ("video", "image") for i in inputs):
-            self.last_measurements = self.measure(inputs)
-            pixels = self.describe_measurements(self.last_measurements)
+        pixels = self.describe_pixels(inputs)
         if pixels is None and words is None:
             raise UsageError("nothing to describe: give a video, one or more images, or some text")
         return merge(pixels, words, self.vocab)
@@ -339,4 +341,27 @@ class VisualDescriber:
         return [self.describe(r) for r in requests]
 
 
-__all__ = ["Measurements", "Rule", "VisualDescriber", "VisualRules"]
+def combine_measurements(parts: Sequence[tuple[Measurements, float]]) -> Measurements:
+    """One set of measurements for several inputs: colour averaged (each input once), motion
+    and cut rate weighted by the seconds each video's windows cover."""
+    ms = [m for m, _ in parts]
+    mean = {k: float(np.mean([getattr(m, k) for m in ms]))
+            for k in ("brightness", "saturation", "warmth", "colourfulness")}  # fmt: skip
+    hues = [m.hue for m in ms if m.hue is not None]
+    hue = None
+    if hues:
+        radians = np.radians(hues)
+        hue = float(np.degrees(math.atan2(np.sin(radians).mean(), np.cos(radians).mean())) % 360)
+    moving = [(m, t) for m, t in parts if m.motion is not None and t > 0]
+    motion = cut_rate = None
+    if moving:
+        seconds = sum(t for _, t in moving)
+        motion = sum(m.motion * t for m, t in moving) / seconds
+        cut_rate = sum(m.cut_rate * t for m, t in moving) / seconds
+    return Measurements(**mean, hue=hue, motion=motion, cut_rate=cut_rate,
+                        frames=sum(m.frames for m in ms),
+                        frames_decoded=sum(m.frames_decoded for m in ms),
+                        notes=tuple(n for m in ms for n in m.notes))  # fmt: skip
+
+
+__all__ = ["Measurements", "Rule", "VisualDescriber", "VisualRules", "combine_measurements"]
