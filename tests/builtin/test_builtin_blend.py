@@ -36,20 +36,37 @@ def test_music_share():
 
 @pytest.mark.parametrize("tw, mw", [(1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0)])
 def test_blend_rules(tw, mw):
+    """Stated tempo, key and mode are kept whatever the weights; energy blends linearly."""
     tables = load_tables()
     ref = fake_reference()
     plan = blend(DESCRIPTION, tables, [ref], text_weight=tw, music_weight=mw)
     a = mw / (tw + mw)
     assert plan.music_share == pytest.approx(a)
-    assert plan.tempo_bpm == pytest.approx(math.exp((1 - a) * math.log(80.0) + a * math.log(100.0)))
+    assert plan.tempo_bpm == 80.0 and "kept exactly" in plan.choices["tempo"]
     assert plan.energy == pytest.approx((1 - a) * 0.2 + a * 0.8)
-    if a >= 0.5:
-        assert (plan.key, plan.mode) == ("F#", "minor")
-        assert "reference" in plan.choices["key"]
-    else:
-        assert (plan.key, plan.mode) == ("C", "major")
-        assert "description" in plan.choices["key"]
+    assert (plan.key, plan.mode) == ("C", "major")
+    assert "description" in plan.choices["key"]
     assert plan.genre == "pop"  # categorical text attributes stay with the description
+
+
+@pytest.mark.parametrize("tw, mw", [(1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0)])
+def test_open_attributes_blend(tw, mw):
+    """A tempo class (no stated BPM) blends geometrically; an open key/mode takes the
+    reference's from a share of one half."""
+    tables = load_tables()
+    plan = blend(MusicDescription(genre="pop", tempo_class="slow", energy=0.2), tables, [fake_reference()],
+                 text_weight=tw, music_weight=mw)
+    a = mw / (tw + mw)
+    slow = tables.tempo_classes["slow"]["bpm"]
+    assert plan.tempo_bpm == pytest.approx(math.exp((1 - a) * math.log(slow) + a * math.log(100.0)))
+    assert (plan.key, plan.mode) == ("F#", "minor")  # open in the description: the reference's
+
+
+@pytest.mark.parametrize("bpm", [30.0, 61.0, 110.0, 173.0, 200.0, 260.0])
+def test_a_stated_bpm_is_kept_with_any_reference(bpm):
+    plan = blend(MusicDescription(tempo_bpm=bpm), load_tables(), [fake_reference(tempo=175.8)],
+                 text_weight=1.0, music_weight=3.0)
+    assert plan.tempo_bpm == bpm
 
 
 def test_reference_fills_what_the_description_lacks():
@@ -79,8 +96,11 @@ def test_wants_beat_both_bridges():
     plan = blend(DESCRIPTION, tables, [fake_reference()], wants=Wants(key="A#", mode="major", tempo="slow"),
                  text_weight=0.0, music_weight=1.0)
     assert (plan.key, plan.mode) == ("A#", "major")
+    assert plan.tempo_bpm == 80.0  # a stated BPM is more precise than a tempo class want
+    open_tempo = blend(MusicDescription(genre="pop"), tables, [fake_reference()], wants=Wants(tempo="slow"),
+                       text_weight=0.0, music_weight=1.0)
     lo, hi = tables.tempo_classes["slow"]["range"]
-    assert lo <= plan.tempo_bpm < hi
+    assert lo <= open_tempo.tempo_bpm < hi and "clamped" in open_tempo.choices["tempo"]
 
 
 def test_harmony_share_follows_the_music_weight(make_bridges):
@@ -88,7 +108,8 @@ def test_harmony_share_follows_the_music_weight(make_bridges):
     gen = BuiltinGenerator(renderer="numpy")
     tables = load_tables()
     for tw, mw in ((1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (0.0, 1.0)):
-        plan = blend(DESCRIPTION, tables, [fake_reference()], text_weight=tw, music_weight=mw)
+        plan = blend(MusicDescription(genre="pop", energy=0.5), tables, [fake_reference()], text_weight=tw,
+                     music_weight=mw)
         from vmb.generate.builtin.composer import compose
 
         arr = compose(plan, 120.0, seed=0, tables=tables)
