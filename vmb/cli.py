@@ -196,6 +196,11 @@ def generate(
     out: Annotated[str | None, typer.Option("--out", help="Output folder (default: next to the input).")] = None,
     keep_audio: Annotated[bool, typer.Option("--keep-audio", help="Mix the video's own audio under the music.")] = False,
     midi: Annotated[bool, typer.Option("--midi", help="Also write the arrangement as MIDI (built-in generator).")] = False,
+    # -- built-in generator: sound, parts, loops, loudness (issue 16) --
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="An SF2/SF3 soundfont for the built-in renderer.")] = None,
+    stems: Annotated[bool, typer.Option("--stems", help="Also write one WAV per part (built-in generator).")] = False,
+    loop: Annotated[bool, typer.Option("--loop", help="Make a piece that repeats seamlessly (built-in generator).")] = False,
+    loudness: Annotated[float | None, typer.Option("--loudness", help="Integrated loudness in LUFS (default -14).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Make music for a video, images, text and/or pinned references."""
@@ -213,6 +218,10 @@ def generate(
     settings = list(overrides or ())
     if adapter is not None:
         settings.append(f"generator.adapter={adapter}")
+    if soundfont is not None:
+        settings.append(f"generator.soundfont={soundfont}")
+    if loudness is not None:
+        settings.append(f"generator.loudness_lufs={loudness}")
     out_dir = Path(out) if out else output_dir_for(video, images, references)
     check_writable(out_dir)
     stem = output_stem(video, images, references)
@@ -233,6 +242,8 @@ def generate(
         music_weight=music_weight,
         midi_path=midi_path,
         progress=not as_json,
+        stems_dir=out_dir / f"{stem}.vmb.stems" if stems else None,
+        loop=loop,
     )
     inputs = {"video": video, "images": images, "text": text, "references": references, "wants": list(want or ())}
     result = pipe.save(result, out_dir=out_dir, stem=stem, video=video, keep_original_audio=keep_audio, inputs=inputs)

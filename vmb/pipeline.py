@@ -183,6 +183,8 @@ class Pipeline:
         music_weight: float | None = None,
         midi_path: str | os.PathLike | None = None,
         progress: bool = False,
+        stems_dir: str | os.PathLike | None = None,
+        loop: bool = False,
     ) -> GenerationResult:
         """Make music for the inputs.
 
@@ -196,12 +198,20 @@ class Pipeline:
             seed: for reproducible output (default: the config's seed, else 0).
             text_weight, music_weight: guidance weights of the two bridges.
             midi_path: also write the arrangement as MIDI (built-in generator only).
+            stems_dir: also write one WAV per part there (built-in generator only).
+            loop: a piece that repeats seamlessly (built-in generator only).
         """
         parsed_wants = self.check_inputs(
             video, images, text, references, wants, duration_s, seed, text_weight, music_weight
         )
         if midi_path is not None and self.config.generator.kind != "builtin":
             raise UsageError(f"--midi: the {self.config.generator.kind} generator writes audio only, no MIDI")
+        if stems_dir is not None and self.config.generator.kind != "builtin":
+            raise UsageError(f"--stems: the {self.config.generator.kind} generator has no separate parts; "
+                             "stems come from the builtin profile")
+        if loop and self.config.generator.kind != "builtin":
+            raise UsageError(f"--loop: not available for the {self.config.generator.kind} generator yet; "
+                             "use the builtin profile")
         from vmb.describe import load_inputs
 
         cfg = self.config
@@ -251,8 +261,13 @@ class Pipeline:
             kwargs: dict[str, Any] = {"text_weight": text_weight, "music_weight": music_weight}
             if cfg.generator.kind == "musicgen":
                 kwargs.update(top_k=cfg.generator.top_k, temperature=cfg.generator.temperature, progress=progress)
-            elif midi_path is not None:
-                kwargs["midi_path"] = midi_path
+            else:
+                if midi_path is not None:
+                    kwargs["midi_path"] = midi_path
+                if stems_dir is not None:
+                    kwargs["stems_dir"] = stems_dir
+                if loop:
+                    kwargs["loop"] = True
             stages.start(f"generating {float(duration_s):.1f} s of music")
             result = self.generator.generate(bridges, float(duration_s), seed=seed, **kwargs)
         timings.update(result.timings)

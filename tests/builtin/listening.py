@@ -78,9 +78,12 @@ def bar_chroma(audio: np.ndarray, sr: int, bar_s: float) -> np.ndarray:
     return np.array(out)
 
 
-def distinct_bars(chroma: np.ndarray, tolerance: float = 0.1) -> int:
+def distinct_bars(chroma: np.ndarray, tolerance: float = 0.05) -> int:
     """Bars whose chroma differs from every earlier distinct bar by more than ``tolerance``
-    (mean absolute difference of the normalised 12 bins)."""
+    (mean absolute difference of the normalised 12 bins).
+
+    Calibrated on the figure of issue 16 ("12 distinct bar-chroma patterns out of 60" for a
+    180 s piece): the composer before the issue, 120 s at 120 BPM, gives 14 of 60 here."""
     kept: list[np.ndarray] = []
     for v in chroma:
         if all(np.mean(np.abs(v - k)) > tolerance for k in kept):

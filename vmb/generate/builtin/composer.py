@@ -29,6 +29,7 @@ import numpy as np
 from vmb.generate.builtin.arrangement import (
     DRUM_CHANNEL,
     Arrangement,
+    ChordEvent,
     Note,
     Section,
     TempoMap,
@@ -48,6 +49,8 @@ from vmb.generate.builtin.tables import (
 
 RITARDANDO = (0.97, 0.93, 0.89, 0.85)  # tempo factor of each beat of the cadence bar
 TIMPANI_PROGRAM = 47
+MODULATE_FROM_BARS = 64  # pieces this long lift their last sections a whole step
+MODULATION = 2
 LOOP_TEMPO_SLACK = 0.03  # a loop fits whole bars if the tempo moves at most this much, else whole beats
 
 # Mixer settings per role: (volume, pan, reverb send).
@@ -149,7 +152,7 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
         final_s = float(self.tempo_map.seconds(self.final_beat))
         hold_s = self.duration_s - final_s
         # the last chord is released early enough for its release and reverb to ring out
-        ring_s = float(np.clip(0.4 * hold_s, min(0.3, 0.5 * hold_s), 2.5))
+        ring_s = float(np.clip(0.25 * hold_s, min(0.3, 0.5 * hold_s), 1.5))
         self.end_beat = self.tempo_map.beat_at(self.duration_s - ring_s)
         return n_bars
 
@@ -178,6 +181,7 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
         if not self.loop:
             self._write_final_chord()
         self._accent_cuts()
+        self._modulate()
         tracks = self._tracks()
         return Arrangement(
             tempo_bpm=self.body_bpm,
@@ -194,6 +198,26 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
             seed=self.seed,
             loop=self.loop,
         )
+
+    def _modulate(self) -> None:
+        """A long piece (:data:`MODULATE_FROM_BARS` bars or more, automatic form) lifts its last
+        sections after the breakdown a whole step, like a final chorus: every pitched note and
+        chord from there on moves up two semitones, the ending resolving in the new key."""
+        if self.loop or self.form is not None or len(self.bar_chords) < MODULATE_FROM_BARS:
+            return
+        c = next((i for i, s in enumerate(self.sections) if s.name == "C"), None)
+        if c is None or c + 1 >= len(self.sections):
+            return
+        beat = self.sections[c + 1].start_bar * BEATS_PER_BAR
+        for role, part in self.parts.items():
+            if role == "drums":
+                continue
+            part.notes = [Note(n.start, n.duration, n.pitch + MODULATION if n.start >= beat - 1e-9 else n.pitch,
+                               n.velocity) for n in part.notes]
+        self.chord_events = [ChordEvent(e.start, e.duration, e.chord.transpose(MODULATION)) if e.start >= beat - 1e-9
+                             else e for e in self.chord_events]
+        new_key = PITCH_CLASSES[(self.tonic + MODULATION) % 12]
+        self.choices["modulation"] = f"up a whole step to {new_key} {self.mode} at bar {beat // BEATS_PER_BAR + 1}"
 
     def _harmony_share(self) -> float:
         return self.plan.music_share if self.plan.follows_reference_harmony else 0.0

@@ -45,7 +45,8 @@ class HarmonyWriter:
         weights = np.array([1.0 + 2.0 * len(moods & set(p.moods)) + (1.5 if i < own else 0.0)
                             for i, p in enumerate(cands)])
         chosen: dict[str, Progression] = {}
-        for letter in "ABC":
+        # A2/B2: the progressions a long piece's A and B turn to from their third time on
+        for letter in ("A", "B", "C", "A2", "B2"):
             left = [i for i, p in enumerate(cands) if p.name not in {c.name for c in chosen.values()}]
             if letter == "A":
                 # the first section states the key: a progression with the tonic chord, from it
@@ -55,14 +56,14 @@ class HarmonyWriter:
                 continue
             w = weights[left] / weights[left].sum()
             pick = cands[left[int(self.rng.choice(len(left), p=w))]]
-            if letter == "A":
+            if letter in ("A", "A2"):
                 pick = _from_tonic(pick, self.mode)
             if letter != "A" and len(pick.bars) != len(chosen["A"].bars):
                 # a section's progression keeps the A length so the form stays regular
                 same = [i for i in left if len(cands[i].bars) == len(chosen["A"].bars)]
                 pick = cands[same[int(self.rng.integers(len(same)))]] if same else chosen["A"]
             chosen[letter] = pick
-        self.choices["progressions"] = ", ".join(f"{k}: {v.name}" for k, v in chosen.items())
+        self.choices["progressions"] = ", ".join(f"{k}: {v.name}" for k, v in chosen.items() if len(k) == 1)
         return chosen
 
     def _varied(self, bars: list[list[ChordSpec]], letter: str, occurrence: int) -> list[list[ChordSpec]]:
@@ -96,13 +97,17 @@ class HarmonyWriter:
             letter = sec.name if sec.name in self.progressions else "A"
             occurrence = seen.get(letter, 0)
             seen[letter] = occurrence + 1
-            prog = self._varied(self.progressions[letter].chords(self.tonic, self.mode), letter, occurrence)
+            source = letter + "2" if occurrence >= 2 and occurrence % 2 == 0 and letter + "2" in self.progressions else letter
+            base = self.progressions[source].chords(self.tonic, self.mode)
             for k in range(sec.bars):
                 b = sec.start_bar + k
                 if sec.harmony == "reference" and loop:
                     bars[b] = list(loop[loop_pos % len(loop)])
                     loop_pos += 1
                 else:
+                    # each pass of the progression within a section is varied anew
+                    cycle = k // len(base)
+                    prog = self._varied(base, letter, 2 * occurrence + cycle) if occurrence + cycle else base
                     bars[b] = list(prog[k % len(prog)])
         if self.loop and n_bars >= 2 and bars[-1] and bars[0]:
             # the last bar leads back into the first: its second half is the dominant of the first chord

@@ -114,6 +114,8 @@ class RhythmWriter:
             level = 0
         if self.drum_floor is not None:
             level = self.drum_floor
+        elif e < self.kit.from_energy:  # a calm section of a piece with drums: they rest
+            return
         levels = self.kit.levels
         pattern = dict(levels[min(level, len(levels) - 1)])
         if k % 4 == 3 and not fill and level + 1 < len(levels):
