@@ -14,8 +14,8 @@ vmb read BWV 104.6 at 215.7, the Maple Leaf Rag at 66.5 and Petronella at 97.3 b
 correction (issue 16).
 
 Known misses, noted in ``allow``: La donna è mobile's second window reads the dotted-quarter
-(2/3, the 3/8 bar). Left out: Haydn Op. 74/1 II (72.1 / 77.9 / 148.6: the second window at the
-edge of 8 %, the third at the eighth note), BWV 66.6 (its
+(2/3, the 3/8 bar). Left out: Haydn Op. 74/1 II (read at the eighth note, about 144, in all three
+windows: an octave error the halving margin that protects drum grooves keeps), BWV 66.6 (its
 fermatas stop the pulse; librosa reads 115.7 / 98.6 / 109.8 for 72 too) and the 7th Regiment
 Reel (vmb and librosa agree on about 100-120, the notated 176 is not what is heard).
 """

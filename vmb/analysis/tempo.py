@@ -48,7 +48,8 @@ BACKBEAT_RATIO = 0.75  # has this much of the strongest snare-like onsets
 SALIENCE_PRIOR_BPM = 100.0  # octave correction: prior on the beat a listener taps
 SALIENCE_PRIOR_OCTAVES = 1.0
 STEADY_PULSE = 0.8  # beat-level autocorrelation above which no octave correction is tried
-KEEP_MARGIN = 1.0  # the beat-level period stands unless a relative is this much more salient
+DANCE_MAX_BPM = 180.0  # a reading up to here is only halved when the half is
+HALVING_MARGIN = 2.2  # this many times more salient
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,9 @@ def _metrical_level(env: OnsetEnvelope, period: float, min_bpm: float, max_bpm: 
     Salience is measured on the full-band accent envelope (every instrument, so slow chorales,
     pads and rags count, not only drums): the autocorrelation at the period and its multiples
     (weights 1/k, k = 1..4: the beat repeats at bar level too) plus half the autocorrelation at
-    half the period (a beat is subdivided; a syncopated 3/16 grouping is not). The period found
-    by the beat-level analysis is kept when it scores within :data:`KEEP_MARGIN` of the best, so
-    backbeat decisions on drums stand. ``None`` when the envelope is flat."""
+    half the period (a beat is subdivided; a syncopated 3/16 grouping is not). Halving a reading
+    of up to :data:`DANCE_MAX_BPM` needs :data:`HALVING_MARGIN` times the salience (the half of
+    a drum groove at 150 is as periodic as the groove). ``None`` when the envelope is flat."""
     flux = env.strength.astype(np.float64)
     if flux.std() <= 1e-6:
         return None
@@ -175,11 +176,14 @@ def _metrical_level(env: OnsetEnvelope, period: float, min_bpm: float, max_bpm: 
         refined.append(_refine_lag(acf, best) if 1 <= best < len(acf) - 1 else float(best))
     own = salience(period)
     best_p, best_s = period, own
+    danceable = 60.0 * fps / period <= DANCE_MAX_BPM
     for c in refined:
-        sc = salience(c)
+        # halving a danceable tempo (drums at 150 are not eighths at 75) must win clearly
+        margin = HALVING_MARGIN if danceable and c > 1.9 * period else 1.0
+        sc = salience(c) / margin
         if sc > best_s:
             best_p, best_s = c, sc
-    return period if best_s <= own * KEEP_MARGIN else best_p
+    return best_p
 
 
 def _novelty(env: OnsetEnvelope) -> np.ndarray:
