@@ -21,7 +21,6 @@ from builtin.listening import (
 
 from vmb.errors import ConfigError
 from vmb.generate.builtin import BuiltinGenerator, FormPlan, PlannedSection
-from vmb.generate.builtin.mastering import true_peak_dbtp
 from vmb.types import Bridges, MusicDescription
 
 
@@ -129,7 +128,10 @@ def test_loudness_true_peak_and_dc_of_a_calm_pad_piece(fluid):
     audio, sr = result.audio, result.sample_rate
     assert sr == 48000
     assert lufs(audio, sr) == pytest.approx(-14.0, abs=2.0)
-    assert true_peak_dbtp(audio) <= -1.0 + 0.05
+    from scipy.signal import resample_poly
+
+    true_peak = 20 * np.log10(np.abs(resample_poly(audio, 8, 1, axis=1)).max())  # 8x, scipy's own filter
+    assert true_peak <= -1.0 + 0.05
     assert dc(audio) < 0.002
 
 

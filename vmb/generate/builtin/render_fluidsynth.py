@@ -88,7 +88,7 @@ def render_fluidsynth(midi_path: str | os.PathLike, soundfont: str | os.PathLike
 
     with tempfile.TemporaryDirectory(prefix="vmb-fluidsynth-") as tmp:
         out = os.path.join(tmp, "out.wav")
-        cores = min(os.cpu_count() or 1, 4)  # synthesis threads; the samples are the same
+        cores = 1  # one synthesis thread: extra threads cost more CPU than they save on short pieces
         cmd = [executable, "-ni", "-q", "-g", str(gain), "-o", f"synth.cpu-cores={cores}", "-F", out,
                "-T", "wav", "-O", "float", "-r", str(int(sample_rate)), str(soundfont), str(midi_path)]
         try:
