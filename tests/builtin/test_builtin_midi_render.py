@@ -7,6 +7,7 @@ import os
 import mido
 import numpy as np
 import pytest
+from builtin.listening import lufs
 
 from vmb.errors import ConfigError, MediaError, ModelUnavailable
 from vmb.generate.builtin import (
@@ -17,7 +18,6 @@ from vmb.generate.builtin import (
     write_midi,
 )
 from vmb.generate.builtin.arrangement import NoteEvent
-from builtin.listening import lufs
 from vmb.generate.builtin.mastering import loudness_db, master
 from vmb.generate.builtin.render_numpy import render_numpy, voice_for
 

@@ -36,13 +36,13 @@ def fluid():
 
 # prompt → (description fields as the text describer would set them, energetic?)
 BEAT_PROMPTS = {
-    "lofi": (dict(text="lofi hip hop with jazzy chords", genre="hip hop"), False),
-    "hip hop": (dict(text="a dark hip hop beat", genre="hip hop", mood=("dark",)), False),
-    "rock": (dict(text="an energetic rock song", genre="rock", mood=("energetic",)), True),
-    "funk": (dict(text="an upbeat funky bass groove at 110 bpm", genre="funk/soul", mood=("fun",), tempo_bpm=110.0),
+    "lofi": ({"text": "lofi hip hop with jazzy chords", "genre": "hip hop"}, False),
+    "hip hop": ({"text": "a dark hip hop beat", "genre": "hip hop", "mood": ("dark",)}, False),
+    "rock": ({"text": "an energetic rock song", "genre": "rock", "mood": ("energetic",)}, True),
+    "funk": ({"text": "an upbeat funky bass groove at 110 bpm", "genre": "funk/soul", "mood": ("fun",), "tempo_bpm": 110.0},
              True),
-    "edm": (dict(text="energetic EDM", genre="electronic", mood=("energetic",)), True),
-    "epic battle": (dict(text="epic orchestral battle music", genre="cinematic", mood=("epic",)), True),
+    "edm": ({"text": "energetic EDM", "genre": "electronic", "mood": ("energetic",)}, True),
+    "epic battle": ({"text": "epic orchestral battle music", "genre": "cinematic", "mood": ("epic",)}, True),
 }
 
 

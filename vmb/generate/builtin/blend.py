@@ -78,8 +78,8 @@ class Plan:
 
 
 MIN_BPM, MAX_BPM = 30.0, 260.0  # the range the text parser accepts (vmb.describe.text.BPM_RANGE)
-_NO_DRUMS = re.compile(r"\b(solo|unaccompanied|a cappella|no drums|without drums|no percussion|drumless)\b", re.I)
-_DRUMS = re.compile(r"\b(drums|drum kit|percussion|beat)\b", re.I)
+_NO_DRUMS = re.compile(r"\b(solo|unaccompanied|a cappella|no drums|without drums|no percussion|drumless)\b", re.IGNORECASE)
+_DRUMS = re.compile(r"\b(drums|drum kit|percussion|beat)\b", re.IGNORECASE)
 
 
 def drums_in_words(description: MusicDescription, wants: Wants | None = None) -> tuple[bool | None, str]:

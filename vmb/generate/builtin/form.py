@@ -129,7 +129,7 @@ def sections_from_plan(form: FormPlan, bar_s: float, n_bars: int, energy: float,
         return automatic_form(n_bars, energy, 4, music_share, ending)
     starts = []
     for s in form.sections:
-        b = int(round(s.start_s / bar_s))
+        b = round(s.start_s / bar_s)
         b = max(b, starts[-1] + 1 if starts else 0)
         if b >= body:
             break

@@ -12,11 +12,16 @@ from vmb.errors import ConfigError, UsageError
 from vmb.generate.builtin.arrangement import Arrangement
 from vmb.generate.builtin.blend import Plan, blend
 from vmb.generate.builtin.composer import compose
-from vmb.generate.builtin.midi import write_midi
-from vmb.generate.builtin.reference import analyze_reference
 from vmb.generate.builtin.form import FormPlan
 from vmb.generate.builtin.mastering import TARGET_LUFS
-from vmb.generate.builtin.render import DEFAULT_SAMPLE_RATE, RENDERERS, choose_renderer, render_parts
+from vmb.generate.builtin.midi import write_midi
+from vmb.generate.builtin.reference import analyze_reference
+from vmb.generate.builtin.render import (
+    DEFAULT_SAMPLE_RATE,
+    RENDERERS,
+    choose_renderer,
+    render_parts,
+)
 from vmb.generate.builtin.screening import screen_references
 from vmb.generate.builtin.tables import ComposerTables, load_tables
 from vmb.types import Bridges, GenerationResult
