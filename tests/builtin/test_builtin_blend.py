@@ -17,7 +17,7 @@ from vmb.generate.builtin import (
 )
 from vmb.generate.builtin.reference import ReferenceFeatures
 from vmb.generate.builtin.tables import PITCH_CLASSES, ChordSpec
-from vmb.types import Clip, ClipAttributes, Hit, MusicDescription, Wants
+from vmb.types import Bridges, Clip, ClipAttributes, Hit, MusicDescription, Wants
 
 
 def fake_reference(tempo=100.0, key="F#", mode="minor", energy=0.8) -> ReferenceFeatures:
@@ -161,3 +161,33 @@ def test_a_silent_reference_leaves_the_description_in_charge(tmp_path, make_brid
                                    text_weight=0.0, music_weight=1.0), 6.0, seed=0)
     assert (arr.tempo_bpm, arr.key, arr.mode) == (100.0, "E", "minor")
     assert "no chords" in arr.choices["harmony"]
+
+
+def test_a_reference_of_the_opposite_mood_is_left_out(reference_hits):
+    """A calm description does not follow a retrieved "fun, playful" reference (it would
+    speed up and brighten the piece); a pinned one is followed but noted."""
+    import dataclasses
+
+    from vmb.generate.builtin.screening import screen_references
+
+    tables = load_tables()
+    calm = MusicDescription(mood=("calm",), text="a calm piano piece")
+    hit = reference_hits["eb"]
+    playful = dataclasses.replace(hit, clip=dataclasses.replace(hit.clip, attributes=ClipAttributes(
+        mood=("fun", "playful"))), track="broad")
+    feature = analyze_reference(hit)
+    kept, hits, notes = screen_references(calm, [feature], [playful], tables)
+    assert kept == [] and hits == [] and "left out" in notes[0] and "arousal" in notes[0]
+    pinned = dataclasses.replace(playful, track="pinned")
+    kept, _, notes = screen_references(calm, [feature], [pinned], tables)
+    assert kept == [feature] and "pinned" in notes[0]
+    similar = dataclasses.replace(playful, clip=dataclasses.replace(hit.clip, attributes=ClipAttributes(
+        mood=("dreamy",))))
+    kept, _, notes = screen_references(calm, [feature], [similar], tables)
+    assert kept == [feature] and notes == []
+    # through the generator: the plan ignores the left-out reference's tempo
+    gen = BuiltinGenerator(renderer="numpy")
+    bridges = Bridges(description=calm, text=calm.text, references=(playful,), text_weight=1.0, music_weight=3.0)
+    plan, plan_notes = gen.plan(bridges)
+    assert plan.reference is None and plan.tempo_bpm == tables.mood_defaults["calm"]["tempo_bpm"]
+    assert any("left out" in n for n in plan_notes)
