@@ -85,7 +85,8 @@ class GeneratorConfig:
     overlap_s: float = 10.0
     renderer: Literal["auto", "fluidsynth", "numpy"] = "auto"
     soundfont: str | None = None
-    sample_rate: int = 32000
+    sample_rate: int = 48000  # built-in generator output rate (32000 still works)
+    loudness_lufs: float = -14.0  # built-in generator's integrated loudness target
 
 
 @dataclass

@@ -205,6 +205,8 @@ class Pipeline:
         progress: bool = False,
         cues: Sequence[Any] | None = None,
         sync: str = "cuts",
+        stems_dir: str | os.PathLike | None = None,
+        loop: bool = False,
     ) -> GenerationResult:
         """Make music for the inputs.
 
@@ -221,12 +223,20 @@ class Pipeline:
             midi_path: also write the arrangement as MIDI (built-in generator only).
             cues: the user's timeline: ``"0-8=calm"`` strings or ``vmb.describe.Cue`` objects.
             sync: ``cuts``, ``scenes`` or ``off`` (see :mod:`vmb.describe.timeline`).
+            stems_dir: also write one WAV per part there (built-in generator only).
+            loop: a piece that repeats seamlessly (built-in generator only).
         """
         parsed_wants = self.check_inputs(
             video, images, text, references, wants, duration_s, seed, text_weight, music_weight
         )
         if midi_path is not None and self.config.generator.kind != "builtin":
             raise UsageError(f"--midi: the {self.config.generator.kind} generator writes audio only, no MIDI")
+        if stems_dir is not None and self.config.generator.kind != "builtin":
+            raise UsageError(f"--stems: the {self.config.generator.kind} generator has no separate parts; "
+                             "stems come from the builtin profile")
+        if loop and self.config.generator.kind != "builtin":
+            raise UsageError(f"--loop: not available for the {self.config.generator.kind} generator yet; "
+                             "use the builtin profile")
         from vmb.describe import load_inputs
 
         cfg = self.config
@@ -274,8 +284,13 @@ class Pipeline:
             kwargs: dict[str, Any] = {"text_weight": text_weight, "music_weight": music_weight}
             if cfg.generator.kind == "musicgen":
                 kwargs.update(top_k=cfg.generator.top_k, temperature=cfg.generator.temperature, progress=progress)
-            elif midi_path is not None:
-                kwargs["midi_path"] = midi_path
+            else:
+                if midi_path is not None:
+                    kwargs["midi_path"] = midi_path
+                if stems_dir is not None:
+                    kwargs["stems_dir"] = stems_dir
+                if loop:
+                    kwargs["loop"] = True
             stages.start(f"generating {float(duration_s):.1f} s of music")  # the generator times itself
             try:
                 result = self.generator.generate(bridges, float(duration_s), seed=seed, **kwargs)

@@ -40,7 +40,7 @@ def test_video_gives_wav_mp4_and_json(video_file, builtin_index, tmp_path):
     video_duration = probe(video_file).duration_s
     audio, sr = read_audio(wav)
     assert abs(audio.shape[-1] / sr - video_duration) <= 0.05
-    assert audio.shape[0] == 2 and sr == 32000
+    assert audio.shape[0] == 2 and sr == 48000  # built-in default (issue 16)
     assert float(abs(audio).max()) > 0.05, "the music is silent"
 
     info = probe(mp4)

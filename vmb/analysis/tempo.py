@@ -7,7 +7,14 @@
    repeat best at two beats): fold the envelope onto the period; if the off-beat is nearly as
    strong as the beat, or clearly present and carrying the snare-like (200 Hz-3 kHz *and*
    above-3 kHz) onsets, the period is two beats: halve it, and check again.
-3. Dynamic-programming beat tracking at that period (Ellis 2007, "Beat tracking by dynamic
+3. Octave correction (:func:`_metrical_level`): the period's metrical relatives (x1/4 .. x4,
+   ternary ratios too) are scored by pulse salience on the full-band accent envelope (the
+   autocorrelation at the period, its multiples and its half) under a log-normal prior at
+   100 BPM; a more salient relative replaces it. Only for clips whose beat-level pulse is not
+   already steady (autocorrelation at the period under :data:`STEADY_PULSE`: drum loops and
+   click tracks keep the reading of step 2). This fixes readings of slow chorales,
+   pads and rags that the drum-oriented steps take at two or four times (or 2/3 of) the beat.
+4. Dynamic-programming beat tracking at that period (Ellis 2007, "Beat tracking by dynamic
    programming"); the BPM is refined from the beat intervals.
 
 Known limits: the beat level is a choice between metrical levels; music where an unaccented
@@ -38,6 +45,11 @@ HALF_PERIOD_WEIGHT = 0.25  # a period whose half also repeats strongly is probab
 MIDPOINT_RATIO = 0.5  # halve the period while the off-beat is at least this strong,
 MIDPOINT_RATIO_SNARE = 0.25  # or at least this strong and
 BACKBEAT_RATIO = 0.75  # has this much of the strongest snare-like onsets
+SALIENCE_PRIOR_BPM = 100.0  # octave correction: prior on the beat a listener taps
+SALIENCE_PRIOR_OCTAVES = 1.0
+STEADY_PULSE = 0.8  # beat-level autocorrelation above which no octave correction is tried
+DANCE_MAX_BPM = 180.0  # a reading up to here is only halved when the half is
+HALVING_MARGIN = 2.2  # this many times more salient
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,12 @@ def tempo_from_envelope(env: OnsetEnvelope, *, min_bpm: float = MIN_BPM, max_bpm
         period /= 2
         lag = int(round(period))
     confidence = float(np.clip(acf[lag], 0.0, 1.0))
+    if confidence < STEADY_PULSE:  # a steady drum-like pulse keeps its beat-level reading
+        corrected = _metrical_level(env, period, min_bpm, max_bpm)
+        if corrected is not None and abs(corrected / period - 1.0) > 0.05:
+            period = corrected
+            lag = int(round(period))
+            confidence = float(np.clip(acf[min(lag, len(acf) - 1)], 0.0, 1.0))
     beats = _track_beats(novelty, period)
     bpm = 60.0 * fps / period
     if len(beats) >= 4:
@@ -106,6 +124,66 @@ def tempo_from_envelope(env: OnsetEnvelope, *, min_bpm: float = MIN_BPM, max_bpm
         if 0.9 * period / fps < ibi < 1.1 * period / fps:
             bpm = 60.0 / ibi
     return TempoEstimate(float(bpm), beats.astype(np.float64) / fps, confidence)
+
+
+def _metrical_level(env: OnsetEnvelope, period: float, min_bpm: float, max_bpm: float) -> float | None:
+    """Octave correction: among the metrical relatives of ``period`` (x 1/4 .. 4, and the
+    ternary 2/3, 3/2, 3/4, 4/3), the period with the highest *pulse salience* under a
+    log-normal prior (:data:`SALIENCE_PRIOR_BPM`, :data:`SALIENCE_PRIOR_OCTAVES`).
+
+    Salience is measured on the full-band accent envelope (every instrument, so slow chorales,
+    pads and rags count, not only drums): the autocorrelation at the period and its multiples
+    (weights 1/k, k = 1..4: the beat repeats at bar level too) plus half the autocorrelation at
+    half the period (a beat is subdivided; a syncopated 3/16 grouping is not). Halving a reading
+    of up to :data:`DANCE_MAX_BPM` needs :data:`HALVING_MARGIN` times the salience (the half of
+    a drum groove at 150 is as periodic as the groove). ``None`` when the envelope is flat."""
+    flux = env.strength.astype(np.float64)
+    if flux.std() <= 1e-6:
+        return None
+    fps = env.fps
+    accents = _accents(flux, fps)
+    n = len(accents)
+    max_lag = min(n - 1, int(4 * 60.0 * fps / min_bpm) + 2)
+    acf = _autocorrelation(accents - accents.mean(), max_lag)
+    if acf[0] <= 0:
+        return None
+    acf = acf / acf[0]
+
+    def at(lag: float) -> float:
+        i = int(np.floor(lag))
+        if lag < 1 or i + 1 >= len(acf):
+            return 0.0
+        f = lag - i
+        return max(0.0, (1 - f) * acf[i] + f * acf[i + 1])
+
+    def salience(p: float) -> float:
+        bpm = 60.0 * fps / p
+        half = at(p / 2)  # a beat is subdivided (a syncopated 3/16 grouping is not)
+        s = sum(at(k * p) / k for k in range(1, 5)) + 0.5 * half
+        return s * float(np.exp(-0.5 * (np.log2(bpm / SALIENCE_PRIOR_BPM) / SALIENCE_PRIOR_OCTAVES) ** 2))
+
+    lo, hi = 60.0 * fps / max_bpm, 60.0 * fps / min_bpm
+    cands = [period * r for r in (0.25, 1 / 3, 0.5, 2 / 3, 0.75, 4 / 3, 1.5, 2.0, 3.0, 4.0)]
+    # each candidate refined to its local autocorrelation peak (the ratios are ideal, music is not)
+    refined = []
+    for c in cands:
+        if not lo <= c <= hi:
+            continue
+        window = np.arange(max(1, int(c * 0.94)), min(len(acf) - 2, int(np.ceil(c * 1.06))) + 1)
+        if len(window) == 0:
+            continue
+        best = int(window[np.argmax(acf[window])])
+        refined.append(_refine_lag(acf, best) if 1 <= best < len(acf) - 1 else float(best))
+    own = salience(period)
+    best_p, best_s = period, own
+    danceable = 60.0 * fps / period <= DANCE_MAX_BPM
+    for c in refined:
+        # halving a danceable tempo (drums at 150 are not eighths at 75) must win clearly
+        margin = HALVING_MARGIN if danceable and c > 1.9 * period else 1.0
+        sc = salience(c) / margin
+        if sc > best_s:
+            best_p, best_s = c, sc
+    return best_p
 
 
 def _novelty(env: OnsetEnvelope) -> np.ndarray:

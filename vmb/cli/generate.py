@@ -49,6 +49,11 @@ def generate(
     cue: CueOpt = None,
     cues_file: CuesFileOpt = None,
     sync: SyncOpt = "cuts",
+    # -- built-in generator: sound, parts, loops, loudness (issue 16) --
+    soundfont: Annotated[str | None, typer.Option("--soundfont", help="An SF2/SF3 soundfont for the built-in renderer.")] = None,
+    stems: Annotated[bool, typer.Option("--stems", help="Also write one WAV per part (built-in generator).")] = False,
+    loop: Annotated[bool, typer.Option("--loop", help="Make a piece that repeats seamlessly (built-in generator).")] = False,
+    loudness: Annotated[float | None, typer.Option("--loudness", help="Integrated loudness in LUFS (default -14).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Make music for a video, images, text and/or pinned references."""
@@ -65,7 +70,8 @@ def generate(
     if sync not in SYNC_MODES:
         raise UsageError(f"--sync {sync}: use one of {', '.join(SYNC_MODES)}")
     cue_list = cues_from_options(cue, cues_file, video, duration)  # checked before anything is written
-    settings = config_settings(overrides, generator__adapter=adapter)
+    settings = config_settings(overrides, generator__adapter=adapter, generator__soundfont=soundfont,
+                               generator__loudness_lufs=loudness)  # fmt: skip
     out_dir = Path(out) if out else output_dir_for(video, images, references)
     check_writable(out_dir)
     stem = output_stem(video, images, references)
@@ -76,7 +82,8 @@ def generate(
     midi_path = staging_path(out_dir / f"{stem}.vmb.mid") if midi else None
     try:
         result = pipe(**inputs, duration_s=duration, seed=seed, text_weight=text_weight, music_weight=music_weight,
-                      midi_path=midi_path, cues=cue_list, sync=sync, progress=not as_json)  # fmt: skip
+                      midi_path=midi_path, cues=cue_list, sync=sync, progress=not as_json,
+                      stems_dir=out_dir / f"{stem}.vmb.stems" if stems else None, loop=loop)  # fmt: skip
         result = pipe.save(result, out_dir=out_dir, stem=stem, video=video, keep_original_audio=keep_audio,
                            inputs=recorded, staged={"mid": midi_path} if midi_path else None)  # fmt: skip
     finally:

@@ -144,10 +144,11 @@ def scan_video(
         rgb = np.stack([frames[i] for i in order])
         times_s = np.asarray(times, np.float64)[order]
         step = 1.0 / (rate / stride)
-        duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
-        if not duration and container.duration:
-            duration = container.duration / 1_000_000
-        duration = max(duration, float(times_s[-1]) + step)
+        # the frames decoded are the truth: a header (stream or container) may claim more
+        stream_s = float(stream.duration * stream.time_base) if stream.duration else 0.0
+        duration = float(times_s[-1]) + step
+        if stream_s and abs(stream_s - duration) <= max(1.0, 0.05 * duration):
+            duration = max(duration, stream_s)  # the header's exact value when it agrees
         return VideoScan(rgb, times_s, duration, rate / stride, decoded)
 
 

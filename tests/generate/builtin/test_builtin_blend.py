@@ -17,7 +17,7 @@ from vmb.generate.builtin import (
 )
 from vmb.generate.builtin.reference import ReferenceFeatures
 from vmb.generate.builtin.tables import PITCH_CLASSES, ChordSpec
-from vmb.types import Clip, ClipAttributes, Hit, MusicDescription, Wants
+from vmb.types import Bridges, Clip, ClipAttributes, Hit, MusicDescription, Wants
 
 
 def fake_reference(tempo=100.0, key="F#", mode="minor", energy=0.8) -> ReferenceFeatures:
@@ -36,20 +36,37 @@ def test_music_share():
 
 @pytest.mark.parametrize("tw, mw", [(1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0)])
 def test_blend_rules(tw, mw):
+    """Stated tempo, key and mode are kept whatever the weights; energy blends linearly."""
     tables = load_tables()
     ref = fake_reference()
     plan = blend(DESCRIPTION, tables, [ref], text_weight=tw, music_weight=mw)
     a = mw / (tw + mw)
     assert plan.music_share == pytest.approx(a)
-    assert plan.tempo_bpm == pytest.approx(math.exp((1 - a) * math.log(80.0) + a * math.log(100.0)))
+    assert plan.tempo_bpm == 80.0 and "kept exactly" in plan.choices["tempo"]
     assert plan.energy == pytest.approx((1 - a) * 0.2 + a * 0.8)
-    if a >= 0.5:
-        assert (plan.key, plan.mode) == ("F#", "minor")
-        assert "reference" in plan.choices["key"]
-    else:
-        assert (plan.key, plan.mode) == ("C", "major")
-        assert "description" in plan.choices["key"]
+    assert (plan.key, plan.mode) == ("C", "major")
+    assert "description" in plan.choices["key"]
     assert plan.genre == "pop"  # categorical text attributes stay with the description
+
+
+@pytest.mark.parametrize("tw, mw", [(1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0)])
+def test_open_attributes_blend(tw, mw):
+    """A tempo class (no stated BPM) blends geometrically; an open key/mode takes the
+    reference's from a share of one half."""
+    tables = load_tables()
+    plan = blend(MusicDescription(genre="pop", tempo_class="slow", energy=0.2), tables, [fake_reference()],
+                 text_weight=tw, music_weight=mw)
+    a = mw / (tw + mw)
+    slow = tables.tempo_classes["slow"]["bpm"]
+    assert plan.tempo_bpm == pytest.approx(math.exp((1 - a) * math.log(slow) + a * math.log(100.0)))
+    assert (plan.key, plan.mode) == ("F#", "minor")  # open in the description: the reference's
+
+
+@pytest.mark.parametrize("bpm", [30.0, 61.0, 110.0, 173.0, 200.0, 260.0])
+def test_a_stated_bpm_is_kept_with_any_reference(bpm):
+    plan = blend(MusicDescription(tempo_bpm=bpm), load_tables(), [fake_reference(tempo=175.8)],
+                 text_weight=1.0, music_weight=3.0)
+    assert plan.tempo_bpm == bpm
 
 
 def test_reference_fills_what_the_description_lacks():
@@ -79,8 +96,11 @@ def test_wants_beat_both_bridges():
     plan = blend(DESCRIPTION, tables, [fake_reference()], wants=Wants(key="A#", mode="major", tempo="slow"),
                  text_weight=0.0, music_weight=1.0)
     assert (plan.key, plan.mode) == ("A#", "major")
+    assert plan.tempo_bpm == 80.0  # a stated BPM is more precise than a tempo class want
+    open_tempo = blend(MusicDescription(genre="pop"), tables, [fake_reference()], wants=Wants(tempo="slow"),
+                       text_weight=0.0, music_weight=1.0)
     lo, hi = tables.tempo_classes["slow"]["range"]
-    assert lo <= plan.tempo_bpm < hi
+    assert lo <= open_tempo.tempo_bpm < hi and "clamped" in open_tempo.choices["tempo"]
 
 
 def test_harmony_share_follows_the_music_weight(make_bridges):
@@ -88,7 +108,8 @@ def test_harmony_share_follows_the_music_weight(make_bridges):
     gen = BuiltinGenerator(renderer="numpy")
     tables = load_tables()
     for tw, mw in ((1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (0.0, 1.0)):
-        plan = blend(DESCRIPTION, tables, [fake_reference()], text_weight=tw, music_weight=mw)
+        plan = blend(MusicDescription(genre="pop", energy=0.5), tables, [fake_reference()], text_weight=tw,
+                     music_weight=mw)
         from vmb.generate.builtin.composer import compose
 
         arr = compose(plan, 120.0, seed=0, tables=tables)
@@ -140,3 +161,33 @@ def test_a_silent_reference_leaves_the_description_in_charge(tmp_path, make_brid
                                    text_weight=0.0, music_weight=1.0), 6.0, seed=0)
     assert (arr.tempo_bpm, arr.key, arr.mode) == (100.0, "E", "minor")
     assert "no chords" in arr.choices["harmony"]
+
+
+def test_a_reference_of_the_opposite_mood_is_left_out(reference_hits):
+    """A calm description does not follow a retrieved "fun, playful" reference (it would
+    speed up and brighten the piece); a pinned one is followed but noted."""
+    import dataclasses
+
+    from vmb.generate.builtin.screening import screen_references
+
+    tables = load_tables()
+    calm = MusicDescription(mood=("calm",), text="a calm piano piece")
+    hit = reference_hits["eb"]
+    playful = dataclasses.replace(hit, clip=dataclasses.replace(hit.clip, attributes=ClipAttributes(
+        mood=("fun", "playful"))), track="broad")
+    feature = analyze_reference(hit)
+    kept, hits, notes = screen_references(calm, [feature], [playful], tables)
+    assert kept == [] and hits == [] and "left out" in notes[0] and "arousal" in notes[0]
+    pinned = dataclasses.replace(playful, track="pinned")
+    kept, _, notes = screen_references(calm, [feature], [pinned], tables)
+    assert kept == [feature] and "pinned" in notes[0]
+    similar = dataclasses.replace(playful, clip=dataclasses.replace(hit.clip, attributes=ClipAttributes(
+        mood=("dreamy",))))
+    kept, _, notes = screen_references(calm, [feature], [similar], tables)
+    assert kept == [feature] and notes == []
+    # through the generator: the plan ignores the left-out reference's tempo
+    gen = BuiltinGenerator(renderer="numpy")
+    bridges = Bridges(description=calm, text=calm.text, references=(playful,), text_weight=1.0, music_weight=3.0)
+    plan, plan_notes = gen.plan(bridges)
+    assert plan.reference is None and plan.tempo_bpm == tables.mood_defaults["calm"]["tempo_bpm"]
+    assert any("left out" in n for n in plan_notes)

@@ -72,12 +72,11 @@ def test_key_is_measured_as_asked_all_24_keys(renderer, make_bridges):
 
 @pytest.mark.parametrize("followed, unrelated", [("f#m", "eb"), ("eb", "f#m")])
 def test_high_music_weight_follows_the_reference(renderer, make_bridges, reference_hits, followed, unrelated):
-    """The description asks for C major at 80 BPM; the reference is F# minor at 100 BPM (or
+    """The description states no tempo or key; the reference is F# minor at 100 BPM (or
     E-flat major at 132). With music_weight high the output takes the reference's tempo, key and
     chord loop, so its chroma sequence matches the reference better than an unrelated one."""
     refs = {name: chroma_sequence(*_read(hit)) for name, hit in reference_hits.items()}
-    bridges = make_bridges(references=[reference_hits[followed]], genre="pop", tempo_bpm=80, key="C", mode="major",
-                           energy=0.5)
+    bridges = make_bridges(references=[reference_hits[followed]], genre="pop", tempo_class="medium", energy=0.5)
     audio, sr = generate(renderer, bridges, 16.0, seed=2, text_weight=0.0, music_weight=1.0)
     out = chroma_sequence(audio, sr)
     with_followed = sequence_similarity(out, refs[followed])
@@ -104,7 +103,8 @@ def test_energy_raises_onset_density_and_loudness(renderer, make_bridges):
         measured.append((onset_density(audio, sr), loudness_db(audio)))
     densities, levels = zip(*measured)
     assert densities[0] < densities[1] <= densities[2] and densities[0] < densities[2], densities
-    assert levels[0] + 2 < levels[1] < levels[2] - 2, levels
+    # all mastered to the same integrated loudness: energy shows in density, not in level
+    assert max(levels) - min(levels) < 4.0, levels
 
 
 def _read(hit):

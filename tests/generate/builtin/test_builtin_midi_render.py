@@ -7,6 +7,7 @@ import os
 import mido
 import numpy as np
 import pytest
+from generate.builtin.listening import lufs
 
 from vmb.errors import ConfigError, MediaError, ModelUnavailable
 from vmb.generate.builtin import (
@@ -154,12 +155,12 @@ def test_mastering_is_exact_and_never_clips():
     sr = 32000
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((2, sr)) * 2.0).astype(np.float32)  # far too loud
-    y = master(x, sr, num_samples=sr + 123, target_db=-10.0)
+    y = master(x, sr, num_samples=sr + 123, target_lufs=-10.0)
     assert y.shape == (2, sr + 123) and y.dtype == np.float32
     assert np.abs(y).max() <= 10 ** (-1 / 20) + 1e-6
     assert y[:, -1].tolist() == [0.0, 0.0]  # faded out
-    mono = master(np.sin(np.linspace(0, 2000, sr)).astype(np.float32), sr, target_db=-20.0)
-    assert mono.shape == (2, sr) and loudness_db(mono, sr) == pytest.approx(-20.0, abs=0.5)
+    mono = master(np.sin(np.linspace(0, 2000, sr)).astype(np.float32), sr, target_lufs=-20.0)
+    assert mono.shape == (2, sr) and lufs(mono, sr) == pytest.approx(-20.0, abs=0.5)
     nan = np.full((2, 100), np.nan, np.float32)
     assert np.isfinite(master(nan, sr)).all()
 

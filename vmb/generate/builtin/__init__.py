@@ -10,19 +10,22 @@ FluidSynth (General MIDI soundfont) or a numpy synthesiser. No neural weights, n
 from vmb.generate.builtin.arrangement import Arrangement, Note, NoteEvent, Section, Track
 from vmb.generate.builtin.blend import Plan, blend, music_share
 from vmb.generate.builtin.composer import compose
-from vmb.generate.builtin.generator import BuiltinGenerator, target_loudness_db
+from vmb.generate.builtin.form import FormPlan, PlannedSection
+from vmb.generate.builtin.generator import BuiltinGenerator
 from vmb.generate.builtin.midi import read_midi, write_midi
 from vmb.generate.builtin.reference import ReferenceFeatures, analyze_audio, analyze_reference
-from vmb.generate.builtin.render import RendererChoice, choose_renderer, render_midi
+from vmb.generate.builtin.render import RendererChoice, choose_renderer, render_midi, render_parts
 from vmb.generate.builtin.tables import ComposerTables, load_tables
 
 __all__ = [
     "Arrangement",
     "BuiltinGenerator",
     "ComposerTables",
+    "FormPlan",
     "Note",
     "NoteEvent",
     "Plan",
+    "PlannedSection",
     "ReferenceFeatures",
     "RendererChoice",
     "Section",
@@ -36,6 +39,6 @@ __all__ = [
     "music_share",
     "read_midi",
     "render_midi",
-    "target_loudness_db",
+    "render_parts",
     "write_midi",
 ]

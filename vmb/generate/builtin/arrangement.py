@@ -57,7 +57,8 @@ class Section:
     start_bar: int
     bars: int
     energy: float
-    harmony: str  # the progression's name, or "reference"
+    harmony: str  # the letter whose progression it plays, "reference", or "cadence"
+    moods: tuple[str, ...] = ()  # a planned section's own moods (empty: the piece's)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,16 @@ class Arrangement:
     beats_per_bar: int = 4
     choices: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
+    loop: bool = False  # the last bar leads into the first; notes may ring over the end
+
+    def stems(self) -> dict[str, list[Track]]:
+        """Tracks grouped by part for stems: ``{"drums": [...], "bass": [...], ...}``
+        (timpani goes with the drums, the pad and arpeggio with the harmony)."""
+        group = {"comp": "harmony", "pad": "harmony", "arp": "harmony", "timpani": "drums"}
+        out: dict[str, list[Track]] = {}
+        for t in self.tracks:
+            out.setdefault(group.get(t.role, t.role), []).append(t)
+        return out
 
     @property
     def tonic(self) -> int:
@@ -175,6 +186,7 @@ class Arrangement:
             "energy": round(self.energy, 3),
             "duration_s": self.duration_s,
             "form": [f"{s.name}:{s.bars}" for s in self.sections],
+            "loop": self.loop,
             "tracks": {t.name: {"program": t.program, "notes": len(t.notes)} for t in self.tracks},
             "choices": dict(self.choices),
             "seed": self.seed,

@@ -9,9 +9,10 @@ blended with the *music share*
 so ``a = 0`` follows the description only and ``a = 1`` the reference only. Per attribute:
 
 =============  ===================================================================================
-tempo          geometric interpolation ``T = Td^(1-a) * Tr^a`` (no octave folding, so ``a = 1``
-               gives exactly the reference's beat-tracked tempo)
-key, mode      categorical: the reference's when ``a >= 0.5``, else the description's
+tempo          the description's BPM when it states one; else geometric interpolation
+               ``T = Td^(1-a) * Tr^a`` of what its tempo class or mood implies and the
+               reference's beat-tracked tempo
+key, mode      the description's when it states them; else the reference's
 energy         linear interpolation ``E = (1-a) Ed + a Er``; ``Er`` is the mean measured energy
                of all references
 harmony        a fraction ``a`` of the body sections plays the reference's chord loop
@@ -26,9 +27,11 @@ The description's side of an attribute is its own field, else what its mood or i
 implies through the composer tables (``"calm"`` means slow, quiet, major), so a description that
 only says ``calm`` still pulls the tempo and energy its way. Where only one side has a value it
 is used whatever the weights; where neither has one, the tables' genre or fallback defaults
-apply. Finally
-the user's targeted wants (``--want key=D``, ``tempo=fast``...) override everything: they were
-asked for explicitly. The followed reference is the first of the bridges' references (pinned
+apply. The user's numbers win: a tempo, key or mode the description states (typed in the text, or
+set by the describer) is kept exactly and references only blend the attributes the description
+leaves open (a tempo class or a mood implies a tempo that still blends). Finally the user's
+targeted wants (``--want key=D``, ``tempo=fast``...) override everything: they were asked for
+explicitly (a ``tempo`` want clamps only a tempo the description did not state). The followed reference is the first of the bridges' references (pinned
 first, then broad, then targeted), so pinned references are followed the same way as retrieved
 ones.
 """
@@ -36,6 +39,7 @@ ones.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from vmb.generate.builtin.reference import ReferenceFeatures
@@ -61,6 +65,8 @@ class Plan:
     music_share: float
     reference: ReferenceFeatures | None = None
     choices: dict[str, str] = field(default_factory=dict)
+    drums: bool | None = None  # True: asked for, False: refused in the words, None: by style
+    drums_reason: str = ""
 
     @property
     def key(self) -> str:
@@ -69,6 +75,24 @@ class Plan:
     @property
     def follows_reference_harmony(self) -> bool:
         return self.reference is not None and bool(self.reference.bars) and self.music_share > 0
+
+
+MIN_BPM, MAX_BPM = 30.0, 260.0  # the range the text parser accepts (vmb.describe.text.BPM_RANGE)
+_NO_DRUMS = re.compile(r"\b(solo|unaccompanied|a cappella|no drums|without drums|no percussion|drumless)\b", re.IGNORECASE)
+_DRUMS = re.compile(r"\b(drums|drum kit|percussion|beat)\b", re.IGNORECASE)
+
+
+def drums_in_words(description: MusicDescription, wants: Wants | None = None) -> tuple[bool | None, str]:
+    """Whether the words ask for drums (``True``), refuse them (``False``: "solo piano",
+    "no drums") or leave them to the style (``None``), and why."""
+    text = description.text or ""
+    m = _NO_DRUMS.search(text)
+    if m:
+        return False, f"the description says {m.group(0)!r}"
+    if (wants and wants.instrument in ("drums", "percussion")) or any(
+            i in ("drums", "percussion") for i in description.instruments) or _DRUMS.search(text):
+        return True, "asked for"
+    return None, ""
 
 
 def music_share(text_weight: float, music_weight: float) -> float:
@@ -143,7 +167,10 @@ def blend(
 
     # tempo: geometric blend
     text_tempo, src = text_side("tempo_bpm")
-    if ref is not None and ref.has_tempo and text_tempo is not None:
+    if d.tempo_bpm is not None:
+        tempo = float(d.tempo_bpm)
+        choices["tempo"] = f"{tempo:.1f} BPM from the description (stated: kept exactly)"
+    elif ref is not None and ref.has_tempo and text_tempo is not None:
         tempo = math.exp((1 - a) * math.log(float(text_tempo)) + a * math.log(ref.tempo_bpm))
         choices["tempo"] = (f"{tempo:.1f} BPM = {src} {float(text_tempo):.1f}^{1 - a:.2f}"
                             f" x reference {ref.tempo_bpm:.1f}^{a:.2f}")
@@ -159,7 +186,10 @@ def blend(
 
     # key and mode: categorical, the reference's from a share of one half
     text_mode, mode_src = text_side("mode")
-    if ref is not None and ref.has_key and (a >= 0.5 or text_mode is None):
+    if d.mode is not None:
+        mode = str(d.mode)
+        choices["mode"] = f"{mode} from the description (stated: kept)"
+    elif ref is not None and ref.has_key and (a >= 0.5 or text_mode is None):
         mode = ref.mode
         choices["mode"] = f"{mode} from reference {ref.label}"
     elif text_mode is not None:
@@ -168,12 +198,12 @@ def blend(
     else:
         mode, src = fallback("mode")
         choices["mode"] = f"{mode} ({src})"
-    if ref is not None and ref.has_key and (a >= 0.5 or d.key is None):
+    if d.key is not None:
+        tonic = pitch_class(d.key)
+        choices["key"] = f"{PITCH_CLASSES[tonic]} from the description (stated: kept)"
+    elif ref is not None and ref.has_key:
         tonic = PITCH_CLASSES.index(ref.key)
         choices["key"] = f"{ref.key} from reference {ref.label}"
-    elif d.key is not None:
-        tonic = pitch_class(d.key)
-        choices["key"] = f"{PITCH_CLASSES[tonic]} from description"
     else:
         tonic = pitch_class(gdef.get(f"key_{mode}") or tables.fallback["key"])
         choices["key"] = f"{PITCH_CLASSES[tonic]} ({genre if gdef else 'fallback'} default for {mode})"
@@ -211,7 +241,7 @@ def blend(
     if w.mode:
         mode = w.mode
         choices["mode"] = f"{mode} (want)"
-    if w.tempo and w.tempo in tables.tempo_classes:
+    if w.tempo and w.tempo in tables.tempo_classes and d.tempo_bpm is None:
         lo, hi = tables.tempo_classes[w.tempo]["range"]
         if not lo <= tempo < hi:
             clamped = min(max(tempo, lo), hi - 1)
@@ -223,8 +253,13 @@ def blend(
                               if ref.bars else f"reference {ref.label} has no chords; tables only")
     else:
         choices["harmony"] = "table progressions (no reference)"
+    drums, drums_reason = drums_in_words(d, w)
+    if not MIN_BPM <= tempo <= MAX_BPM:
+        choices["tempo"] += f"; outside {MIN_BPM:g}-{MAX_BPM:g} BPM, clamped"
     return Plan(
-        tempo_bpm=float(min(max(tempo, 30.0), 240.0)),
+        tempo_bpm=float(min(max(tempo, MIN_BPM), MAX_BPM)),
+        drums=drums,
+        drums_reason=drums_reason,
         tonic=int(tonic),
         mode=mode,
         energy=float(min(max(energy, 0.0), 1.0)),

@@ -1,25 +1,34 @@
-"""The last stage of rendering: exact length, loudness normalisation, a peak limiter and fades.
+"""The last stage of rendering, like a release master: exact length, DC removed, integrated
+loudness to a target (ITU-R BS.1770 / EBU R128 with pyloudnorm, default -14 LUFS), true peak
+limited to -1 dBTP (4x oversampled), short fades.
 
-Loudness is the RMS level in dBFS of the louder half of the 400 ms blocks (a gate that keeps the
-silence of the ending out of the measurement, in the spirit of EBU R128's relative gate). The
-limiter is a look-ahead gain computer on 5 ms blocks (see :func:`limit`): the gain starts to
-fall a block *before* a peak and the ceiling is guaranteed. numpy only.
+Everything after the DC filter is one gain curve ``g[t]`` computed on the mix; stems get the
+same filter and the same curve, so they still sum to the mix. A loop is treated as circular:
+the tail rendered past its end is folded back onto its start, and the DC filter runs in its
+steady state around the seam.
+
+``loudness_db`` (a gated RMS level) stays for level comparisons between instruments.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-CEILING_DB = -1.0
+CEILING_DBTP = -1.0
+TARGET_LUFS = -14.0
 BLOCK_S = 0.4
+HIGHPASS_HZ = 20.0
+OVERSAMPLE = 4
+TAPS_PER_PHASE = 12
+HEADROOM = 0.97  # the limiter aims 0.26 dB under the ceiling: meters with longer filters read a
+# little higher between samples than the 48-tap interpolator
 
 
 def loudness_db(audio: np.ndarray, sr: int) -> float:
-    """Gated RMS level of ``audio`` ``[C, T]`` in dBFS (-inf for silence).
-
-    Power is averaged over the channels, not taken of a mono mix-down (wide stereo voices
-    would partly cancel in one).
-    """
+    """Gated RMS level of ``audio`` ``[C, T]`` in dBFS (-inf for silence): the mean power of
+    the louder half of the 400 ms blocks, averaged over channels."""
     power = np.mean(np.square(np.atleast_2d(audio), dtype=np.float64), axis=0)
     n = max(1, int(BLOCK_S * sr))
     blocks = len(power) // n
@@ -32,55 +41,167 @@ def loudness_db(audio: np.ndarray, sr: int) -> float:
     return -np.inf if level <= 0 else 10.0 * np.log10(level)
 
 
-def limit(audio: np.ndarray, sr: int, ceiling_db: float = CEILING_DB, lookahead_s: float = 0.005) -> np.ndarray:
-    """Peak-limit ``[C, T]`` so no sample exceeds ``ceiling_db`` dBFS.
+def integrated_lufs(audio: np.ndarray, sr: int) -> float:
+    """Integrated loudness (LUFS, BS.1770-4 gating) of ``[C, T]`` with pyloudnorm; clips shorter
+    than one 400 ms block are measured as one block. ``-inf`` for silence."""
+    import pyloudnorm
 
-    The gain is computed on blocks of ``lookahead_s``: each block's needed gain (ceiling over
-    its peak) is min-filtered with its neighbours, then interpolated linearly to the samples, so
-    every sample gets a gain no larger than its own block needs and the gain moves smoothly.
-    """
-    ceiling = 10.0 ** (ceiling_db / 20.0)
-    peak = np.max(np.abs(audio), axis=0)
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    if x.shape[1] < int(BLOCK_S * sr) + 1:
+        reps = int(np.ceil((BLOCK_S * sr + 1) / max(1, x.shape[1])))
+        x = np.tile(x, (1, reps))  # a steady short sound, measured as if it lasted one block
+    if not np.any(x):
+        return -np.inf
+    return float(pyloudnorm.Meter(sr).integrated_loudness(x.T))
+
+
+@functools.lru_cache(maxsize=1)
+def _interpolator() -> np.ndarray:
+    """The 4x oversampling interpolator, ``[OVERSAMPLE, TAPS_PER_PHASE]``: a 48-tap windowed-sinc
+    low-pass at the original Nyquist split into its polyphase components (the structure of the
+    ITU-R BS.1770-4 Annex 2 true-peak meter)."""
+    from scipy.signal import firwin
+
+    h = firwin(OVERSAMPLE * TAPS_PER_PHASE, 1.0 / OVERSAMPLE) * OVERSAMPLE
+    return np.stack([h[k::OVERSAMPLE] for k in range(OVERSAMPLE)])
+
+
+def true_peak_envelope(audio: np.ndarray) -> np.ndarray:
+    """Per-sample true peak ``[T]``: the largest magnitude over the channels of the signal and
+    of its 4x polyphase interpolation between each sample and the next."""
+    from scipy.signal import lfilter
+
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    env = np.abs(x).max(axis=0).astype(np.float64)
+    delay = TAPS_PER_PHASE // 2  # the interpolated points lag the input by about this many samples
+    for phase in _interpolator()[1:]:
+        y = np.abs(lfilter(phase.astype(np.float32), np.float32(1.0), x, axis=1)).max(axis=0)
+        env[: len(env) - delay] = np.maximum(env[: len(env) - delay], y[delay:])
+    return env
+
+
+def true_peak_dbtp(audio: np.ndarray) -> float:
+    """The true peak of ``[C, T]`` in dBTP."""
+    peak = float(true_peak_envelope(audio).max(initial=0.0))
+    return -np.inf if peak <= 0 else 20.0 * np.log10(peak)
+
+
+def limiter_gain(peak: np.ndarray, sr: int, ceiling: float, lookahead_s: float = 0.005) -> np.ndarray:
+    """Gain ``[T]`` so that ``peak * gain <= ceiling``: each block of ``lookahead_s`` gets the
+    gain its own peak needs, min-filtered with its neighbours and interpolated linearly, so the
+    gain starts to fall a block before a peak and moves smoothly."""
     if peak.size == 0 or peak.max() <= ceiling:
-        return audio
+        return np.ones(len(peak), np.float64)
     w = max(1, int(lookahead_s * sr))
     n_blocks = -(-len(peak) // w)
-    padded = np.zeros(n_blocks * w, peak.dtype)
+    padded = np.zeros(n_blocks * w, np.float64)
     padded[: len(peak)] = peak
     need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(n_blocks, w).max(axis=1), 1e-12))
     need = np.minimum(need, np.minimum(np.r_[need[1:], 1.0], np.r_[1.0, need[:-1]]))
     centres = (np.arange(n_blocks) + 0.5) * w
-    gain = np.interp(np.arange(len(peak)), centres, need).astype(audio.dtype)
+    return np.interp(np.arange(len(peak)), centres, need)
+
+
+def limit(audio: np.ndarray, sr: int, ceiling_db: float = CEILING_DBTP, lookahead_s: float = 0.005) -> np.ndarray:
+    """Sample-peak limit ``[C, T]`` to ``ceiling_db`` dBFS (kept for callers of the old API)."""
+    ceiling = 10.0 ** (ceiling_db / 20.0)
+    gain = limiter_gain(np.max(np.abs(audio), axis=0), sr, ceiling, lookahead_s).astype(audio.dtype)
     return np.clip(audio * gain[None, :], -ceiling, ceiling)
 
 
-def master(audio: np.ndarray, sr: int, num_samples: int | None = None, target_db: float = -16.0,
-           fade_in_s: float = 0.005, fade_out_s: float = 0.05) -> np.ndarray:
-    """Exact length, stereo, normalised to ``target_db``, limited, faded: ``[2, num_samples]`` float32.
-
-    ``audio`` is ``[C, T]`` (mono is duplicated). ``num_samples`` pads with silence or cuts;
-    ``None`` keeps the length.
-    """
-    x = np.asarray(audio, dtype=np.float32)
+def _fit(x: np.ndarray, num_samples: int | None, loop: bool) -> np.ndarray:
+    """``[C, T]`` → ``[2, num_samples]``: mono doubled, padded or cut; a loop's tail (the
+    release and reverb rendered past the end) is added back onto its start."""
+    x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     if x.ndim == 1:
         x = x[None, :]
     if x.shape[0] == 1:
         x = np.repeat(x, 2, axis=0)
     x = x[:2]
-    if num_samples is not None:
-        if x.shape[1] >= num_samples:
-            x = x[:, :num_samples]
-        else:
-            x = np.pad(x, ((0, 0), (0, num_samples - x.shape[1])))
-    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-    level = loudness_db(x, sr)
-    if np.isfinite(level):
-        x = x * np.float32(10.0 ** ((target_db - level) / 20.0))
-    x = limit(x, sr)
-    n_in = min(x.shape[1], int(fade_in_s * sr))
-    n_out = min(x.shape[1], int(fade_out_s * sr))
-    if n_in:
-        x[:, :n_in] *= np.linspace(0.0, 1.0, n_in, dtype=np.float32)
-    if n_out:
-        x[:, -n_out:] *= np.linspace(1.0, 0.0, n_out, dtype=np.float32)
-    return np.ascontiguousarray(x, dtype=np.float32)
+    if num_samples is None:
+        return x
+    if loop and x.shape[1] > num_samples > 0:
+        out = np.zeros((2, num_samples))
+        for start in range(0, x.shape[1], num_samples):
+            seg = x[:, start: start + num_samples]
+            out[:, : seg.shape[1]] += seg
+        return out
+    if x.shape[1] >= num_samples:
+        return x[:, :num_samples]
+    return np.pad(x, ((0, 0), (0, num_samples - x.shape[1])))
+
+
+def remove_dc(x: np.ndarray, sr: int, loop: bool = False) -> np.ndarray:
+    """2nd-order Butterworth high-pass at :data:`HIGHPASS_HZ` ``[C, T]``; a loop is filtered as
+    the second of two copies (the filter's steady state across the seam)."""
+    from scipy.signal import butter, sosfilt
+
+    if x.shape[1] == 0:
+        return x
+    sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=sr, output="sos")
+    if loop:
+        n = x.shape[1]
+        reps = max(2, int(np.ceil(sr / max(n, 1))) + 1)  # at least a second of settling
+        return sosfilt(sos, np.tile(x, (1, reps)), axis=1)[:, -n:]
+    return sosfilt(sos, x, axis=1)
+
+
+def mastering_gain(x: np.ndarray, sr: int, target_lufs: float, ceiling_dbtp: float) -> np.ndarray:
+    """The gain curve ``[T]`` that brings ``x`` to ``target_lufs`` with its true peak at most
+    ``ceiling_dbtp``: a loudness gain, a true-peak limiter, then one loudness correction for
+    what limiting took away (limited again), and a final scale if any true peak remains (with
+    :data:`HEADROOM` under the ceiling)."""
+    ceiling = 10.0 ** (ceiling_dbtp / 20.0)
+    n = x.shape[1]
+    level = integrated_lufs(x, sr)
+    if not np.isfinite(level):
+        return np.ones(n)
+    peaks = true_peak_envelope(x)  # the gain moves slowly: the peaks of x * g are peaks * g
+    gain = np.full(n, 10.0 ** ((target_lufs - level) / 20.0))
+    limited = limiter_gain(peaks * gain, sr, ceiling * HEADROOM)
+    gain = gain * limited
+    # what limiting took from the loudness: the power-weighted mean of the limiter's gain
+    power = np.mean(np.square(x), axis=0)
+    total = float(power.sum())
+    now = target_lufs + (10.0 * np.log10(float((power * limited ** 2).sum()) / total) if total > 0 else 0.0)
+    if abs(now - target_lufs) >= 0.3:
+        gain = gain * 10.0 ** ((target_lufs - now) / 20.0)
+        gain = gain * limiter_gain(peaks * gain, sr, ceiling * HEADROOM)
+    # the gain changes by well under 0.01 dB over the interpolator's 12 samples, so the true
+    # peaks of x * gain are peaks * gain: this check needs no second oversampling
+    peak = float((peaks * gain).max(initial=0.0))
+    if peak > ceiling * HEADROOM:
+        gain = gain * (ceiling * HEADROOM / peak)
+    return gain
+
+
+def master_parts(audio: np.ndarray, sr: int, num_samples: int | None = None, target_lufs: float = TARGET_LUFS,
+                 ceiling_dbtp: float = CEILING_DBTP, loop: bool = False, stems: dict[str, np.ndarray] | None = None,
+                 fade_in_s: float = 0.005, fade_out_s: float = 0.05) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Master the mix ``audio`` ``[C, T]`` and apply the very same processing to ``stems``.
+
+    Returns ``(mix [2, num_samples] float32, {name: stem [2, num_samples] float32})``; the
+    stems sum to the mix (up to float32 rounding). A loop gets no fades (its seam is continuous).
+    """
+    x = remove_dc(_fit(audio, num_samples, loop), sr, loop)
+    gain = mastering_gain(x, sr, target_lufs, ceiling_dbtp)
+    if not loop:
+        n_in = min(x.shape[1], int(fade_in_s * sr))
+        n_out = min(x.shape[1], int(fade_out_s * sr))
+        if n_in:
+            gain[:n_in] *= np.linspace(0.0, 1.0, n_in)
+        if n_out:
+            gain[-n_out:] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n_out))
+    mix = np.ascontiguousarray(x * gain[None, :], dtype=np.float32)
+    out = {}
+    for name, stem in (stems or {}).items():
+        y = remove_dc(_fit(stem, num_samples if num_samples is not None else x.shape[1], loop), sr, loop)
+        out[name] = np.ascontiguousarray(y * gain[None, :], dtype=np.float32)
+    return mix, out
+
+
+def master(audio: np.ndarray, sr: int, num_samples: int | None = None, target_lufs: float = TARGET_LUFS,
+           ceiling_dbtp: float = CEILING_DBTP, loop: bool = False) -> np.ndarray:
+    """Exact length, stereo, DC-free, at ``target_lufs`` with true peaks at most
+    ``ceiling_dbtp``: ``[2, num_samples]`` float32 (``None`` keeps the length)."""
+    return master_parts(audio, sr, num_samples, target_lufs, ceiling_dbtp, loop)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tempfile
@@ -19,7 +20,7 @@ from vmb.generate.builtin.levels import (
     fluidsynth_levels,
     numpy_levels,
 )
-from vmb.generate.builtin.mastering import master
+from vmb.generate.builtin.mastering import TARGET_LUFS, master_parts
 from vmb.generate.builtin.midi import read_midi, to_midi_file
 from vmb.generate.builtin.render_fluidsynth import (
     find_fluidsynth,
@@ -31,7 +32,7 @@ from vmb.generate.builtin.render_numpy import render_numpy
 logger = logging.getLogger(__name__)
 
 RENDERERS = ("auto", "fluidsynth", "numpy")
-DEFAULT_LOUDNESS_DB = -16.0
+DEFAULT_SAMPLE_RATE = 48000
 
 
 @dataclass(frozen=True)
@@ -86,12 +87,13 @@ def choose_renderer(renderer: str = "auto", soundfont: str | os.PathLike | None 
 
 def render_midi(
     source: str | os.PathLike | Arrangement,
-    sample_rate: int = 32000,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
     renderer: str | RendererChoice = "auto",
     soundfont: str | os.PathLike | None = None,
     length_s: float | None = None,
-    loudness_db: float = DEFAULT_LOUDNESS_DB,
+    loudness_lufs: float = TARGET_LUFS,
     balance: bool = True,
+    loop: bool | None = None,
 ) -> tuple[np.ndarray, int, str]:
     """Render an arrangement or any standard MIDI file to mastered stereo audio.
 
@@ -102,10 +104,11 @@ def render_midi(
         soundfont: a soundfont to use instead of the searched ones.
         length_s: exact output length; default: the arrangement's duration, or for a MIDI file
             its length plus the instruments' release and reverb tail.
-        loudness_db: gated RMS level the output is normalised to (dBFS); peaks are limited to
-            -1 dBFS.
+        loudness_lufs: integrated loudness of the output (LUFS); true peaks stay at or under
+            -1 dBTP (see :mod:`.mastering`).
         balance: level-match the programs first (see :mod:`.levels`), so that no instrument
             of the soundfont drowns the others; the music's own channel volumes apply on top.
+        loop: fold the rendered tail back onto the start (default: the arrangement's ``loop``).
 
     Returns:
         ``(audio [2, T] float32, sample_rate, note)``; ``note`` says which renderer ran and why.
@@ -114,32 +117,77 @@ def render_midi(
         MediaError: the MIDI file is missing or unreadable.
         GenerationError: FluidSynth failed.
     """
+    mix, _, sr, note = render_parts(source, sample_rate, renderer, soundfont, length_s, loudness_lufs,
+                                    balance, loop, stems=False)
+    return mix, sr, note
+
+
+def render_parts(
+    source: str | os.PathLike | Arrangement,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
+    renderer: str | RendererChoice = "auto",
+    soundfont: str | os.PathLike | None = None,
+    length_s: float | None = None,
+    loudness_lufs: float = TARGET_LUFS,
+    balance: bool = True,
+    loop: bool | None = None,
+    stems: bool = False,
+) -> tuple[np.ndarray, dict[str, np.ndarray], int, str]:
+    """:func:`render_midi`, and with ``stems`` (an :class:`Arrangement` only) one track per
+    part (drums, bass, harmony, lead...) rendered on its own: the mix is then their sum and
+    every stem is mastered with the mix's own processing, so the stems sum to the mix.
+
+    Returns ``(mix [2, T], {part: [2, T]}, sample_rate, note)``.
+    """
     choice = renderer if isinstance(renderer, RendererChoice) else choose_renderer(renderer, soundfont)
     sr = int(sample_rate)
-    if length_s is None and isinstance(source, Arrangement):
+    is_arrangement = isinstance(source, Arrangement)
+    if length_s is None and is_arrangement:
         length_s = source.duration_s
-    if isinstance(source, Arrangement):
-        events = source.events()
-    else:
-        events, _ = read_midi(source)  # a clear MediaError for a bad file before any renderer runs
+    if loop is None:
+        loop = bool(is_arrangement and source.loop)
+    if stems and not is_arrangement:
+        raise ConfigError("stems need an arrangement with parts; a MIDI file is rendered as one mix")
+    events = source.events() if is_arrangement else read_midi(source)[0]  # a clear MediaError first
     programs = {DRUMS if e.is_drums else e.program for e in events}
+    gains = _gains(choice, programs, sr) if balance else {}
+    # a loop renders its tail too (folded back onto the start by the mastering)
+    render_len = None if loop else length_s
+    if stems:
+        groups = source.stems()
+        parts = {name: _render(dataclasses.replace(source, tracks=tracks), choice, sr, render_len, gains)
+                 for name, tracks in groups.items()}
+        longest = max((p.shape[1] for p in parts.values()), default=0)
+        parts = {k: np.pad(v, ((0, 0), (0, longest - v.shape[1]))) for k, v in parts.items()}
+        audio = np.sum(list(parts.values()), axis=0) if parts else np.zeros((2, 1), np.float32)
+    else:
+        parts = {}
+        audio = _render(source, choice, sr, render_len, gains)
+    n = None if length_s is None else round(length_s * sr)
+    mix, mastered = master_parts(audio, sr, n, target_lufs=loudness_lufs, loop=loop, stems=parts)
+    return mix, mastered, sr, choice.note
+
+
+def _gains(choice: RendererChoice, programs: set[int], sr: int) -> dict[int, float]:
     if choice.kind == "fluidsynth":
-        exe = choice.executable or "fluidsynth"
-        gains = {}
-        if balance:
-            gains = {p: compensation_db(v) for p, v in fluidsynth_levels(programs, choice.soundfont, exe).items()}
+        levels = fluidsynth_levels(programs, choice.soundfont, choice.executable or "fluidsynth")
+    else:
+        levels = numpy_levels(programs, sr)
+    return {p: compensation_db(v) for p, v in levels.items()}
+
+
+def _render(source, choice: RendererChoice, sr: int, length_s: float | None, gains: dict[int, float]) -> np.ndarray:
+    """Raw ``[2, T]`` audio of an arrangement or MIDI file (not mastered)."""
+    if choice.kind == "fluidsynth":
         with tempfile.TemporaryDirectory(prefix="vmb-render-") as tmp:
             mid = to_midi_file(source) if isinstance(source, Arrangement) else _load_midi(source)
             if gains:
                 _apply_channel_gains(mid, gains)
             path = Path(tmp) / "render.mid"
             mid.save(path)
-            audio = render_fluidsynth(path, choice.soundfont, sr, executable=exe)
-    else:
-        gains = {p: compensation_db(v) for p, v in numpy_levels(programs, sr).items()} if balance else {}
-        audio = render_numpy(events, sr, length_s, gains_db=gains)
-    n = None if length_s is None else round(length_s * sr)
-    return master(audio, sr, n, target_db=loudness_db), sr, choice.note
+            return render_fluidsynth(path, choice.soundfont, sr, executable=choice.executable or "fluidsynth")
+    events = source.events() if isinstance(source, Arrangement) else read_midi(source)[0]
+    return render_numpy(events, sr, length_s, gains_db=gains)
 
 
 def _load_midi(path: str | os.PathLike):

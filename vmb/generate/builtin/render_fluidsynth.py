@@ -48,18 +48,33 @@ def find_soundfont(configured: str | os.PathLike | None = None) -> tuple[Path | 
         p = Path(configured).expanduser()
         if not p.is_file():
             raise ConfigError(f"generator.soundfont = {configured}: soundfont file not found")
+        check_soundfont(p, "generator.soundfont")
         return p, "configured"
     env = os.environ.get(SOUNDFONT_ENV)
     if env:
         p = Path(env).expanduser()
         if not p.is_file():
             raise ConfigError(f"${SOUNDFONT_ENV} = {env}: soundfont file not found")
+        check_soundfont(p, f"${SOUNDFONT_ENV}")
         return p, f"${SOUNDFONT_ENV}"
     for pattern in SOUNDFONT_PLACES:
         for hit in sorted(glob.glob(os.path.expanduser(pattern))):
             if os.path.isfile(hit):
                 return Path(hit), "searched"
     return None, "searched " + ", ".join(SOUNDFONT_PLACES)
+
+
+def check_soundfont(path: Path, where: str = "soundfont") -> None:
+    """Raise :class:`ConfigError` unless ``path`` is a SoundFont 2 file (SF2, or SF3 with
+    compressed samples: both a RIFF ``sfbk`` form with an ``INFO`` list). FluidSynth passes
+    over a file it cannot load and renders silence, so the check comes first."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+    except OSError as exc:
+        raise ConfigError(f"{where} = {path}: cannot read the soundfont ({exc.strerror or exc})") from None
+    if len(head) < 24 or head[:4] != b"RIFF" or head[8:12] != b"sfbk" or head[12:16] != b"LIST" or head[20:24] != b"INFO":
+        raise ConfigError(f"{where} = {path}: not a SoundFont (SF2/SF3) file")
 
 
 def render_fluidsynth(midi_path: str | os.PathLike, soundfont: str | os.PathLike, sample_rate: int,
@@ -73,7 +88,7 @@ def render_fluidsynth(midi_path: str | os.PathLike, soundfont: str | os.PathLike
 
     with tempfile.TemporaryDirectory(prefix="vmb-fluidsynth-") as tmp:
         out = os.path.join(tmp, "out.wav")
-        cores = min(os.cpu_count() or 1, 4)  # synthesis threads; the samples are the same
+        cores = 1  # one synthesis thread: extra threads cost more CPU than they save on short pieces
         cmd = [executable, "-ni", "-q", "-g", str(gain), "-o", f"synth.cpu-cores={cores}", "-F", out,
                "-T", "wav", "-O", "float", "-r", str(int(sample_rate)), str(soundfont), str(midi_path)]
         try:

@@ -38,7 +38,15 @@ QUALITIES: dict[str, tuple[int, ...]] = {
     "6": (0, 4, 7, 9),
     "m6": (0, 3, 7, 9),
     "add9": (0, 4, 7, 14),
+    "maj9": (0, 4, 7, 11, 14),
+    "m9": (0, 3, 7, 10, 14),
+    "9": (0, 4, 7, 10, 14),
+    "5": (0, 7),
 }
+
+# How a style colours the table chords (see :func:`colour_chord`).
+EXTENSIONS = ("triads", "sevenths", "ninths")
+COMP_VOICINGS = ("close", "power", "open")
 
 STEPS_PER_BAR = 16
 BEATS_PER_BAR = 4
@@ -116,6 +124,9 @@ def _quality(suffix: str, upper: bool) -> str | None:
         "sus4": "sus4",
         "6": "6" if upper else "m6",
         "add9": "add9" if upper else None,
+        "maj9": "maj9" if upper else None,
+        "9": "9" if upper else "m9",
+        "5": "5",
         "+": "aug",
     }
     return table.get(suffix)
@@ -145,12 +156,22 @@ class Style:
     bass: tuple[tuple[int, int, str], ...] | str
     swing: float = 0.5
     lead_density: float = 1.0
+    extensions: str = "triads"  # triads, sevenths (7ths on every chord) or ninths
+    comp_voicing: str = "close"  # close, power (root-fifth-octave) or open (spread, no third doubled)
+    pedal: bool = False  # the bass holds the tonic under intros and breakdowns
 
 
 @dataclass(frozen=True)
 class DrumKit:
+    """A genre's drums: patterns for rising energy, how its fills go, and orchestral extras
+    (timpani on a melodic channel, cymbal swells into sections)."""
+
     from_energy: float
     levels: tuple[dict[str, str], ...]
+    fill: str = "snare"  # snare, toms
+    timpani: bool = False
+    swells: bool = False
+    volume: int = 100
 
 
 @dataclass(frozen=True)
@@ -180,6 +201,7 @@ class ComposerTables:
     styles: dict[str, Style]
     drums: dict[str, DrumKit]
     drum_notes: dict[str, int]
+    mood_axes: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def style(self, genre: str) -> Style:
         return self.styles.get(genre) or self.styles[self.fallback["genre"]]
@@ -280,7 +302,14 @@ def _load(path: Path) -> ComposerTables:
             for s, n, d in bass:
                 if not (0 <= s < STEPS_PER_BAR and n > 0) or d not in ("R", "3", "5", "6", "8", "A"):
                     raise bad(f"styles.{genre}.bass", f"bad note [{s}, {n}, {d}]")
-        styles[str(genre)] = Style(comp, bass, float(item.get("swing", 0.5)), float(item.get("lead_density", 1.0)))
+        extensions = str(item.get("extensions", "triads"))
+        voicing = str(item.get("comp_voicing", "close"))
+        if extensions not in EXTENSIONS:
+            raise bad(f"styles.{genre}.extensions", f"{extensions!r} is not one of {', '.join(EXTENSIONS)}")
+        if voicing not in COMP_VOICINGS:
+            raise bad(f"styles.{genre}.comp_voicing", f"{voicing!r} is not one of {', '.join(COMP_VOICINGS)}")
+        styles[str(genre)] = Style(comp, bass, float(item.get("swing", 0.5)), float(item.get("lead_density", 1.0)),
+                                   extensions, voicing, bool(item.get("pedal", False)))
 
     drum_notes = {str(k): int(v) for k, v in need("drum_notes").items()}
     drums = {}
@@ -292,7 +321,12 @@ def _load(path: Path) -> ComposerTables:
                     raise bad(f"drums.{genre}", f"unknown drum part {part!r}")
                 if len(steps) != STEPS_PER_BAR or set(steps) - _DRUM_CHARS:
                     raise bad(f"drums.{genre}.{part}", f"{steps!r} is not 16 steps of x X o .")
-        drums[str(genre)] = DrumKit(float(item.get("from_energy", 0.15)), levels)
+        fill = str(item.get("fill", "snare"))
+        if fill not in ("snare", "toms"):
+            raise bad(f"drums.{genre}.fill", f"{fill!r} is not snare or toms")
+        drums[str(genre)] = DrumKit(float(item.get("from_energy", 0.15)), levels, fill,
+                                    bool(item.get("timpani", False)), bool(item.get("swells", False)),
+                                    int(item.get("volume", 100)))
 
     fallback = dict(need("fallback"))
     if fallback.get("genre") not in styles or fallback.get("genre") not in drums:
@@ -311,7 +345,35 @@ def _load(path: Path) -> ComposerTables:
         styles=styles,
         drums=drums,
         drum_notes=drum_notes,
+        mood_axes={str(k): (float(v[0]), float(v[1])) for k, v in (data.get("mood_axes") or {}).items()},
     )
+
+
+def colour_chord(chord: ChordSpec, extensions: str, tonic: int) -> ChordSpec:
+    """A plain triad of a progression in a style's colour: ``sevenths`` makes major chords
+    maj7 (dominant 7 on the fifth and flat-seventh degrees), minor chords m7; ``ninths`` the
+    same with the ninth added. Other qualities (already coloured, diminished, suspended) stay."""
+    if extensions == "triads" or chord.quality not in ("maj", "min"):
+        return chord
+    degree = (chord.root - tonic) % 12
+    dominant = chord.quality == "maj" and degree in (7, 10, 2)
+    if extensions == "sevenths":
+        quality = "7" if dominant else "maj7" if chord.quality == "maj" else "m7"
+    else:
+        quality = "9" if dominant else "maj9" if chord.quality == "maj" else "m9"
+    return ChordSpec(chord.root, quality, chord.symbol)
+
+
+def diatonic_chord(root: int, tonic: int, mode: str) -> ChordSpec:
+    """The triad the mode's scale builds on ``root`` (a chromatic root gets a major triad)."""
+    scale = [(tonic + s) % 12 for s in SCALES[mode]]
+    if root % 12 not in scale:
+        return ChordSpec(root % 12, "maj")
+    i = scale.index(root % 12)
+    third = (scale[(i + 2) % 7] - root) % 12
+    fifth = (scale[(i + 4) % 7] - root) % 12
+    quality = {(4, 7): "maj", (3, 7): "min", (3, 6): "dim", (4, 8): "aug"}.get((third, fifth), "maj")
+    return ChordSpec(root % 12, quality)
 
 
 def pitch_class(key: str | None) -> int | None:
