@@ -57,3 +57,22 @@ def test_unreachable_hub_is_checked_before_downloading(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(ModelUnavailable, match="the hub is unreachable"):
         hub.load_pretrained(AutoConfig.from_pretrained, "vmb-test/not-there")
+
+
+def test_offline_argument_never_touches_the_network(monkeypatch, tmp_path):
+    from transformers import AutoConfig
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub, "hub_reachable", lambda *a, **k: pytest.fail("the hub was asked"))
+    with pytest.raises(ModelUnavailable, match=r"vmb-test/not-there: .*local files only\); get it"):
+        hub.load_pretrained(AutoConfig.from_pretrained, "vmb-test/not-there", hint="get it", offline=True)
+
+
+def test_a_file_is_not_a_model_folder(tmp_path):
+    from transformers import AutoConfig
+
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    with pytest.raises(ModelUnavailable, match="is a file, not a model folder"):
+        hub.load_pretrained(AutoConfig.from_pretrained, tmp_path / "weights.bin")

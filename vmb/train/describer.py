@@ -395,7 +395,8 @@ def train_describer(args: DescriberTrainingArgs):
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from vmb.describe.vlm import VLMDescriber, resolve_device
+    from vmb.describe.vlm import VLMDescriber
+    from vmb.hub import resolve_device
     from vmb.train import loop
 
     args.check()
