@@ -197,8 +197,8 @@ def main(argv: list[str] | None = None) -> dict:
     from transformers.utils import logging as transformers_logging
 
     from vmb.generate import MusicGenGenerator
-    from vmb.generate.adapters import create_adapter
-    from vmb.generate.quantize import compare_logits, quantize_decoder
+    from vmb.generate.musicgen.adapters import create_adapter
+    from vmb.generate.musicgen.quantize import compare_logits, quantize_decoder
     from vmb.testing import make_tone
     from vmb.types import Bridges, Clip, Hit, MusicDescription
 

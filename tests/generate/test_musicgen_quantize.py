@@ -9,7 +9,7 @@ from tiny.musicgen import one_torch_thread, tiny_musicgen_path  # noqa: F401
 
 from vmb.errors import ConfigError
 from vmb.generate import MusicGenGenerator
-from vmb.generate.quantize import compare_logits
+from vmb.generate.musicgen.quantize import compare_logits
 from vmb.types import Bridges, MusicDescription
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
