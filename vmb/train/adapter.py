@@ -419,11 +419,7 @@ def train_adapter(args: AdapterTrainingArgs) -> AdapterTrainingResult:
     def save(state):
         loop.save_checkpoint(out, named, optimizer, state, settings, keep=args.keep_checkpoints)
 
-    settings_loop = loop.LoopSettings(
-        steps=args.steps, lr=args.lr, seed=args.seed, warmup_steps=args.warmup, grad_clip=args.grad_clip,
-        eval_every=args.eval_every, save_every=args.save_every, keep_checkpoints=args.keep_checkpoints,
-        precision=precision, device=device, progress=args.progress, label="training adapter", stop_at=args.stop_at,
-    )  # fmt: skip
+    settings_loop = loop.LoopSettings.from_args(args, precision, device, "training adapter")
     evaluate = (lambda: objective.evaluate(held_out, args.batch_size)) if held_out else None
     state = loop.run_loop(settings_loop, state, parameters, optimizer, step_loss, evaluate, save)
 

@@ -3,8 +3,11 @@
 Autoregressive decoding on a CPU reads every decoder weight once per step for two or three rows
 of activations, so it is bound by weight bandwidth. ``torch.ao.quantization.quantize_dynamic``
 stores the decoder's ``nn.Linear`` weights as int8 (per output channel) and quantizes the
-activations on the fly, which cuts the bytes read per step by four. The text encoder, the
-projections and EnCodec stay in float32: they run once per window, not once per step.
+activations on the fly, which cuts the bytes read per step by four; the layers whose error
+reaches the logits most directly (the heads, ``fc2``, ``out_proj``) keep float16 weights, and
+activations get all 8 bits where the CPU sums them exactly (torch's default is 7). Together
+these take the top-1 agreement with float32 on musicgen-small from ~90 % to ~96 %. The text
+encoder, the projections and EnCodec stay in float32: they run once per window, not per step.
 
 Quality check (used by the tests and ``benchmarks/bench_musicgen.py``): run the float32 and the
 int8 model on the same inputs (same weights, same teacher-forced codes) and compare the logits
@@ -49,12 +52,14 @@ def full_range_activations() -> bool:
     from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
 
     features = 64
-    layer = DynamicLinear(features, 4, dtype=torch.qint8)
-    weight = torch.quantize_per_channel(
-        torch.ones(4, features), torch.full((4,), 1 / 127), torch.zeros(4, dtype=torch.long), 0,
-        torch.qint8,
-    )  # fmt: skip
-    layer.set_weight_bias(weight, None)
+    with warnings.catch_warnings():  # quantized tensors are deprecated in torch 2.13 (still work)
+        warnings.simplefilter("ignore", UserWarning)
+        layer = DynamicLinear(features, 4, dtype=torch.qint8)
+        weight = torch.quantize_per_channel(
+            torch.ones(4, features), torch.full((4,), 1 / 127), torch.zeros(4, dtype=torch.long), 0,
+            torch.qint8,
+        )  # fmt: skip
+        layer.set_weight_bias(weight, None)
     x = torch.ones(2, features)
     x[:, 0] = 0.0  # zero point 0, scale 1/255: every other activation quantizes to 255
     y = torch.ops.quantized.linear_dynamic(x, layer._packed_params._packed_params, reduce_range=False)
