@@ -63,7 +63,7 @@ def test_int8_decoder_generates_and_stays_close_to_float32(tiny_musicgen_path): 
     layers = dict(int8.model.decoder.named_modules())
     linear = {n: m for n, m in full.model.decoder.named_modules() if type(m) is torch.nn.Linear}
     assert not [n for n, m in layers.items() if type(m) is torch.nn.Linear]
-    for name in linear:
+    for name, original in linear.items():
         packed = layers[name]._packed_params
         if keeps_float16(name):
             assert packed.dtype == torch.float16, name
@@ -71,10 +71,10 @@ def test_int8_decoder_generates_and_stays_close_to_float32(tiny_musicgen_path): 
         weight = layers[name].weight()
         assert packed.dtype == torch.qint8 and weight.dtype == torch.qint8, name
         assert weight.qscheme() == torch.per_channel_affine, name
-        assert weight.q_per_channel_scales().numel() == linear[name].out_features
+        assert weight.q_per_channel_scales().numel() == original.out_features
         assert weight.int_repr().abs().max() == 127  # the full int8 range is used
         rebuilt = weight.dequantize()
-        assert 0 < (rebuilt - linear[name].weight).abs().max() <= weight.q_per_channel_scales().max() / 2 + 1e-6
+        assert 0 < (rebuilt - original.weight).abs().max() <= weight.q_per_channel_scales().max() / 2 + 1e-6
     int8_names = [n for n in linear if not keeps_float16(n)]
     assert [n.rsplit(".", 1)[-1] for n in int8_names[:5]] == ["k_proj", "v_proj", "q_proj", "k_proj", "v_proj"]
     assert all(n.endswith(("q_proj", "k_proj", "v_proj", "fc1")) for n in int8_names)
