@@ -4,18 +4,25 @@
 The old generator module is loaded from the old checkout (/tmp/mg-old) with its own adapters
 module; guidance/longform/chroma are byte-identical in both trees and shared. Each round runs
 old single, new single, old dual, new dual (same bridges, seed, duration); minimum kept."""
-import datetime, importlib.util, json, os, platform, subprocess, sys, time
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import torch
 
-import vmb.generate.musicgen.guidance as guidance
-import vmb.generate.musicgen.longform as longform
-import vmb.generate.musicgen.chroma as chroma
+from benchmarks.bench_musicgen import TEXT, musicgen_small_random, t5_tokenizer
 from vmb.generate import MusicGenGenerator
+from vmb.generate.musicgen import chroma, guidance, longform
 from vmb.generate.musicgen.adapters import create_adapter
 from vmb.testing import make_tone
 from vmb.types import Bridges, Clip, Hit, MusicDescription
-from benchmarks.bench_musicgen import TEXT, musicgen_small_random, t5_tokenizer
 
 OLD = "/tmp/mg-old"
 sys.modules["vmb.generate.guidance"] = guidance
@@ -67,7 +74,7 @@ out = {
     "benchmark": "old vs new MusicGen loop, one process, same model (musicgen-small architecture, random weights), interleaved",
     "command": f"PYTHONPATH=<new tree> python /tmp/bench/oldnew.py {seconds:g} {rounds} {threads} (old generator loaded from {OLD})",
     "old_commit": "73d3058",
-    "new_commit": subprocess.run(["git", "-C", "/work/wt/musicgen", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
+    "new_commit": subprocess.run(["git", "-C", "/work/wt/musicgen", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip(),
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "loadavg_at_end": os.getloadavg(),
                 "note": "2 cores shared with other engineers' test runs (load 8-15 during the run)"},
@@ -87,5 +94,5 @@ out = {
         "dual": bool(np.array_equal(audio["old_dual"], audio["new_dual"])),
     },
 }
-json.dump(out, open(sys.argv[4] if len(sys.argv) > 4 else "/tmp/bench/oldnew.json", "w"), indent=2)
+Path(sys.argv[4] if len(sys.argv) > 4 else "/tmp/bench/oldnew.json").write_text(json.dumps(out, indent=2))
 print(json.dumps({k: out[k] for k in ("sampling_s_per_step_min", "new_over_old_sampling_time", "new_over_old_wall", "identical_audio")}, indent=2))
