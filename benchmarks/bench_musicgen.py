@@ -42,10 +42,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import datetime
 import json
 import os
 import platform
 import resource
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -57,6 +60,21 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results" / "musicgen.json"
 TEXT = "An uplifting and catchy pop track, blending bass, synthesizer, drums with fast-paced tempo"
+
+
+def _commit() -> str:
+    """The commit of the vmb tree that ran (``+dirty`` when it has uncommitted changes)."""
+    import vmb
+
+    root = Path(vmb.__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "vmb"],
+                               capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def rss_bytes() -> int:
@@ -198,9 +216,10 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
     from transformers.utils import logging as transformers_logging
 
+    import vmb
     from vmb.generate import MusicGenGenerator
-    from vmb.generate.adapters import create_adapter
-    from vmb.generate.quantize import compare_logits, quantize_decoder
+    from vmb.generate.musicgen.adapters import create_adapter
+    from vmb.generate.musicgen.quantize import compare_logits, quantize_decoder
     from vmb.testing import make_tone
     from vmb.types import Bridges, Clip, Hit, MusicDescription
 
@@ -365,6 +384,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     report: dict = {
+        "benchmark": "bench_musicgen",
+        "command": "python -m benchmarks.bench_musicgen " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "commit": _commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "vmb_path": str(Path(vmb.__file__).resolve().parent),
         "model": "facebook/musicgen-small architecture, random weights",
         "parameters": params,
         "seconds_of_audio": args.seconds,

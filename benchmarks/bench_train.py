@@ -101,7 +101,7 @@ class VmbStep:
     def __init__(self, generator, examples, mechanism: str, control_layers: int):
         import torch
 
-        from vmb.generate.adapters import create_adapter
+        from vmb.generate.musicgen.adapters import create_adapter
         from vmb.train.adapter import AdapterObjective
 
         kwargs = {"reference_tokens": mechanism in ("tokens", "both"),
@@ -133,12 +133,11 @@ class PlainStep:
     def __init__(self, generator, examples, train: bool):
         import torch
 
-        from vmb.train.teacher_forcing import delay_pattern, delays_of, special_ids
+        from vmb.generate.musicgen.pattern import CodebookPattern
 
         model = generator.model
         self.model, self.train = model, train
-        pad, start = special_ids(model)
-        ids, self.labels = delay_pattern([e.target for e in examples], delays_of(model), pad, start)
+        ids, self.labels = CodebookPattern.of(model).teacher_forcing([e.target for e in examples])
         self.decoder_ids = ids.reshape(-1, ids.shape[-1])  # [B * K, L]
         self.text = generator.tokenizer([e.caption for e in examples], return_tensors="pt", padding=True)
         self.parameters = list(model.decoder.parameters()) if train else []

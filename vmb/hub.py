@@ -162,6 +162,7 @@ def load_pretrained(
     *,
     hint: str = "",
     required_file: str | None = "config.json",
+    offline: bool | None = None,
     **kwargs: Any,
 ) -> T:
     """``loader(source, local_files_only=..., **kwargs)`` from a local folder, the cache, or the hub.
@@ -172,6 +173,8 @@ def load_pretrained(
         model_id_or_path: a hub id (``facebook/musicgen-small``) or a local folder.
         hint: how to get the weights or what to use instead, for the error message.
         required_file: a file a local folder must hold to be a checkpoint (``None``: no check).
+        offline: ``True`` never touches the network, ``False`` may; ``None`` (default) follows
+            :func:`is_offline`.
         **kwargs: passed to ``loader`` (``dtype=``, ``trust_remote_code=``...).
 
     Raises:
@@ -196,7 +199,7 @@ def load_pretrained(
         return loader(name, local_files_only=True, **kwargs)
     except OSError as exc:
         logger.debug("%s: not in the cache: %s", name, exc)
-    offline = is_offline()
+    offline = is_offline() if offline is None else bool(offline)
     if not offline and hub_reachable():
         try:
             return loader(name, local_files_only=False, **kwargs)
@@ -205,7 +208,12 @@ def load_pretrained(
             raise ModelUnavailable(
                 name, f"not in the Hugging Face cache {hub_cache()} and not downloadable", hint
             ) from None
-    why = "HF_HUB_OFFLINE is set" if offline else "the hub is unreachable"
+    if not offline:
+        why = "the hub is unreachable"
+    elif is_offline():
+        why = "HF_HUB_OFFLINE is set"
+    else:
+        why = "local files only"
     raise ModelUnavailable(name, f"not in the Hugging Face cache {hub_cache()}; {why}", hint)
 
 

@@ -57,3 +57,62 @@ def test_unreachable_hub_is_checked_before_downloading(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(ModelUnavailable, match="the hub is unreachable"):
         hub.load_pretrained(AutoConfig.from_pretrained, "vmb-test/not-there")
+
+
+def test_offline_argument_never_touches_the_network(monkeypatch, tmp_path):
+    from transformers import AutoConfig
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub, "hub_reachable", lambda *a, **k: pytest.fail("the hub was asked"))
+    with pytest.raises(ModelUnavailable, match=r"vmb-test/not-there: .*local files only\); get it"):
+        hub.load_pretrained(AutoConfig.from_pretrained, "vmb-test/not-there", hint="get it", offline=True)
+
+
+def test_a_file_is_not_a_model_folder(tmp_path):
+    from transformers import AutoConfig
+
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    with pytest.raises(ModelUnavailable, match="is a file, not a model folder"):
+        hub.load_pretrained(AutoConfig.from_pretrained, tmp_path / "weights.bin")
+
+
+def _components():
+    from vmb.describe.vlm import VLMDescriber
+    from vmb.generate import MusicGenGenerator
+    from vmb.retrieve.encoders.clap import ClapEncoder
+
+    return {
+        "--describer visual": VLMDescriber.from_pretrained,
+        "--encoder builtin": ClapEncoder.from_pretrained,
+        "--profile builtin": MusicGenGenerator.from_pretrained,
+    }
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on"])
+def test_every_component_follows_the_one_offline_policy(monkeypatch, tmp_path, value):
+    """The describer, CLAP and MusicGen all read HF_HUB_OFFLINE the same way (once they did not:
+    CLAP took only "1") and never ask the hub when it is set; each keeps its own hint."""
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    monkeypatch.setattr(hub, "hub_reachable", lambda *a, **k: pytest.fail("the hub was asked"))
+    for hint, load in _components().items():
+        with pytest.raises(ModelUnavailable) as caught:
+            load("vmb-test/not-there", device="cpu")
+        message = str(caught.value)
+        assert message.startswith("vmb-test/not-there: model weights not found (not in the Hugging Face cache")
+        assert "HF_HUB_OFFLINE is set" in message and hint in message, message
+
+
+def test_every_component_resolves_its_device_through_the_hub(monkeypatch):
+    class Resolved(Exception):
+        pass
+
+    def resolve(device="auto"):
+        raise Resolved(device)
+
+    monkeypatch.setattr(hub, "resolve_device", resolve)
+    for load in _components().values():
+        with pytest.raises(Resolved, match="auto"):
+            load("vmb-test/not-there")

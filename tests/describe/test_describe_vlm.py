@@ -179,8 +179,9 @@ def test_missing_weights_offline_name_the_model_and_the_way_out(monkeypatch, tmp
         VLMDescriber.from_pretrained("OpenGVLab/InternVL3-1B-hf")
     message = str(caught.value)
     assert message.startswith(
-        "OpenGVLab/InternVL3-1B-hf: model weights not found (no local copy in "
+        "OpenGVLab/InternVL3-1B-hf: model weights not found (not in the Hugging Face cache "
     )
+    assert "HF_HUB_OFFLINE is set" in message
     assert "--describer visual" in message and "describer.model=/path" in message
     assert "\n" not in message
 
@@ -252,6 +253,6 @@ def test_cli_describe(tiny_vlm, media, monkeypatch):
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.startswith(
-        "error: OpenGVLab/InternVL3-1B-hf: model weights not found (no local copy"
+        "error: OpenGVLab/InternVL3-1B-hf: model weights not found (not in the Hugging Face cache"
     )
     assert "--describer visual" in result.stderr

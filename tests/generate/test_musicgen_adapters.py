@@ -10,10 +10,10 @@ import pytest
 import torch
 from tiny.musicgen import one_torch_thread, tiny_melody_path, tiny_musicgen_path  # noqa: F401
 
-import vmb.generate.musicgen as musicgen_module
+import vmb.generate.musicgen.sampling as sampling_module
 from vmb.errors import ConfigError, GenerationError, ModelUnavailable
 from vmb.generate import MusicGenGenerator
-from vmb.generate.adapters import (
+from vmb.generate.musicgen.adapters import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     AdapterConfig,
@@ -60,13 +60,13 @@ def with_adapter(base: MusicGenGenerator, adapter) -> MusicGenGenerator:
 def record_logits(monkeypatch) -> list[torch.Tensor]:
     """Every step's stacked guidance rows, as given to the guidance combination."""
     seen: list[torch.Tensor] = []
-    combine = musicgen_module.combine
+    combine = sampling_module.combine
 
     def spy(logits, weights):
         seen.append(logits.clone())
         return combine(logits, weights)
 
-    monkeypatch.setattr(musicgen_module, "combine", spy)
+    monkeypatch.setattr(sampling_module, "combine", spy)
     return seen
 
 
@@ -242,17 +242,15 @@ def test_clap_embeddings_are_given_or_encoded(base, references):
 
 def test_absorbed_reference_attention_equals_the_plain_form(base):
     """Generation folds the projections into the tokens; training uses the plain form."""
-    from vmb.generate.adapters import ReferenceTokens
+    from vmb.generate.musicgen.adapters import ReferenceTokens
 
     adapter = create_adapter(base.model, control_layers=0, num_tokens=5)
-    tokens = adapter.reference_tokens(torch.randn(1, adapter.config.embedding_dim))
+    tokens = adapter.reference_tokens(torch.randn(3, adapter.config.embedding_dim))
     hidden = torch.randn(3, 7, adapter.config.hidden_size)
-    for module in base._token_attention_modules():
+    for module in base.decoder.token_attention_modules():
         with torch.no_grad():
             keys, values = ReferenceTokens.project_keys(module, tokens)
-            plain = ReferenceTokens.attend(
-                module, hidden, keys.expand(3, -1, -1, -1), values.expand(3, -1, -1, -1)
-            )
+            plain = ReferenceTokens.attend(module, hidden, keys, values)
             absorbed = ReferenceTokens.attend_absorbed(
                 hidden, ReferenceTokens.absorb(module, tokens)
             )

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from vmb.generate.chroma import ChromaExtractor, chroma_filter_bank
+from vmb.generate.musicgen.chroma import ChromaExtractor, chroma_filter_bank
 
 PITCHES = {"C": 0, "C#": 1, "D": 2, "E": 4, "F#": 6, "G": 7, "A": 9, "B": 11}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vmb.generate.guidance import MUSIC_ROW, NULL_ROW, TEXT_ROW, GuidanceWeights, combine
+from vmb.generate.musicgen.guidance import MUSIC_ROW, NULL_ROW, TEXT_ROW, GuidanceWeights, combine
 
 
 def fixed_rows() -> torch.Tensor:

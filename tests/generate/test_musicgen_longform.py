@@ -9,7 +9,7 @@ import pytest
 from tiny.musicgen import one_torch_thread, tiny_melody_path, tiny_musicgen_10hz_path  # noqa: F401
 
 from vmb.generate import MusicGenGenerator
-from vmb.generate.longform import Window, crossfade_join, plan_windows
+from vmb.generate.musicgen.longform import Window, crossfade_join, plan_windows
 from vmb.testing import make_tone
 from vmb.types import Bridges, Clip, Hit, MusicDescription
 
@@ -99,7 +99,7 @@ def test_odd_length_without_overlap(generator_10hz):
 
 @pytest.mark.usefixtures("one_torch_thread")
 def test_melody_and_control_across_windows(tiny_melody_path, tmp_path):  # noqa: F811
-    from vmb.generate.adapters import create_adapter
+    from vmb.generate.musicgen.adapters import create_adapter
 
     tone = make_tone(tmp_path / "ref.wav", [261.63, 392.0], seconds=2.0)
     references = (Hit(Clip("ref", str(tone), 0.0, 2.0, 44100), 1.0, 0, "broad"),)

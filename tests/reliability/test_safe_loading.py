@@ -183,7 +183,7 @@ class _Bomb:
 
 
 def test_a_pickled_adapter_is_refused_and_never_unpickled(tmp_path):
-    from vmb.generate.adapters import CONFIG_NAME, load_adapter
+    from vmb.generate.musicgen.adapters import CONFIG_NAME, load_adapter
 
     marker = tmp_path / "unpickled"
     folder = tmp_path / "downloaded adapter"

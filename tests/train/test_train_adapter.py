@@ -98,8 +98,8 @@ def test_training_lowers_the_loss_and_trains_only_the_adapter(trained):
 
 
 def test_trained_adapter_changes_generation_only_through_the_music_bridge(trained, clips_index, tiny_musicgen):
-    from vmb.generate.adapters import create_adapter
     from vmb.generate.musicgen import MusicGenGenerator
+    from vmb.generate.musicgen.adapters import create_adapter
 
     example = _examples(trained.out)[0]
     base = MusicGenGenerator.from_pretrained(tiny_musicgen, device="cpu")

@@ -30,7 +30,7 @@ from vmb.describe.inputs import VISUAL_KINDS, ensure_frames
 from vmb.describe.parse import ParsedAnswer, parse_answer
 from vmb.describe.schema import merge
 from vmb.describe.text import parse_text
-from vmb.errors import ConfigError, ModelUnavailable
+from vmb.errors import ConfigError
 from vmb.types import MediaInput, MusicDescription
 from vmb.vocab import Vocab, load_vocab
 
@@ -42,66 +42,6 @@ MISSING_HINT = (
     "run `vmb describe --describer visual` for the built-in describer, "
     "or pass a local path with --set describer.model=/path"
 )
-
-
-def hub_offline() -> bool:
-    """Whether ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) asks for no network."""
-    return any(
-        os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` → ``cuda`` if available, else ``mps``, else ``cpu``."""
-    import torch
-
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def resolve_dtype(dtype: str, device: str):
-    """``auto`` → bfloat16 on a GPU that has it, float16 on other GPUs, float32 on CPU."""
-    import torch
-
-    if dtype != "auto":
-        return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[
-            dtype
-        ]
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device == "mps":
-        return torch.float16
-    return torch.float32
-
-
-def _looks_like_path(model_id: str) -> bool:
-    return (
-        os.path.isabs(model_id)
-        or model_id.startswith((".", "~"))
-        or model_id.count("/") > 1
-        or os.sep != "/"
-        and os.sep in model_id
-    )
-
-
-def _where(model_id: str) -> str:
-    """Where a missing model was looked for, for the error message."""
-    if Path(model_id).expanduser().exists():
-        return (
-            f"{Path(model_id).expanduser()} holds no loadable model (files missing or unreadable)"
-        )
-    if _looks_like_path(model_id):
-        return f"no such folder {model_id}"
-    from huggingface_hub import constants
-
-    offline = ", HF_HUB_OFFLINE is set" if hub_offline() else ", and it could not be downloaded"
-    return f"no local copy in {constants.HF_HUB_CACHE}{offline}"
 
 
 def load_processor(model_id: str, **kwargs: Any):
@@ -221,7 +161,8 @@ class VLMDescriber:
     ) -> VLMDescriber:
         """Load the model and processor from a hub id or a local folder.
 
-        ``HF_HUB_OFFLINE=1`` (or ``local_files_only=True``) never touches the network.
+        Loaded through :func:`vmb.hub.load_pretrained` (a local folder, then the cache, then the
+        hub); ``HF_HUB_OFFLINE=1`` (or ``local_files_only=True``) never touches the network.
 
         Raises:
             ModelUnavailable: the weights are neither local nor downloadable; the message names
@@ -230,26 +171,23 @@ class VLMDescriber:
         """
         from transformers import AutoModelForImageTextToText
 
+        from vmb.hub import load_pretrained, resolve_device, resolve_dtype
+
         model_id = str(model_id_or_path)
-        path = Path(model_id).expanduser()
-        source = str(path) if path.exists() else model_id
-        if not path.exists() and _looks_like_path(model_id):
-            raise ModelUnavailable(model_id, _where(model_id), MISSING_HINT)
-        if path.is_dir() and not (path / "config.json").is_file():
-            raise ModelUnavailable(
-                model_id, f"{path} holds no loadable model (no config.json)", MISSING_HINT
-            )
-        if local_files_only is None:
-            local_files_only = hub_offline()
-        kwargs = {"local_files_only": local_files_only, "trust_remote_code": trust_remote_code}
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
+        load = {"hint": MISSING_HINT, "offline": local_files_only or None}
         try:
-            processor = load_processor(source, **kwargs)
-            model = AutoModelForImageTextToText.from_pretrained(source, dtype=torch_dtype, **kwargs)
-        except OSError as exc:
-            logger.debug("loading %s failed: %s", model_id, exc)
-            raise ModelUnavailable(model_id, _where(model_id), MISSING_HINT) from None
+            processor = load_pretrained(
+                load_processor, model_id, trust_remote_code=trust_remote_code, **load
+            )
+            model = load_pretrained(
+                AutoModelForImageTextToText.from_pretrained,
+                model_id,
+                dtype=torch_dtype,
+                trust_remote_code=trust_remote_code,
+                **load,
+            )
         except (ValueError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(
@@ -426,8 +364,5 @@ def _parse_words(inputs: Sequence[MediaInput], vocab: Vocab) -> MusicDescription
 __all__ = [
     "DEFAULT_MODEL",
     "VLMDescriber",
-    "hub_offline",
     "load_processor",
-    "resolve_device",
-    "resolve_dtype",
 ]

@@ -208,9 +208,9 @@ def read_saved_dataset(folder: Path, vocab: Vocab) -> Source:
 def read_hub_dataset(dataset_id: str, vocab: Vocab) -> Source:
     import datasets
 
-    from vmb.retrieve.hub import hub_reachable
+    from vmb.hub import hub_reachable, is_offline
 
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+    if is_offline() or os.environ.get("HF_DATASETS_OFFLINE") == "1":
         raise IndexFileError(
             dataset_id, "no such file or folder, and the hub is offline (HF_HUB_OFFLINE)"
         )

@@ -7,8 +7,8 @@ data preparation both read.
 * :func:`vmb.train.describer.train_describer` — ``vmb train describer``;
 * :mod:`vmb.train.targets` — JSON description targets written from tags, BPM and key;
 * :mod:`vmb.train.loop` — checkpoints with optimizer state, ``--resume``, held-out loss, progress;
-* :mod:`vmb.train.teacher_forcing` — MusicGen's forward with the adapter active, on whole
-  sequences (the training twin of the generator's sampling loop).
+* :mod:`vmb.train.teacher_forcing` — the generator's own decoder forward
+  (:mod:`vmb.generate.musicgen.decoder`) with the adapter active, on whole sequences.
 
 Heavy libraries (torch, transformers, peft, datasets) are imported inside the functions.
 """

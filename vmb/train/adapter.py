@@ -5,7 +5,7 @@
                                                out="adapters/mine", steps=2000))
     # then: vmb generate --adapter adapters/mine ...
 
-What trains: only the adapter of :mod:`vmb.generate.adapters` (reference tokens, ControlFormer
+What trains: only the adapter of :mod:`vmb.generate.musicgen.adapters` (reference tokens, ControlFormer
 or both: ``mechanism``); the base model (T5, EnCodec, decoder) is frozen and in eval mode.
 Per example (:mod:`vmb.train.music_examples`): the target is the clip's EnCodec codes, the text
 bridge its caption, the music bridge a *different* track retrieved from the index for that
@@ -214,14 +214,13 @@ class AdapterObjective:
 
     def __init__(self, generator, adapter, text_dropout: float = 0.0, music_dropout: float = 0.0,
                  precision: str = "fp32"):  # fmt: skip
-        from vmb.train.teacher_forcing import MusicBridgeForward, delays_of, special_ids
+        from vmb.train.teacher_forcing import MusicBridgeForward
 
         self.generator = generator
         self.model = generator.model
         self.adapter = adapter
         self.forward = MusicBridgeForward(self.model, adapter)
-        self.delays = delays_of(self.model)
-        self.pad_id, self.start_id = special_ids(self.model)
+        self.pattern = self.forward.decoder.pattern
         self.text_dropout = text_dropout
         self.music_dropout = music_dropout
         self.precision = precision
@@ -242,12 +241,12 @@ class AdapterObjective:
         ``drop_music`` are per-example booleans (``None``: keep every condition)."""
         import torch
 
-        from vmb.train.teacher_forcing import MusicBatch, delay_pattern, reference_ids
+        from vmb.train.teacher_forcing import MusicBatch
 
         n = len(examples)
         drop_text = drop_text if drop_text is not None else [False] * n
         drop_music = drop_music if drop_music is not None else [False] * n
-        ids, labels = delay_pattern([e.target for e in examples], self.delays, self.pad_id, self.start_id)
+        ids, labels = self.pattern.teacher_forcing([e.target for e in examples])
         states, mask = self._text([e.caption for e in examples])
         lengths = [int(v) for v in mask.sum(dim=1).tolist()]
         keep_text = torch.tensor([not d for d in drop_text], device=self.device)
@@ -259,8 +258,7 @@ class AdapterObjective:
                 torch.zeros_like(e.ref_embedding) if d else e.ref_embedding for e, d in zip(examples, drop_music)
             ]).to(self.device, torch.float32)  # fmt: skip
         if adapter.control is not None:
-            refs = [None if d else e.ref_codes for e, d in zip(examples, drop_music)]
-            control = reference_ids(refs, ids.shape[-1], self.delays, self.pad_id).to(self.device)
+            control = [None if d else e.ref_codes.to(self.device) for e, d in zip(examples, drop_music)]
         chroma = None
         if self.generator.is_melody:
             chroma = [None if d else e.ref_chroma for e, d in zip(examples, drop_music)]
@@ -273,8 +271,8 @@ class AdapterObjective:
         shift the positions (the generator never pads it)."""
         import torch
 
+        from vmb.generate.musicgen.pattern import IGNORE_INDEX
         from vmb.train.loop import autocast
-        from vmb.train.teacher_forcing import IGNORE_INDEX
 
         rows = list(range(batch.input_ids.shape[0]))
         groups = [rows]
@@ -307,7 +305,8 @@ class AdapterObjective:
         pick = (lambda t: None if t is None else t[index])
         return MusicBatch(
             batch.input_ids[index], batch.labels[index], states, mask, pick(batch.token_embeddings),
-            pick(batch.control_ids), None if batch.chroma is None else [batch.chroma[i] for i in rows],
+            None if batch.control_codes is None else [batch.control_codes[i] for i in rows],
+            None if batch.chroma is None else [batch.chroma[i] for i in rows],
             [batch.text_lengths[i] for i in rows],
         )  # fmt: skip
 
@@ -378,15 +377,16 @@ def train_adapter(args: AdapterTrainingArgs) -> AdapterTrainingResult:
     """
     import torch
 
-    from vmb.generate.adapters import create_adapter
-    from vmb.generate.musicgen import MusicGenGenerator, _resolve_device
+    from vmb.generate.musicgen import MusicGenGenerator
+    from vmb.generate.musicgen.adapters import create_adapter
+    from vmb.hub import resolve_device
     from vmb.train import loop
     from vmb.train.music_examples import prepare_examples
 
     args.check()
     out = Path(args.out).expanduser()
     _check_out(out, args.resume)
-    device = _resolve_device(args.device)
+    device = resolve_device(args.device)
     precision = loop.resolve_precision(args.precision, device)
     loop.seed_everything(args.seed)
 
@@ -419,11 +419,7 @@ def train_adapter(args: AdapterTrainingArgs) -> AdapterTrainingResult:
     def save(state):
         loop.save_checkpoint(out, named, optimizer, state, settings, keep=args.keep_checkpoints)
 
-    settings_loop = loop.LoopSettings(
-        steps=args.steps, lr=args.lr, seed=args.seed, warmup_steps=args.warmup, grad_clip=args.grad_clip,
-        eval_every=args.eval_every, save_every=args.save_every, keep_checkpoints=args.keep_checkpoints,
-        precision=precision, device=device, progress=args.progress, label="training adapter", stop_at=args.stop_at,
-    )  # fmt: skip
+    settings_loop = loop.LoopSettings.from_args(args, precision, device, "training adapter")
     evaluate = (lambda: objective.evaluate(held_out, args.batch_size)) if held_out else None
     state = loop.run_loop(settings_loop, state, parameters, optimizer, step_loss, evaluate, save)
 

@@ -384,7 +384,8 @@ def train_describer(args: DescriberTrainingArgs):
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from vmb.describe.vlm import VLMDescriber, resolve_device
+    from vmb.describe.vlm import VLMDescriber
+    from vmb.hub import resolve_device
     from vmb.train import loop
 
     args.check()
@@ -451,11 +452,7 @@ def train_describer(args: DescriberTrainingArgs):
     def save(state):
         loop.save_checkpoint(out, named, optimizer, state, settings, keep=args.keep_checkpoints)
 
-    settings_loop = loop.LoopSettings(
-        steps=args.steps, lr=args.lr, seed=args.seed, warmup_steps=args.warmup, grad_clip=args.grad_clip,
-        eval_every=args.eval_every, save_every=args.save_every, keep_checkpoints=args.keep_checkpoints,
-        precision=precision, device=device, progress=args.progress, label="training describer", stop_at=args.stop_at,
-    )  # fmt: skip
+    settings_loop = loop.LoopSettings.from_args(args, precision, device, "training describer")
     state = loop.run_loop(settings_loop, state, parameters, optimizer, step_loss, evaluate if held_out else None, save)
     model.eval()
     result = DescriberTrainingResult(

@@ -398,6 +398,17 @@ class LoopSettings:
     label: str = "training"
     stop_at: int | None = None
 
+    @classmethod
+    def from_args(cls, args: Any, precision: str, device: str, label: str) -> LoopSettings:
+        """From a trainer's arguments (``steps``, ``lr``, ``seed``, ``warmup``, ``grad_clip``,
+        ``eval_every``, ``save_every``, ``keep_checkpoints``, ``progress``, ``stop_at``)."""
+        return cls(
+            steps=args.steps, lr=args.lr, seed=args.seed, warmup_steps=args.warmup,
+            grad_clip=args.grad_clip, eval_every=args.eval_every, save_every=args.save_every,
+            keep_checkpoints=args.keep_checkpoints, precision=precision, device=device,
+            progress=args.progress, label=label, stop_at=args.stop_at,
+        )  # fmt: skip
+
 
 def run_loop(
     settings: LoopSettings,

@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 PREPARED = "prepared"
 CACHE_VERSION = 1
-REFERENCE_MAX_S = 30.0  # the generator reads at most this much of a reference
 
 
 @dataclass
@@ -136,16 +135,6 @@ def pick_reference(retriever, caption: str, track, want: int = 1):
     return [h for h in hits if not own_track(h, track)][:want]
 
 
-def read_reference(hit) -> tuple[np.ndarray, int]:
-    """Up to :data:`REFERENCE_MAX_S` of a hit's audio ``[C, T]``, as the generator reads it."""
-    from vmb.media import read_audio
-
-    duration = hit.clip.duration_s if hit.clip.duration_s and hit.clip.duration_s > 0 else None
-    if duration is None or duration > REFERENCE_MAX_S:
-        duration = REFERENCE_MAX_S
-    return read_audio(hit.clip.path, start_s=max(0.0, float(hit.clip.start_s)), duration_s=duration)
-
-
 def fingerprint(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -172,7 +161,8 @@ def prepare_examples(
     """
     import torch
 
-    from vmb.generate.adapters import codes_embedding, encodec_codes
+    from vmb.generate.musicgen.adapters import codes_embedding, encodec_codes
+    from vmb.generate.musicgen.conditioning import read_reference
     from vmb.retrieve import MusicIndex, Retriever
     from vmb.retrieve.segment import segment_track
     from vmb.retrieve.sources import read_source
@@ -241,7 +231,7 @@ def prepare_examples(
                 notes.append(f"skipped track {track.key}: the index holds no other track to use as its reference")
                 continue
             hit = hits[0]
-            ref_audio, ref_sr = read_reference(hit)
+            ref_audio, ref_sr = read_reference(hit)  # as the generator reads it
             ref_codes = encodec_codes(model, ref_audio, ref_sr)
             embedding = chroma = None
             if embedding_source == "encodec":
@@ -325,7 +315,6 @@ __all__ = [
     "own_track",
     "pick_reference",
     "prepare_examples",
-    "read_reference",
     "track_audio",
     "track_caption",
 ]

@@ -60,13 +60,6 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
-def quiet_transformers() -> None:
-    """No per-load progress bars from transformers (they would interleave with vmb's own)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-
-
 @dataclass
 class IndexEncoder:
     """The encoders one index is built and searched with.

@@ -8,38 +8,27 @@ music directly. Default weights: ``laion/larger_clap_music``; any hub id or loca
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from vmb.retrieve.encoders.base import AudioClip, Encoder, l2_normalize, quiet_transformers
-from vmb.retrieve.hub import hub_cache, hub_reachable
+from vmb.retrieve.encoders.base import AudioClip, Encoder, l2_normalize
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CLAP = "laion/larger_clap_music"
 CLAP_SAMPLE_RATE = 48000
+MISSING_HINT = (
+    "download it while online (huggingface-cli download ID), pass a local folder with --model, "
+    "or use --encoder builtin"
+)
 
 
 def clap_encoder_id(model: str) -> str:
     """``clap:<hub id>``, or ``clap:<absolute folder>`` for a local model."""
     path = Path(model).expanduser()
     return f"clap:{path.resolve()}" if path.is_dir() else f"clap:{model}"
-
-
-def resolve_device_dtype(device: str = "auto", dtype: str = "auto"):
-    """``("cuda"|"mps"|"cpu", torch.dtype)``: auto picks CUDA with float16 when present."""
-    import torch
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if dtype == "auto":
-        torch_dtype = torch.float16 if device == "cuda" else torch.float32
-    else:
-        torch_dtype = getattr(torch, dtype)
-    return device, torch_dtype
 
 
 class ClapEncoder(Encoder):
@@ -72,55 +61,31 @@ class ClapEncoder(Encoder):
         dtype: str = "auto",
         batch_size: int = 8,
     ) -> ClapEncoder:
-        """Load ``ClapModel`` + ``ClapProcessor`` from a hub id or a local folder.
-
-        The local cache is tried first, the hub only when that fails and ``HF_HUB_OFFLINE``
-        is not set.
+        """Load ``ClapModel`` + ``ClapProcessor`` from a hub id or a local folder, through
+        :func:`vmb.hub.load_pretrained` (the folder, then the cache, then the hub when allowed).
 
         Raises:
-            ModelUnavailable: neither the cache nor the hub has the weights.
+            ModelUnavailable: neither the folder, the cache nor the hub has the weights.
         """
         from transformers import ClapModel, ClapProcessor
 
-        from vmb.errors import ModelUnavailable
+        from vmb.hub import (
+            load_pretrained,
+            model_record,
+            quiet_transformers,
+            resolve_device,
+            resolve_dtype,
+        )
 
-        device, torch_dtype = resolve_device_dtype(device, dtype)
+        device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, device)
         quiet_transformers()
-        local = Path(model_id_or_path).expanduser()
-        hint = "download it while online (huggingface-cli download ID), pass a local folder with --model, or use --encoder builtin"
-        if local.exists() and not (local / "config.json").is_file():
-            raise ModelUnavailable(
-                model_id_or_path, f"{local} has no config.json", "use --encoder builtin"
-            )
-        # The cache first; the hub only if it can be reached at all (an unreachable hub would
-        # otherwise cost several retries with back-off before failing).
-        online = not local.exists() and os.environ.get("HF_HUB_OFFLINE") != "1" and hub_reachable()
-        attempts = [True, False] if online else [True]
-        last_error: Exception | None = None
-        for local_only in attempts:
-            try:
-                model = ClapModel.from_pretrained(
-                    str(model_id_or_path), dtype=torch_dtype, local_files_only=local_only
-                )
-                processor = ClapProcessor.from_pretrained(
-                    str(model_id_or_path), local_files_only=local_only
-                )
-                break
-            except (OSError, ValueError) as exc:
-                last_error = exc
-        else:
-            if local.exists():
-                where = str(local)
-            elif online:
-                where = f"hub cache {hub_cache()}, then the hub"
-            else:
-                where = f"hub cache {hub_cache()}; the hub is offline or unreachable"
-            logger.debug("CLAP load failed: %s", last_error)
-            raise ModelUnavailable(model_id_or_path, where, hint)
+        name = str(model_id_or_path)
+        model = load_pretrained(ClapModel.from_pretrained, name, hint=MISSING_HINT, dtype=torch_dtype)
+        processor = load_pretrained(ClapProcessor.from_pretrained, name, hint=MISSING_HINT)
         model = model.to(device).eval()
         # a local folder is recorded absolute, so the index can be queried from anywhere
-        model_id = str(local.resolve()) if local.exists() else str(model_id_or_path)
-        return cls(model, processor, model_id, device=device, batch_size=batch_size)
+        return cls(model, processor, model_record(name), device=device, batch_size=batch_size)
 
     def _features(self, output):
         # transformers >= 5 returns a ModelOutput whose pooler_output is the projected embedding.

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vmb.retrieve.encoders.base import Encoder, l2_normalize, quiet_transformers
+from vmb.hub import quiet_transformers, resolve_device
+from vmb.retrieve.encoders.base import Encoder, l2_normalize
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +52,7 @@ class MiniLMEncoder(Encoder):
                 "not a local sentence-transformers folder",
                 "use --encoder builtin without --model",
             )
-        if device == "auto":
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = resolve_device(device)
         quiet_transformers()
         self.model = SentenceTransformer(path, device=device)
         self.batch_size = batch_size

@@ -188,7 +188,8 @@ class ReferenceTokens(nn.Module):
     def absorb(
         attention: nn.Module, tokens: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Fold a layer's projections into the tokens, once per generation.
+        """Fold a layer's projections into the tokens (once per generation, once per batch in
+        training; differentiable in the tokens).
 
         With ``H`` heads of width ``d``, head ``h`` scores a query ``x`` against token ``k`` as
         ``(W_q[h] x + b_q[h]) · (W_k[h] t_k) · s = x · (W_q[h]ᵀ W_k[h] t_k · s) + b_q[h] · W_k[h] t_k · s``
@@ -196,26 +197,26 @@ class ReferenceTokens(nn.Module):
 
         Args:
             attention: the layer's attention module (``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``).
-            tokens: ``[1, K, D]``.
+            tokens: ``[b, K, D]``.
 
         Returns:
-            score keys ``[H, K, D]``, score bias ``[H, K]`` and output vectors ``[H, K, D]``.
+            score keys ``[b, H, K, D]``, score bias ``[b, H, K]`` and output vectors ``[b, H, K, D]``.
         """
         heads, width = attention.num_heads, attention.head_dim
-        k = tokens.shape[1]
-        keys = attention.k_proj(tokens)[0].view(k, heads, width).transpose(0, 1)  # [H, K, d]
-        values = attention.v_proj(tokens)[0].view(k, heads, width).transpose(0, 1)
+        b, k, _ = tokens.shape
+        keys = attention.k_proj(tokens).view(b, k, heads, width).transpose(1, 2)  # [b, H, K, d]
+        values = attention.v_proj(tokens).view(b, k, heads, width).transpose(1, 2)
         w_q, b_q = _linear_parameters(attention.q_proj)
         w_o, _ = _linear_parameters(attention.out_proj)  # its bias is already in the layer's output
         score_keys = (
-            torch.einsum("hkd,hde->hke", keys, w_q.view(heads, width, -1)) * attention.scaling
+            torch.einsum("bhkd,hde->bhke", keys, w_q.view(heads, width, -1)) * attention.scaling
         )
-        score_bias = torch.zeros(heads, k, dtype=keys.dtype, device=keys.device)
+        score_bias = torch.zeros(b, heads, k, dtype=keys.dtype, device=keys.device)
         if b_q is not None:
             score_bias = (
-                torch.einsum("hkd,hd->hk", keys, b_q.view(heads, width)) * attention.scaling
+                torch.einsum("bhkd,hd->bhk", keys, b_q.view(heads, width)) * attention.scaling
             )
-        out_values = torch.einsum("hkd,ehd->hke", values, w_o.view(-1, heads, width))
+        out_values = torch.einsum("bhkd,ehd->bhke", values, w_o.view(-1, heads, width))
         return score_keys, score_bias, out_values
 
     @staticmethod
@@ -235,8 +236,8 @@ class ReferenceTokens(nn.Module):
         """Attention of ``hidden_states [b, q, D]`` over reference ``keys/values [b, H, K, d]``
         with ``attention``'s own query and output projections -> ``[b, q, D]``.
 
-        The plain form (used in training, where tokens change every batch); generation uses
-        the same attention through :meth:`absorb` and :meth:`attend_absorbed`.
+        The plain form, the definition :meth:`absorb` and :meth:`attend_absorbed` compute
+        (generation and training both use the absorbed form; a test checks they agree).
         """
         b, q, _ = hidden_states.shape
         query = attention.q_proj(hidden_states).view(b, q, -1, attention.head_dim).transpose(1, 2)
@@ -250,12 +251,11 @@ class ReferenceTokens(nn.Module):
         hidden_states: torch.Tensor, absorbed: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     ):
         """:meth:`attend` with the projections folded in by :meth:`absorb`: two small einsums
-        per layer instead of two ``D × D`` matrix products -> ``[b, q, D]``."""
+        per layer instead of two ``D × D`` matrix products; ``hidden_states [b, q, D]`` with
+        tokens absorbed for the same ``b`` rows -> ``[b, q, D]``."""
         score_keys, score_bias, out_values = absorbed
-        scores = (
-            torch.einsum("bqe,hke->bhqk", hidden_states, score_keys) + score_bias[None, :, None, :]
-        )
-        return torch.einsum("bhqk,hke->bqe", torch.softmax(scores, dim=-1), out_values)
+        scores = torch.einsum("bqe,bhke->bhqk", hidden_states, score_keys) + score_bias[:, :, None, :]
+        return torch.einsum("bhqk,bhke->bqe", torch.softmax(scores, dim=-1), out_values)
 
 
 def _output_bias(attention: nn.Module) -> torch.Tensor | float:
