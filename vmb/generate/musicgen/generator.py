@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ import numpy as np
 from vmb.errors import ConfigError, GenerationError, UsageError
 from vmb.generate.musicgen.guidance import GuidanceWeights
 from vmb.generate.musicgen.loading import BUILTIN_HINT, MODEL_TYPES
+from vmb.limits import check_duration, check_weight, resolve_seed
 from vmb.types import Bridges, GenerationResult
 
 if TYPE_CHECKING:
@@ -223,8 +223,8 @@ class MusicGenGenerator:
             bridges: the text bridge (``bridges.text``) and the music bridge
                 (``bridges.references``).
             duration_s: length of the result; beyond ``window_s`` it is made window by window.
-            seed: seeds the sampler; ``None`` uses the configured seed, else a random one (the
-                seed used is in the result).
+            seed: seeds the sampler; ``None`` uses the configured seed, else
+                :data:`vmb.limits.DEFAULT_SEED` (:func:`vmb.limits.resolve_seed`).
             top_k: sample among the ``top_k`` most likely codes (default 250; 0 = all).
             temperature: softmax temperature (default 1.0; 0 = greedy).
             text_weight, music_weight: guidance weights; ``None`` takes those of ``bridges``.
@@ -242,7 +242,7 @@ class MusicGenGenerator:
         from vmb.generate.musicgen.sampling import sample_window
 
         started = time.perf_counter()
-        duration_s = _positive("duration_s", duration_s)
+        duration_s = check_duration(duration_s)
         top_k = self.default_top_k if top_k is None else top_k
         temperature = self.default_temperature if temperature is None else temperature
         if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 0:
@@ -250,16 +250,10 @@ class MusicGenGenerator:
         if not (math.isfinite(temperature) and temperature >= 0):
             raise UsageError(f"temperature must be >= 0, got {temperature!r}")
         weights = GuidanceWeights(
-            text=_weight(
-                "text_weight", bridges.text_weight if text_weight is None else text_weight
-            ),
-            music=_weight(
-                "music_weight", bridges.music_weight if music_weight is None else music_weight
-            ),
+            text=check_weight(bridges.text_weight if text_weight is None else text_weight, "text_weight"),
+            music=check_weight(bridges.music_weight if music_weight is None else music_weight, "music_weight"),
         )
-        seed = seed if seed is not None else self.default_seed
-        if seed is None:
-            seed = secrets.randbits(31)
+        seed = resolve_seed(seed, self.default_seed)
         notes: list[str] = list(self.notes)
         timings: dict[str, float] = {}
 
@@ -389,26 +383,6 @@ def _check_window(window_s: float, overlap_s: float) -> tuple[float, float]:
             f"generator.overlap_s = {overlap_s!r} must be >= 0 and below window_s ({window_s!r})"
         )
     return float(window_s), float(overlap_s)
-
-
-def _positive(name: str, value: Any) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{name} must be positive, got {value!r}")
-    return value
-
-
-def _weight(name: str, value: Any) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise UsageError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
 
 
 @contextlib.contextmanager
