@@ -20,6 +20,7 @@ COMMAND_GROUPS = (
     "generate",
     "train",
     "data",
+    "ui",
 )
 
 for _name in COMMAND_GROUPS:
