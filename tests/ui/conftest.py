@@ -58,14 +58,19 @@ def artifacts(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(ui_index, tmp_path_factory):
-    """The app running on 127.0.0.1 (built-in profile, the tiny index); its URL."""
+def ui_app(ui_index, tmp_path_factory):
+    """The app running on 127.0.0.1 (built-in profile, the tiny index): ``(demo, url)``."""
     os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio-cache"))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from vmb.ui.app import launch
 
     demo, url = launch(host="127.0.0.1", port=free_port(), profile="builtin", index=str(ui_index),
                        workdir=tmp_path_factory.mktemp("ui-work"), max_upload_mb=5, block=False)  # fmt: skip
-    yield url.rstrip("/")
+    yield demo, url.rstrip("/")
     demo.vmb_janitor.stop()
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(ui_app) -> str:
+    return ui_app[1]

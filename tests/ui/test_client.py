@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
@@ -70,7 +71,7 @@ def test_client_edits_reach_the_generator(app_url, ui_index, clip, tmp_path):
     from gradio_client import Client
 
     client = Client(app_url, verbose=False, download_files=str(tmp_path / "downloads"))
-    _, fields, keep, _ = describe(client, clip, ui_index)
+    _, fields, _, _ = describe(client, clip, ui_index)
     edited = {**fields, "tempo_bpm": 150.0, "mood": ["calm"]}
     _, _, audio, _, report = generate(client, ui_index, edited, [], seed=3)
     description = report["bridges"]["description"]
@@ -85,11 +86,9 @@ def test_generate_before_describe_is_a_message(app_url, ui_index, tmp_path):
     from gradio_client import Client
 
     client = Client(app_url, verbose=False, download_files=str(tmp_path / "downloads"))
-    try:
-        fields = {"genre": NONE, "mood": [], "instruments": [], "tempo_bpm": 100, "key": NONE, "mode": NONE,
-                  "energy": 0.5, "text": ""}  # fmt: skip
+    from gradio_client.exceptions import AppError
+
+    fields = {"genre": NONE, "mood": [], "instruments": [], "tempo_bpm": 100, "key": NONE, "mode": NONE,
+              "energy": 0.5, "text": ""}  # fmt: skip
+    with pytest.raises(AppError, match="press Describe first"):
         generate(client, ui_index, fields, [], seed=0)
-    except Exception as exc:  # gradio_client's AppError carries the page's message
-        assert "press Describe first" in str(exc)
-    else:
-        raise AssertionError("generate without describe must fail with a message")

@@ -1,0 +1,77 @@
+"""The page in headless Chromium: the whole flow with screenshots, bad uploads, two users at
+once, and a reload in the middle of a generation."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from ui.browser import (
+    all_css,
+    css,
+    errors_shown,
+    input_value,
+    media_duration,
+    media_source,
+    new_driver,
+    open_app,
+    require_browser,
+    set_number,
+    shot,
+    status_text,
+    upload,
+    wait_for,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def driver():
+    require_browser()
+    drv = new_driver()
+    yield drv
+    drv.quit()
+
+
+def describe_clip(driver, url, clip):
+    open_app(driver, url)
+    upload(driver, "video-input", clip)
+    wait_for(lambda: "clip\n.mp4" in css(driver, "#video-input").text, what="the upload to show")
+    css(driver, "#describe").click()
+    wait_for(lambda: status_text(driver).startswith("✅ described"), what="Describe to finish")
+    wait_for(lambda: input_value(driver, "edit-tempo"), what="the tempo field")
+
+
+def generate_and_wait(driver, before: str = ""):
+    css(driver, "#generate").click()
+    return wait_for(lambda: "✅ made" in status_text(driver) and status_text(driver) != before and status_text(driver),
+                    what="Generate to finish")  # fmt: skip
+
+
+def test_describe_edit_tempo_generate(driver, app_url, clip, artifacts):
+    open_app(driver, app_url)
+    shot(driver, artifacts, "0-start")
+    describe_clip(driver, app_url, clip)
+    shot(driver, artifacts, "1-described")
+    shown = float(input_value(driver, "edit-tempo"))
+    assert 40 <= shown <= 220
+    set_number(driver, "edit-tempo", 150)
+    assert float(input_value(driver, "edit-tempo")) == 150
+    shot(driver, artifacts, "2-tempo-edited")
+    generate_and_wait(driver)
+    assert media_source(driver, "out-audio").endswith("clip.vmb.wav")
+    assert media_source(driver, "out-video").endswith("clip.vmb.mp4")
+    audio = wait_for(lambda: media_duration(driver, "out-audio"), what="the music's duration")
+    video = wait_for(lambda: media_duration(driver, "out-video"), what="the video's duration")
+    assert abs(audio - 2.0) < 0.05, audio
+    assert abs(video - 2.0) < 0.15, video
+    shown_json = css(driver, "#result-json").text
+    assert '"tempo_bpm": 150.0' in shown_json, shown_json[:500]
+    links = [a.get_attribute("href") or "" for a in all_css(driver, "#downloads a")]
+    assert any(link.endswith("clip.vmb.wav") for link in links), links
+    assert any(link.endswith("clip.vmb.mid") for link in links), links
+    shot(driver, artifacts, "3-generated")
+    assert not errors_shown(driver)
