@@ -75,3 +75,70 @@ def test_describe_edit_tempo_generate(driver, app_url, clip, artifacts):
     assert any(link.endswith("clip.vmb.mid") for link in links), links
     shot(driver, artifacts, "3-generated")
     assert not errors_shown(driver)
+
+
+@pytest.mark.parametrize(
+    "name, content, kind, expected",
+    [
+        ("notes.mp4", b"these are my notes, not a video\n" * 20, "video-input", "notes.mp4: "),
+        ("empty.png", b"", "image-input", "empty.png: the file is empty (0 bytes)"),
+    ],
+)
+def test_bad_upload_is_a_message_in_the_page(driver, app_url, tmp_path, artifacts, name, content, kind, expected):
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    open_app(driver, app_url)
+    upload(driver, kind, bad)
+    message = wait_for(lambda: expected in status_text(driver) and status_text(driver), what="the upload message")
+    assert message.startswith("⚠️") and "Traceback" not in message and str(tmp_path) not in message
+    css(driver, "#describe").click()  # Describe with it: the same check, as an error message
+    shown = wait_for(lambda: errors_shown(driver), what="the error message")
+    assert expected.split(":")[0] in shown and "Traceback" not in shown
+    shot(driver, artifacts, f"bad-upload-{name}")
+
+
+def test_two_users_generate_at_once_one_queued(ui_app, app_url, clip, artifacts):
+    require_browser()
+    demo, _ = ui_app
+    worker = demo.vmb_worker
+    spans, lock = [], threading.Lock()
+    original = worker.generate
+
+    def timed(*args, **kwargs):
+        start = time.monotonic()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with lock:
+                spans.append((start, time.monotonic()))
+
+    worker.generate = timed
+    drivers = [new_driver(), new_driver()]
+    try:
+        for d in drivers:
+            describe_clip(d, app_url, clip)
+        for d in drivers:
+            css(d, "#generate").click()
+        for i, d in enumerate(drivers):
+            wait_for(lambda d=d: "✅ made" in status_text(d), what=f"user {i + 1}'s music")
+            assert wait_for(lambda d=d: media_duration(d, "out-audio"), what="the music") == pytest.approx(2.0, abs=0.05)
+        shot(drivers[1], artifacts, "two-users-second")
+    finally:
+        worker.generate = original
+        for d in drivers:
+            d.quit()
+    assert len(spans) == 2
+    (a_start, a_end), (b_start, b_end) = sorted(spans)
+    assert b_start >= a_end  # one generation at a time: the second waited in the queue
+
+
+def test_reload_during_generation_leaves_the_app_working(driver, app_url, clip, artifacts):
+    describe_clip(driver, app_url, clip)
+    css(driver, "#generate").click()
+    time.sleep(0.3)
+    driver.refresh()
+    describe_clip(driver, app_url, clip)
+    generate_and_wait(driver)
+    assert wait_for(lambda: media_duration(driver, "out-audio"), what="the music") == pytest.approx(2.0, abs=0.05)
+    assert not errors_shown(driver)
+    shot(driver, artifacts, "after-reload")

@@ -77,7 +77,7 @@ def build_app(worker: Worker, keep_s: float = DEFAULT_KEEP_S):
                 wants = [gr.Dropdown([NONE, *_choices(k)], value=NONE, label=f"want {k}", elem_id=f"want-{k}")
                          for k in WANT_KEYS]  # fmt: skip
             with gr.Row():
-                duration = gr.Number(label="Duration in s (empty: the video's length)", value=None,
+                duration = gr.Number(label="Duration in s (0: the video's length)", value=None,
                                      minimum=0, elem_id="duration")  # fmt: skip
                 seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed")
                 text_weight = gr.Slider(0, MAX_WEIGHT, value=3.0, step=0.1, label="Text bridge weight",
