@@ -3,7 +3,6 @@ once, and a reload in the middle of a generation."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -128,7 +127,7 @@ def test_two_users_generate_at_once_one_queued(ui_app, app_url, clip, artifacts)
         for d in drivers:
             d.quit()
     assert len(spans) == 2
-    (a_start, a_end), (b_start, b_end) = sorted(spans)
+    (_a_start, a_end), (b_start, _b_end) = sorted(spans)
     assert b_start >= a_end  # one generation at a time: the second waited in the queue
 
 

@@ -24,7 +24,7 @@ def describe(client, clip: Path, index: Path):
     out = client.predict(
         "builtin", str(index),  # profile, index
         handle_file(str(clip)), None, "", None,  # video, images, text, references
-        None, 3.0, 1.0,  # duration (None: the video's length), text and music bridge weights
+        0, 3.0, 1.0,  # duration (0: the video's length), text and music bridge weights
         NONE, NONE, NONE, NONE, NONE, NONE,  # wants: genre, tempo, mood, instrument, key, mode
         api_name="/describe",
     )  # fmt: skip
@@ -37,7 +37,8 @@ def generate(client, index: Path, fields: dict, keep: list, seed: int):
     out = client.predict(
         "builtin", str(index), seed, keep, [], 3.0, 1.0, *(fields[n] for n in FIELDS), api_name="/generate"
     )
-    status, video, audio, _waveform, files, report = out[:6]
+    assert len(out) == 7  # status, video, wav, waveform, files, report, history (the README's unpacking)
+    status, video, audio, _waveform, files, report, _history = out
     return status, video, audio, files, json.loads(report)
 
 
