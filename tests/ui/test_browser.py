@@ -75,6 +75,22 @@ def test_describe_edit_tempo_generate(driver, app_url, clip, artifacts):
     shot(driver, artifacts, "3-generated")
     assert not errors_shown(driver)
 
+    css(driver, "#generate-again").click()  # the next seed; the first result stays listed
+    wait_for(lambda: "(seed 1)" in status_text(driver), what="Generate again to finish")
+    assert input_value(driver, "seed") == "1"
+    wait_for(lambda: css(driver, "#history").text.count("builtin-composer") == 2, what="two results listed")
+    rows = css(driver, "#history").text.split("clip.vmb.wav")
+    assert rows[0].split()[-5:-2] == ["1", "0", "150"] and rows[1].split()[:3] == ["2", "1", "150"], rows
+
+    from selenium.webdriver.common.keys import Keys
+
+    box = css(driver, "#earlier input")
+    box.click()
+    box.send_keys("#1", Keys.ENTER)
+    wait_for(lambda: input_value(driver, "earlier").startswith("#1"), what="the earlier result to be chosen")
+    assert wait_for(lambda: media_duration(driver, "earlier-audio"), what="the earlier result") == pytest.approx(2.0, abs=0.05)
+    shot(driver, artifacts, "4-generated-again")
+
 
 @pytest.mark.parametrize(
     "name, content, kind, expected",

@@ -37,8 +37,8 @@ def generate(client, index: Path, fields: dict, keep: list, seed: int):
     out = client.predict(
         "builtin", str(index), seed, keep, [], 3.0, 1.0, *(fields[n] for n in FIELDS), api_name="/generate"
     )
-    assert len(out) == 7  # status, video, wav, waveform, files, report, history (the README's unpacking)
-    status, video, audio, _waveform, files, report, _history = out
+    assert len(out) == 8  # status, video, wav, waveform, files, report, history, earlier (the README's)
+    status, video, audio, _waveform, files, report, _history, _earlier = out
     return status, video, audio, files, json.loads(report)
 
 

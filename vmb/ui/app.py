@@ -58,7 +58,7 @@ def build_app(worker: Worker, keep_s: float = DEFAULT_KEEP_S):
     from vmb.limits import MAX_SEED, MAX_WEIGHT
 
     with gr.Blocks(title=TITLE, delete_cache=(int(max(60, keep_s / 2)), int(keep_s))) as demo:
-        session = gr.State(None)
+        session = gr.State(None, time_to_live=keep_s)  # a closed tab's state goes after keep_s
         gr.Markdown(f"# {TITLE}\nDescribe your visuals, edit the two bridges, then make the music.")
         status = gr.Markdown("", elem_id="status")
 
@@ -130,6 +130,10 @@ def build_app(worker: Worker, keep_s: float = DEFAULT_KEEP_S):
                                   elem_id="result-json")  # fmt: skip
             history = gr.Dataframe(headers=HISTORY_COLUMNS, label="Earlier results", interactive=False,
                                    elem_id="history")  # fmt: skip
+            with gr.Row():
+                earlier = gr.Dropdown([], label="Listen to an earlier result", elem_id="earlier")
+                earlier_audio = gr.Audio(type="filepath", interactive=False, label="Earlier result",
+                                         elem_id="earlier-audio")  # fmt: skip
 
         # ---------------------------------------------------------------- events
         for component, kind in ((video, "video"), (images, "image"), (references, "audio")):
@@ -181,21 +185,29 @@ def build_app(worker: Worker, keep_s: float = DEFAULT_KEEP_S):
             picture = waveform_png(result.audio, result.sample_rate, folder / "waveform.png", bars)
             files = [result.paths[k] for k in ("mp4", "wav", "midi", "json") if k in result.paths]
             files += [str(p) for p in sorted(folder.glob("*.vmb.mid")) if str(p) not in files]
-            rows = [_history_row(i + 1, r) for i, r in enumerate(session_v.results)]
+            rows = [made.row() for made in session_v.results]
+            labels = [made.label for made in session_v.results]
             message = f"✅ made {result.duration_s:.2f} s of music (seed {result.seed})"
             return (
                 session_v, message, gr.update(visible=True), result.paths.get("mp4"), result.paths["wav"],
-                picture, files, report, rows,
+                picture, files, report, rows, gr.update(choices=labels, value=None),
             )  # fmt: skip
 
         generate_inputs = [session, profile, index, seed, keep, pin, text_weight, music_weight, *edit_fields]
-        generate_outputs = [session, status, step3, out_video, out_audio, waveform, downloads, result_json, history]
+        generate_outputs = [session, status, step3, out_video, out_audio, waveform, downloads, result_json, history,
+                            earlier]  # fmt: skip
         generate_btn.click(on_generate, generate_inputs, generate_outputs, api_name="generate",
                            concurrency_limit=1, concurrency_id="pipeline")  # fmt: skip
         again_btn.click(_next_seed, seed, seed, queue=False, api_visibility="private").then(
             on_generate, generate_inputs, generate_outputs, concurrency_limit=1, concurrency_id="pipeline",
             api_visibility="private",
         )  # fmt: skip
+
+        def on_earlier(session_v: Session | None, label: str | None):
+            found = [m for m in (session_v.results if session_v else []) if m.label == label]
+            return found[0].wav if found and Path(found[0].wav).is_file() else None
+
+        earlier.change(on_earlier, [session, earlier], earlier_audio, queue=False, api_visibility="private")
     return demo
 
 
@@ -232,12 +244,6 @@ def _bar_marks(result: Any) -> tuple[float, ...]:
         return ()
     bar = 4 * 60.0 / float(bpm)
     return tuple(i * bar for i in range(1, int(result.duration_s / bar) + 1))
-
-
-def _history_row(number: int, result: Any) -> list:
-    tempo = result.bridges.description.tempo_bpm
-    return [number, result.seed, "" if tempo is None else round(float(tempo), 1), round(result.duration_s, 2),
-            result.generator, Path(result.paths.get("wav", "")).name]  # fmt: skip
 
 
 def launch(

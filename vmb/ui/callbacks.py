@@ -149,7 +149,7 @@ class Worker:
             progress(0.85, desc="writing the files")
         record = {k: inputs[k] for k in ("video", "images", "text", "references", "wants")}
         result = pipe.save(result, out_dir=folder, stem=stem, video=inputs["video"], inputs=record)
-        session.results.append(result)
+        session.add(result)
         return result, folder
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from vmb.errors import UsageError
@@ -138,11 +139,41 @@ def _show(value: Any) -> str:
     return "(none)" if value is None else str(value)
 
 
+@dataclass(frozen=True)
+class Made:
+    """One result of the session as the page lists it (the audio itself stays in its file)."""
+
+    number: int
+    seed: int | None
+    tempo_bpm: float | None
+    duration_s: float
+    generator: str
+    wav: str
+    mp4: str | None = None
+
+    @property
+    def label(self) -> str:
+        tempo = "" if self.tempo_bpm is None else f", {self.tempo_bpm:.0f} BPM"
+        return f"#{self.number}: seed {self.seed}{tempo}"
+
+    def row(self) -> list:
+        tempo = None if self.tempo_bpm is None else round(self.tempo_bpm, 1)
+        return [self.number, self.seed, tempo, round(self.duration_s, 2), self.generator, Path(self.wav).name]
+
+
 @dataclass
 class Session:
     """One browser tab's work: the prepared bridges, the inputs they came from, and every
-    result made from them (newest last, for comparison)."""
+    result made from them (oldest first, for comparison)."""
 
     prepared: Prepared | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
-    results: list[GenerationResult] = field(default_factory=list)
+    results: list[Made] = field(default_factory=list)
+
+    def add(self, result: GenerationResult) -> Made:
+        tempo = result.bridges.description.tempo_bpm
+        made = Made(number=len(self.results) + 1, seed=result.seed, tempo_bpm=None if tempo is None else float(tempo),
+                    duration_s=result.duration_s, generator=result.generator, wav=result.paths["wav"],
+                    mp4=result.paths.get("mp4"))  # fmt: skip
+        self.results.append(made)
+        return made
