@@ -3,6 +3,7 @@ once, and a reload in the middle of a generation."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -135,6 +136,15 @@ def test_two_users_generate_at_once_one_queued(ui_app, app_url, clip, artifacts)
             describe_clip(d, app_url, clip)
         for d in drivers:
             css(d, "#generate").click()
+        queued = set()  # the page of the user who waits shows Gradio's "queue: position/size"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not all("✅ made" in status_text(d) for d in drivers):
+            for i, d in enumerate(drivers):
+                if i not in queued and re.search(r"queue: \d+/\d+", d.execute_script("return document.body.innerText")):
+                    queued.add(i)
+                    d.save_screenshot(str(artifacts / "two-users-queued.png"))
+            time.sleep(0.05)
+        assert queued, "no page showed its place in the queue"
         for i, d in enumerate(drivers):
             wait_for(lambda d=d: "✅ made" in status_text(d), what=f"user {i + 1}'s music")
             assert wait_for(lambda d=d: media_duration(d, "out-audio"), what="the music") == pytest.approx(2.0, abs=0.05)
