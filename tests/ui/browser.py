@@ -80,8 +80,9 @@ def upload(driver, elem_id: str, path: Path) -> None:
     css(driver, f"#{elem_id} input[type=file]").send_keys(str(path))
 
 
-def status_text(driver) -> str:
-    return css(driver, "#status").text
+def status_text(driver, elem_id: str = "status") -> str:
+    """The message line of Describe and the uploads (``status``) or of Generate (``generate-status``)."""
+    return css(driver, f"#{elem_id}").text
 
 
 def input_value(driver, elem_id: str) -> str:

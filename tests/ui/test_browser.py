@@ -45,10 +45,9 @@ def describe_clip(driver, url, clip):
     wait_for(lambda: input_value(driver, "edit-tempo"), what="the tempo field")
 
 
-def generate_and_wait(driver, before: str = ""):
+def generate_and_wait(driver):
     css(driver, "#generate").click()
-    return wait_for(lambda: "✅ made" in status_text(driver) and status_text(driver) != before and status_text(driver),
-                    what="Generate to finish")  # fmt: skip
+    return wait_for(lambda: "✅ made" in status_text(driver, "generate-status"), what="Generate to finish")
 
 
 def test_describe_edit_tempo_generate(driver, app_url, clip, artifacts):
@@ -77,7 +76,7 @@ def test_describe_edit_tempo_generate(driver, app_url, clip, artifacts):
     assert not errors_shown(driver)
 
     css(driver, "#generate-again").click()  # the next seed; the first result stays listed
-    wait_for(lambda: "(seed 1)" in status_text(driver), what="Generate again to finish")
+    wait_for(lambda: "(seed 1)" in status_text(driver, "generate-status"), what="Generate again to finish")
     assert input_value(driver, "seed") == "1"
     wait_for(lambda: css(driver, "#history").text.count("builtin-composer") == 2, what="two results listed")
     rows = css(driver, "#history").text.split("clip.vmb.wav")
@@ -138,7 +137,7 @@ def test_two_users_generate_at_once_one_queued(ui_app, app_url, clip, artifacts)
             css(d, "#generate").click()
         queued = set()  # the page of the user who waits shows Gradio's "queue: position/size"
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not all("✅ made" in status_text(d) for d in drivers):
+        while time.monotonic() < deadline and not all("✅ made" in status_text(d, "generate-status") for d in drivers):
             for i, d in enumerate(drivers):
                 if i not in queued and re.search(r"queue: \d+/\d+", d.execute_script("return document.body.innerText")):
                     queued.add(i)
@@ -146,7 +145,7 @@ def test_two_users_generate_at_once_one_queued(ui_app, app_url, clip, artifacts)
             time.sleep(0.05)
         assert queued, "no page showed its place in the queue"
         for i, d in enumerate(drivers):
-            wait_for(lambda d=d: "✅ made" in status_text(d), what=f"user {i + 1}'s music")
+            wait_for(lambda d=d: "✅ made" in status_text(d, "generate-status"), what=f"user {i + 1}'s music")
             assert wait_for(lambda d=d: media_duration(d, "out-audio"), what="the music") == pytest.approx(2.0, abs=0.05)
         shot(drivers[1], artifacts, "two-users-second")
     finally:

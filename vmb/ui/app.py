@@ -116,6 +116,7 @@ def build_app(worker: Worker, keep_s: float = DEFAULT_KEEP_S):
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="generate")
                 again_btn = gr.Button("Generate again (next seed)", elem_id="generate-again")
+            generate_status = gr.Markdown("", elem_id="generate-status")  # also where the queue shows
 
         # ---------------------------------------------------------------- step 3
         with gr.Group(visible=False) as step3:
@@ -194,7 +195,7 @@ def build_app(worker: Worker, keep_s: float = DEFAULT_KEEP_S):
             )  # fmt: skip
 
         generate_inputs = [session, profile, index, seed, keep, pin, text_weight, music_weight, *edit_fields]
-        generate_outputs = [session, status, step3, out_video, out_audio, waveform, downloads, result_json, history,
+        generate_outputs = [session, generate_status, step3, out_video, out_audio, waveform, downloads, result_json, history,
                             earlier]  # fmt: skip
         generate_btn.click(on_generate, generate_inputs, generate_outputs, api_name="generate",
                            concurrency_limit=1, concurrency_id="pipeline")  # fmt: skip
