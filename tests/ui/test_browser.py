@@ -167,3 +167,14 @@ def test_reload_during_generation_leaves_the_app_working(driver, app_url, clip, 
     assert wait_for(lambda: media_duration(driver, "out-audio"), what="the music") == pytest.approx(2.0, abs=0.05)
     assert not errors_shown(driver)
     shot(driver, artifacts, "after-reload")
+
+
+def test_upload_over_the_size_limit_is_a_message(driver, app_url, tmp_path, artifacts):
+    big = tmp_path / "big.wav"
+    big.write_bytes(b"\0" * (6 * 1024 * 1024))  # the test app's limit is 5 MB
+    open_app(driver, app_url)
+    upload(driver, "reference-input", big)
+    shown = wait_for(lambda: "big.wav" in errors_shown(driver) and errors_shown(driver), what="the size message")
+    assert "exceed the maximum allowed size of 5.0 Mb" in shown  # Gradio refuses it before it arrives
+    assert "big.wav" not in css(driver, "#reference-input").text  # nothing was uploaded
+    shot(driver, artifacts, "bad-upload-too-big")
