@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("gradio", reason="the ui extra is not installed (pip install 'vmb[ui]')")
-
 from vmb.testing import make_tone, make_video
 
 LIBRARY = [

@@ -18,6 +18,7 @@ from ui.browser import (
     new_driver,
     open_app,
     require_browser,
+    require_ui_extra,
     set_number,
     shot,
     status_text,
@@ -25,6 +26,7 @@ from ui.browser import (
     wait_for,
 )
 
+require_ui_extra()
 pytestmark = pytest.mark.browser
 
 

@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 from typer.testing import CliRunner
+from ui.browser import require_ui_extra
 
 from vmb.cli import app as cli
+
+require_ui_extra()
 
 NONE = "(none)"
 FIELDS = ("genre", "mood", "instruments", "tempo_bpm", "key", "mode", "energy", "text")
