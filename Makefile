@@ -13,16 +13,17 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,eval,ui]"
 	@touch $@
 
 # FluidSynth + the General MIDI soundfont for the built-in renderer (optional: without them vmb
-# renders with its numpy synthesiser and says so).
+# renders with its numpy synthesiser and says so); chromium + chromium-driver for the web app's
+# browser tests (tests/ui, marker browser).
 system-deps:
-	@if command -v fluidsynth >/dev/null 2>&1 && [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
-	  echo "fluidsynth and the GM soundfont are installed"; \
+	@if command -v fluidsynth >/dev/null 2>&1 && [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] && command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+	  echo "fluidsynth, the GM soundfont and chromium (browser tests) are installed"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm chromium chromium-driver >/dev/null; \
 	else \
 	  echo "note: fluidsynth not installed (sudo apt-get install fluidsynth fluid-soundfont-gm); vmb will use its numpy synthesiser"; \
 	fi

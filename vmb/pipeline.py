@@ -11,11 +11,21 @@ pipe.save(result, out_dir="out", video="clip.mp4")
 The pipeline holds three typed components: a describer (text bridge), a retriever over a FAISS
 index (music bridge; optional), and a generator. ``__call__`` checks its inputs, describes,
 retrieves, generates, and returns a :class:`~vmb.types.GenerationResult` whose timings cover
-every stage.
+every stage. It is :meth:`~Pipeline.prepare` (read, describe, retrieve: the two bridges, as a
+:class:`Prepared`) followed by :meth:`~Pipeline.generate` (the music for those bridges), which an
+app can call apart to show and edit the bridges in between:
+
+```python
+prepared = pipe.prepare(video="clip.mp4")
+description = prepared.bridges.description.replace(tempo_bpm=96.0)
+edited = prepared.replace(bridges=dataclasses.replace(prepared.bridges, description=description))
+result = pipe.generate(edited, seed=1)
+```
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -44,6 +54,34 @@ class Generator(Protocol):
     sample_rate: int
 
     def generate(self, bridges: Bridges, duration_s: float, seed: int | None = None, **kwargs: Any) -> GenerationResult: ...
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The bridges :meth:`Pipeline.prepare` found, before any music is made.
+
+    Attributes:
+        bridges: what the generator will be conditioned on (edit it with ``replace``).
+        duration_s: seconds of music to make (given, configured, the video's length or 30 s).
+        notes: what was decided on the user's behalf so far (profile, library built, search).
+        timings: seconds of the ``decode``, ``describe`` and ``retrieve`` stages.
+    """
+
+    bridges: Bridges
+    duration_s: float
+    notes: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> Prepared:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bridges": self.bridges.to_dict(),
+            "duration_s": float(self.duration_s),
+            "notes": list(self.notes),
+            "timings": {k: float(v) for k, v in self.timings.items()},
+        }
 
 
 @dataclass
@@ -208,7 +246,7 @@ class Pipeline:
         stems_dir: str | os.PathLike | None = None,
         loop: bool = False,
     ) -> GenerationResult:
-        """Make music for the inputs.
+        """Make music for the inputs: :meth:`prepare` then :meth:`generate`.
 
         Args:
             video: a video file; its length is the default duration.
@@ -226,17 +264,36 @@ class Pipeline:
             stems_dir: also write one WAV per part there (built-in generator only).
             loop: a piece that repeats seamlessly (built-in generator only).
         """
+        self.check_inputs(video, images, text, references, wants, duration_s, seed, text_weight, music_weight)
+        self._check_builtin_options(midi_path, stems_dir, loop)
+        prepared = self.prepare(video, images, text, references, wants, duration_s, text_weight, music_weight,
+                                progress=progress, cues=cues, sync=sync)  # fmt: skip
+        return self.generate(prepared, seed=seed, midi_path=midi_path, progress=progress, stems_dir=stems_dir,
+                             loop=loop)  # fmt: skip
+
+    def prepare(
+        self,
+        video: str | os.PathLike | None = None,
+        images: Sequence[str | os.PathLike] = (),
+        text: str | None = None,
+        references: Sequence[str | os.PathLike] = (),
+        wants: Wants | dict | Sequence[str] | None = None,
+        duration_s: float | None = None,
+        text_weight: float | None = None,
+        music_weight: float | None = None,
+        progress: bool = False,
+        cues: Sequence[Any] | None = None,
+        sync: str = "cuts",
+    ) -> Prepared:
+        """Read, describe and retrieve: the two bridges the generator will get, not yet the music.
+
+        The arguments are those of :meth:`__call__`. The returned :class:`Prepared` can be
+        edited (``prepared.replace(bridges=...)``) and given to :meth:`generate`; ``pipe(...)``
+        is exactly ``pipe.generate(pipe.prepare(...), seed=...)``.
+        """
         parsed_wants = self.check_inputs(
-            video, images, text, references, wants, duration_s, seed, text_weight, music_weight
+            video, images, text, references, wants, duration_s, None, text_weight, music_weight
         )
-        if midi_path is not None and self.config.generator.kind != "builtin":
-            raise UsageError(f"--midi: the {self.config.generator.kind} generator writes audio only, no MIDI")
-        if stems_dir is not None and self.config.generator.kind != "builtin":
-            raise UsageError(f"--stems: the {self.config.generator.kind} generator has no separate parts; "
-                             "stems come from the builtin profile")
-        if loop and self.config.generator.kind != "builtin":
-            raise UsageError(f"--loop: not available for the {self.config.generator.kind} generator yet; "
-                             "use the builtin profile")
         from vmb.describe import load_inputs
 
         cfg = self.config
@@ -245,7 +302,6 @@ class Pipeline:
             # Before the spinner starts: building the demo library shows its own progress bars.
             self.retriever, built = self.retriever.resolve(progress=progress)
             notes.extend(built)
-        seed = resolve_seed(seed, cfg.seed)
         text_weight = cfg.generator.text_weight if text_weight is None else float(text_weight)
         music_weight = cfg.generator.music_weight if music_weight is None else float(music_weight)
 
@@ -279,26 +335,56 @@ class Pipeline:
             hits, search_notes, prompt = self._retrieve(description, parsed_wants, references)
             notes.extend(search_notes)
 
-            bridges = Bridges(description=description, text=prompt, references=tuple(hits), wants=parsed_wants,
-                              text_weight=text_weight, music_weight=music_weight)  # fmt: skip
-            kwargs: dict[str, Any] = {"text_weight": text_weight, "music_weight": music_weight}
-            if cfg.generator.kind == "musicgen":
-                kwargs.update(top_k=cfg.generator.top_k, temperature=cfg.generator.temperature, progress=progress)
-            else:
-                if midi_path is not None:
-                    kwargs["midi_path"] = midi_path
-                if stems_dir is not None:
-                    kwargs["stems_dir"] = stems_dir
-                if loop:
-                    kwargs["loop"] = True
-            stages.start(f"generating {float(duration_s):.1f} s of music")  # the generator times itself
+        bridges = Bridges(description=description, text=prompt, references=tuple(hits), wants=parsed_wants,
+                          text_weight=text_weight, music_weight=music_weight)  # fmt: skip
+        return Prepared(bridges=bridges, duration_s=float(duration_s), notes=tuple(notes), timings=stages.timings)
+
+    def generate(
+        self,
+        prepared: Prepared,
+        seed: int | None = None,
+        midi_path: str | os.PathLike | None = None,
+        progress: bool = False,
+        stems_dir: str | os.PathLike | None = None,
+        loop: bool = False,
+    ) -> GenerationResult:
+        """Write the music for prepared (possibly edited) bridges.
+
+        The guidance weights are the bridges' own (``prepared.bridges.text_weight`` /
+        ``music_weight``); ``seed``, ``midi_path``, ``stems_dir`` and ``loop`` are those of
+        :meth:`__call__`.
+
+        Raises:
+            UsageError: a duration, seed or weight outside :mod:`vmb.limits`, or ``midi_path``
+                with a generator that writes no MIDI.
+        """
+        check_duration(prepared.duration_s)
+        check_seed(seed)
+        bridges = prepared.bridges
+        check_weight(bridges.text_weight, "text_weight")
+        check_weight(bridges.music_weight, "music_weight")
+        self._check_builtin_options(midi_path, stems_dir, loop)
+        cfg = self.config
+        seed = resolve_seed(seed, cfg.seed)
+        kwargs: dict[str, Any] = {"text_weight": bridges.text_weight, "music_weight": bridges.music_weight}
+        if cfg.generator.kind == "musicgen":
+            kwargs.update(top_k=cfg.generator.top_k, temperature=cfg.generator.temperature, progress=progress)
+        else:
+            if midi_path is not None:
+                kwargs["midi_path"] = midi_path
+            if stems_dir is not None:
+                kwargs["stems_dir"] = stems_dir
+            if loop:
+                kwargs["loop"] = True
+        with _Stages(progress) as stages:
+            stages.start(f"generating {prepared.duration_s:.1f} s of music")  # the generator times itself
             try:
-                result = self.generator.generate(bridges, float(duration_s), seed=seed, **kwargs)
+                result = self.generator.generate(bridges, prepared.duration_s, seed=seed, **kwargs)
             except BaseException:  # the MIDI is written before rendering: it goes if rendering fails
                 if midi_path is not None:
                     Path(midi_path).unlink(missing_ok=True)
                 raise
-        timings = {**stages.timings, **result.timings}
+        timings = {**prepared.timings, **result.timings}
         return GenerationResult(
             audio=result.audio,
             sample_rate=result.sample_rate,
@@ -307,8 +393,20 @@ class Pipeline:
             seed=seed,
             timings=timings,
             paths=dict(result.paths),
-            notes=tuple(notes) + tuple(result.notes),
+            notes=tuple(prepared.notes) + tuple(result.notes),
         )
+
+    def _check_builtin_options(self, midi_path, stems_dir, loop: bool) -> None:
+        """MIDI, stems and loops come from the built-in generator only."""
+        kind = self.config.generator.kind
+        if kind == "builtin":
+            return
+        if midi_path is not None:
+            raise UsageError(f"--midi: the {kind} generator writes audio only, no MIDI")
+        if stems_dir is not None:
+            raise UsageError(f"--stems: the {kind} generator has no separate parts; stems come from the builtin profile")
+        if loop:
+            raise UsageError(f"--loop: not available for the {kind} generator yet; use the builtin profile")
 
     def _retrieve(
         self, description: MusicDescription, wants: Wants, references: Sequence[str | os.PathLike]
@@ -399,4 +497,4 @@ class _Stages:
             self._timing = None
 
 
-__all__ = ["ModelUnavailable", "Pipeline", "missing_models", "model_available"]
+__all__ = ["ModelUnavailable", "Pipeline", "Prepared", "missing_models", "model_available"]

@@ -21,10 +21,10 @@ LAYERS = {
     "train": 4,
     "library": 5, "components": 5, "outputs": 5, "pipeline": 6,
     "eval": 7,  # `vmb eval run` generates through the pipeline
-    "cli": 8,
+    "cli": 8, "ui": 8,
 }  # fmt: skip
 # Allowed within one layer besides the base modules (layer 0), which use each other.
-SIDEWAYS = {("analysis", "media"), ("media", "analysis"), ("components", "library")}
+SIDEWAYS = {("analysis", "media"), ("media", "analysis"), ("components", "library"), ("cli", "ui")}
 
 
 def _part(module: str) -> str | None:

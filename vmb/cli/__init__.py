@@ -21,6 +21,7 @@ COMMAND_GROUPS = (
     "train",
     "data",
     "eval",
+    "ui",
 )
 
 for _name in COMMAND_GROUPS:

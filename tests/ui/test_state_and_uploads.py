@@ -1,0 +1,100 @@
+"""The page's edits as bridges (unedited fields keep their exact values) and the upload checks
+and file removal, without a browser."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from vmb.errors import MediaError, UsageError
+from vmb.pipeline import Prepared
+from vmb.testing import make_image, make_tone, make_video
+from vmb.types import Bridges, Clip, Hit, MusicDescription
+from vmb.ui.state import apply_edits, reference_labels, shown_fields
+from vmb.ui.uploads import Janitor, UploadLimits
+
+
+def prepared() -> Prepared:
+    description = MusicDescription(genre="pop", mood=("happy",), instruments=("piano",), tempo_bpm=101.37,
+                                   tempo_class="medium", key="G", mode="major", energy=0.4567,
+                                   text="A happy pop track.", source="visual")  # fmt: skip
+    hits = [Hit(Clip(id=f"c{i}", path=f"c{i}.wav", start_s=0.0, duration_s=4.0, sample_rate=32000, caption=f"clip {i}"),
+                score=0.9 - i / 10, rank=i + 1, track="broad") for i in range(3)]  # fmt: skip
+    bridges = Bridges(description=description, text="A happy pop track.", references=tuple(hits))
+    return Prepared(bridges=bridges, duration_s=2.0, notes=("n",), timings={"describe": 0.1})
+
+
+def test_unedited_page_gives_back_the_same_prepared_object():
+    p = prepared()
+    same, notes = apply_edits(p, shown_fields(p.bridges.description), keep=reference_labels(p.bridges), pin=[],
+                              text_weight=3.0, music_weight=1.0)  # fmt: skip
+    assert same is p and notes == []
+    assert shown_fields(p.bridges.description)["energy"] == 0.46  # shown rounded, kept exact
+
+
+def test_edits_drop_and_pin():
+    p = prepared()
+    fields = {**shown_fields(p.bridges.description), "tempo_bpm": 150, "key": "(none)"}
+    labels = reference_labels(p.bridges)
+    new, notes = apply_edits(p, fields, keep=labels[:2], pin=[labels[1]], text_weight=5.0)
+    d = new.bridges.description
+    assert d.tempo_bpm == 150.0 and d.tempo_class == "fast" and d.key is None
+    assert d.energy == 0.4567 and d.mood == ("happy",)  # untouched fields exact
+    assert "150 BPM" in d.text and new.bridges.text == d.text and d.source == "visual+page"
+    assert [h.clip.id for h in new.bridges.references] == ["c1", "c0"]
+    assert [h.track for h in new.bridges.references] == ["pinned", "broad"]
+    assert new.bridges.text_weight == 5.0 and new.duration_s == 2.0
+    assert "edited in the page: tempo_bpm = 150.0" in notes and new.notes[-len(notes):] == tuple(notes)
+    assert any(n.startswith("dropped in the page: reference 3") for n in notes)
+
+
+def test_a_typed_sentence_is_kept():
+    p = prepared()
+    fields = {**shown_fields(p.bridges.description), "text": "Slow dark drones.", "tempo_bpm": 60}
+    new, _ = apply_edits(p, fields)
+    assert new.bridges.description.text == "Slow dark drones." and new.bridges.text == "Slow dark drones."
+
+
+@pytest.mark.parametrize("field, value, match", [("tempo_bpm", 5000, "tempo 5000 BPM"), ("energy", 3, "energy 3")])
+def test_out_of_range_edits_are_messages(field, value, match):
+    p = prepared()
+    with pytest.raises(UsageError, match=match):
+        apply_edits(p, {**shown_fields(p.bridges.description), field: value})
+
+
+def test_upload_checks(tmp_path):
+    limits = UploadLimits(max_mb=0.05)
+    assert limits.check(make_video(tmp_path / "ok.mp4", seconds=1.0, size=(64, 48)), "video")
+    assert limits.check(make_image(tmp_path / "ok.png", (32, 32)), "image")
+    assert limits.check(make_tone(tmp_path / "ok.wav", (220.0,), seconds=0.2, sr=8000), "audio")
+    (tmp_path / "notes.mp4").write_text("not a video\n" * 10)
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "big.wav").write_bytes(b"\0" * 60_000)
+    (tmp_path / "script.sh").write_text("echo hi")
+    with pytest.raises(MediaError, match="notes.mp4"):
+        limits.check(tmp_path / "notes.mp4", "video")
+    with pytest.raises(UsageError, match=r"empty.png: the file is empty \(0 bytes\)"):
+        limits.check(tmp_path / "empty.png", "image")
+    with pytest.raises(UsageError, match="big.wav: 0.1 MB is over the upload limit of 0.05 MB"):
+        limits.check(tmp_path / "big.wav", "audio")
+    with pytest.raises(UsageError, match="script.sh: not a video file"):
+        limits.check(tmp_path / "script.sh", "video")
+    with pytest.raises(MediaError, match="has no video stream"):
+        limits.check(_renamed(tmp_path, "ok.wav", "sound.mp4"), "video")
+
+
+def _renamed(folder, name, new):
+    (folder / new).write_bytes((folder / name).read_bytes())
+    return folder / new
+
+
+def test_janitor_removes_only_old_entries(tmp_path):
+    old, new = tmp_path / "old-run", tmp_path / "new-run"
+    old.mkdir(), new.mkdir()
+    (old / "music.wav").write_bytes(b"x")
+    past = time.time() - 7200
+    os.utime(old, (past, past))
+    removed = Janitor(tmp_path, keep_s=3600).sweep()
+    assert removed == [old] and not old.exists() and new.is_dir()
