@@ -54,9 +54,9 @@ def generate(
     if not has_input(video, images, text, references):
         raise UsageError("vmb generate: give at least one of --video, --image, --text or --reference")
     settings = config_settings(overrides, generator__adapter=adapter)
-    out_dir = Path(out) if out else output_dir_for(video, images, references)
+    out_dir = Path(out) if out else output_dir_for(video, images, references, text)
     check_writable(out_dir)
-    stem = output_stem(video, images, references)
+    stem = output_stem(video, images, references, text)
     pipe = Pipeline.load(config_file, profile, overrides=settings, index=index, progress=not as_json)
     inputs = {"video": video, "images": images, "text": text, "references": references, "wants": wants}
     midi_path = out_dir / f"{stem}.vmb.mid" if midi else None
