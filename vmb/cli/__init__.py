@@ -20,6 +20,8 @@ COMMAND_GROUPS = (
     "generate",
     "train",
     "data",
+    "models",
+    "doctor",
 )
 
 for _name in COMMAND_GROUPS:
