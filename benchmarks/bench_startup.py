@@ -87,8 +87,8 @@ def import_profile(args: list[str], env: dict[str, str], top: int = 12) -> list[
             rows.append({"module": match.group(4), "cumulative_s": int(match.group(2)) / 1e6})
     rows.sort(key=lambda r: -r["cumulative_s"])
     total = sum(r["cumulative_s"] for r in rows)
-    heavy = [m for m in ("torch", "transformers", "sentence_transformers", "sklearn") if f"| {m}\n" in out.stderr
-             or re.search(rf"\|\s+{m}$", out.stderr, re.M)]  # fmt: skip
+    heavy = [m for m in ("torch", "transformers", "sentence_transformers", "sklearn")
+             if re.search(rf"\|\s+{m}$", out.stderr, re.MULTILINE)]  # fmt: skip
     return [{"all_imports_s": round(total, 3), "heavy_modules_imported": heavy},
             *({"module": r["module"], "cumulative_s": round(r["cumulative_s"], 3)} for r in rows[:top])]
 

@@ -73,14 +73,12 @@ def check_torch() -> list[Check]:
 
 def check_faiss() -> list[Check]:
     try:
-        import faiss  # noqa: F401
+        import faiss
 
         from vmb.retrieve.faiss_index import gpu_status
     except ImportError:
         return [Check("faiss", False, "not installed", "no index search (the music bridge)", "pip install faiss-cpu",
                       required=True)]  # fmt: skip
-    import faiss
-
     has_gpu_build, gpus = gpu_status()
     checks = [Check("faiss", True, getattr(faiss, "__version__", "installed"))]
     if has_gpu_build and gpus:

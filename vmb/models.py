@@ -221,7 +221,7 @@ def _download(model: str, endpoint: str, cache_dir: str | os.PathLike | None, pr
             cache_dir=str(cache_dir) if cache_dir is not None else None,
             endpoint=endpoint,
             ignore_patterns=ignore,
-            tqdm_class=None if progress else _SilentTqdm(),
+            tqdm_class=None if progress else _silent_tqdm(),
         )
     except HfHubHTTPError as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
@@ -254,7 +254,7 @@ def _in_cache(model: str, cache_dir: str | os.PathLike | None) -> bool:
         return False
 
 
-def _SilentTqdm():  # noqa: N802 - returns a class
+def _silent_tqdm() -> type:
     from tqdm.auto import tqdm
 
     class Silent(tqdm):

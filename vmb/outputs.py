@@ -17,7 +17,6 @@ from vmb.errors import MediaError
 from vmb.fileio import atomic_write_json
 from vmb.types import GenerationResult
 
-
 MAX_STEM_CHARS = 48
 DEFAULT_STEM = "vmb-music"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import typing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
@@ -30,7 +31,7 @@ FILES = {
 class _FakeHub(BaseHTTPRequestHandler):
     """Enough of the hub API for ``snapshot_download`` of the repository ``acme/tiny``."""
 
-    requests: list[str] = []
+    requests: typing.ClassVar[list[str]] = []
 
     def log_message(self, *args):  # quiet
         pass
