@@ -336,7 +336,7 @@ class Pipeline:
             keep_original_audio=keep_original_audio,
             profile=self.config.profile,
             models=self.model_ids(visual),
-            inputs=given,
+            inputs=inputs or {},
         )
 
     def model_ids(self, visual: bool | None = None) -> dict[str, str]:
