@@ -19,7 +19,7 @@ LAYERS = {
     "describe": 2, "retrieve": 2,
     "generate": 3,
     "train": 4,
-    "library": 5, "components": 5, "outputs": 5, "pipeline": 6,
+    "library": 5, "components": 5, "outputs": 5, "models": 5, "pipeline": 6, "doctor": 6,
     "cli": 7,
 }  # fmt: skip
 # Allowed within one layer besides the base modules (layer 0), which use each other.
