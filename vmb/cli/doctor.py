@@ -9,8 +9,11 @@ from vmb.cli.app import JsonOpt, print_json, say
 
 
 def doctor(as_json: JsonOpt = False) -> None:
-    """Check Python, torch, CUDA/MPS, faiss-gpu, FluidSynth and a soundfont, the models, the demo
-    library and the data home; say what each missing piece costs and how to get it."""
+    """What this machine has for vmb, and what each missing piece costs.
+
+    Python, torch, CUDA/MPS, faiss-gpu, FluidSynth and a soundfont, the models, the demo library
+    and the data home; for each missing piece, what it costs and how to get it.
+    """
     from vmb.doctor import run_checks
 
     checks = run_checks()
