@@ -84,7 +84,7 @@ class VisualRules:
         """
         path = Path(path) if path else configs_dir() / RULES_FILE
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: rule table not found") from None
         except yaml.YAMLError as exc:
