@@ -19,18 +19,64 @@ from vmb.errors import MediaError, OutputError
 from vmb.fileio import atomic_write_json
 from vmb.types import GenerationResult
 
+MAX_STEM_CHARS = 48
+DEFAULT_STEM = "vmb-music"
 
-def output_stem(video: str | os.PathLike | None, images: list[str] | tuple = (), references: list[str] | tuple = ()) -> str:
-    """The name outputs are written under: the first input file's stem, else ``vmb-music``."""
-    for candidate in (video, *images, *references):
+
+def slugify(text: str, max_chars: int = MAX_STEM_CHARS) -> str:
+    """``text`` as a file-name stem: ASCII letters and digits joined by ``-``, lower case, cut at a
+    word boundary to at most ``max_chars`` (``""`` when nothing is left)."""
+    import re
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    slug = ""
+    for word in words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > max_chars:
+            if not slug:  # one very long word: cut it
+                slug = word[:max_chars]
+            break
+        slug = candidate
+    return slug
+
+
+def output_stem(
+    video: str | os.PathLike | None,
+    images: list[str] | tuple = (),
+    references: list[str] | tuple = (),
+    text: str | None = None,
+) -> str:
+    """The name outputs are written under, saying what the music is for: the video's stem, else
+    the first image's, else the prompt (:func:`slugify`), else — reference-only input — the first
+    reference's; ``vmb-music`` when none gives a name. A pinned reference never names the music
+    of a video, images or a prompt."""
+    for candidate in (video, *images):
         if candidate:
             return Path(candidate).stem
-    return "vmb-music"
+    if text and text.strip():
+        return slugify(text) or DEFAULT_STEM
+    for candidate in references:
+        if candidate:
+            return Path(candidate).stem
+    return DEFAULT_STEM
 
 
-def output_dir_for(video: str | os.PathLike | None, images: list[str] | tuple = (), references: list[str] | tuple = ()) -> Path:
-    """Outputs go next to the first input file (or into the current folder for text)."""
-    for candidate in (video, *images, *references):
+def output_dir_for(
+    video: str | os.PathLike | None,
+    images: list[str] | tuple = (),
+    references: list[str] | tuple = (),
+    text: str | None = None,
+) -> Path:
+    """Outputs go next to the video or the first image; for a prompt into the current folder;
+    next to the first reference only when references are the whole input."""
+    for candidate in (video, *images):
+        if candidate:
+            return Path(candidate).resolve().parent
+    if text and text.strip():
+        return Path.cwd()
+    for candidate in references:
         if candidate:
             return Path(candidate).resolve().parent
     return Path.cwd()

@@ -21,6 +21,11 @@ description = prepared.bridges.description.replace(tempo_bpm=96.0)
 edited = prepared.replace(bridges=dataclasses.replace(prepared.bridges, description=description))
 result = pipe.generate(edited, seed=1)
 ```
+
+The parts a request does not need are not loaded: the describer loads on the first visual input
+(text alone is parsed, :func:`vmb.describe.parse_text`); a missing index is resolved per request
+(:class:`~vmb.components.DeferredRetriever`): with pinned references they are the music bridge,
+without them it is a one-line error naming ``vmb index build`` and the demo library.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from vmb.components import DeferredRetriever, missing_models, model_available
+from vmb.components import DeferredRetriever, PinnedReferences, missing_models, model_available
 from vmb.config import Config, load_config
 from vmb.errors import ModelUnavailable, UsageError
 from vmb.limits import DEFAULT_DURATION_S, check_duration, check_seed, check_weight, resolve_seed
@@ -89,16 +94,19 @@ class Pipeline:
     """Describer + retriever + generator, configured by one :class:`~vmb.config.Config`.
 
     Attributes:
-        describer: turns the inputs into a :class:`MusicDescription` (the text bridge).
+        describer: turns visual inputs into a :class:`MusicDescription` (the text bridge);
+            ``None`` until the first call with a video or images loads the config's describer.
+            Text alone never reaches it: it is parsed (:func:`vmb.describe.parse_text`).
         generator: writes the music from the :class:`Bridges`.
         retriever: dual-track search over an index (the music bridge) that also reads and
-            measures the pinned references; a :class:`~vmb.components.DeferredRetriever` until
-            the demo library is built (by the first call that needs it).
+            measures the pinned references; a :class:`~vmb.components.DeferredRetriever` while
+            the index folder is not there (the demo library is built by the first call that
+            needs it; without an index, pinned references alone are the music bridge).
         config: the configuration the components were built from.
         notes: what the pipeline decided on the user's behalf (profile chosen, index built).
     """
 
-    describer: Describer
+    describer: Describer | None
     retriever: Any
     generator: Generator
     config: Config = field(default_factory=Config)
@@ -116,17 +124,17 @@ class Pipeline:
         """Build every component a config names (a :class:`Config` or a YAML path).
 
         The parts are assembled by :func:`vmb.describe.load_describer` and
-        :mod:`vmb.components`, the functions the ``vmb`` commands use too. The demo library is
-        not built here: the first call that needs it builds it (``progress`` is kept for
+        :mod:`vmb.components`, the functions the ``vmb`` commands use too. The describer is not
+        loaded here but by the first call with visual input; a missing index (or the demo
+        library, built then) is resolved by the call that needs it (``progress`` is kept for
         compatibility and unused).
 
         Raises:
-            ModelUnavailable: a neural component's weights are not available locally.
-            IndexFileError: the index is missing (other than the demo library, which is built on
-                first use), corrupt or built with another encoder.
+            ModelUnavailable: the generator's (or the index encoder's) weights are not available
+                locally.
+            IndexFileError: the index is corrupt or built with another encoder.
         """
         from vmb.components import load_generator, open_retriever
-        from vmb.describe import load_describer
 
         if not isinstance(config, Config):
             config = load_config(config, overrides=overrides)
@@ -134,10 +142,9 @@ class Pipeline:
             config = config.with_overrides(list(overrides))
         if index is not None:
             config = config.with_overrides([f"index.path={index}"])
-        describer = load_describer(config=config)
         retriever = open_retriever(config)
         generator = load_generator(config, retriever)
-        return cls(describer=describer, generator=generator, retriever=retriever, config=config)
+        return cls(describer=None, generator=generator, retriever=retriever, config=config)
 
     @classmethod
     def load(
@@ -294,14 +301,21 @@ class Pipeline:
         parsed_wants = self.check_inputs(
             video, images, text, references, wants, duration_s, None, text_weight, music_weight
         )
-        from vmb.describe import load_inputs
+        from vmb.describe import load_describer, load_inputs
 
         cfg = self.config
         notes = list(self.notes)
-        if isinstance(self.retriever, DeferredRetriever):
+        retriever = self.retriever
+        if isinstance(retriever, DeferredRetriever):
             # Before the spinner starts: building the demo library shows its own progress bars.
-            self.retriever, built = self.retriever.resolve(progress=progress)
-            notes.extend(built)
+            # Before describing too: a missing index with nothing pinned fails at once.
+            retriever, found = retriever.resolve(progress=progress, pinned=list(references))
+            notes.extend(found)
+            if not isinstance(retriever, PinnedReferences):
+                self.retriever = retriever  # an index: kept for the next calls
+        visual = video is not None or bool(images)
+        if visual and self.describer is None:
+            self.describer = load_describer(config=cfg)
         text_weight = cfg.generator.text_weight if text_weight is None else float(text_weight)
         music_weight = cfg.generator.music_weight if music_weight is None else float(music_weight)
 
@@ -321,9 +335,12 @@ class Pipeline:
                 duration_s = video_input.duration_s if video_input and video_input.duration_s else DEFAULT_DURATION_S
 
             stages.start("describing (text bridge)", timing="describe")
-            description = (
-                self.describer.describe(inputs) if inputs else MusicDescription(source=REFERENCE_ONLY)
-            )
+            if not inputs:
+                description = MusicDescription(source=REFERENCE_ONLY)
+            elif visual:
+                description = self.describer.describe(inputs)
+            else:  # text alone: no describer (no vision-language model for words)
+                description = describe_text(inputs)
             if inputs or cues:  # the timeline (issue 15): sections, cuts, cues, wants
                 from vmb.describe.timeline import add_timeline
 
@@ -332,7 +349,7 @@ class Pipeline:
                     duration_s = description.duration_s  # a video followed by images: the slideshow after it
 
             stages.start("retrieving references (music bridge)", timing="retrieve")
-            hits, search_notes, prompt = self._retrieve(description, parsed_wants, references)
+            hits, search_notes, prompt = self._retrieve(retriever, description, parsed_wants, references)
             notes.extend(search_notes)
 
         bridges = Bridges(description=description, text=prompt, references=tuple(hits), wants=parsed_wants,
@@ -409,11 +426,15 @@ class Pipeline:
             raise UsageError(f"--loop: not available for the {kind} generator yet; use the builtin profile")
 
     def _retrieve(
-        self, description: MusicDescription, wants: Wants, references: Sequence[str | os.PathLike]
+        self,
+        retriever: Any,
+        description: MusicDescription,
+        wants: Wants,
+        references: Sequence[str | os.PathLike],
     ) -> tuple[list, list[str], str]:
         cfg = self.config.retrieval
         query = None if description.source == REFERENCE_ONLY else description
-        found = self.retriever.search(
+        found = retriever.search(
             query,
             wants=wants,
             pinned=[str(r) for r in references],
@@ -438,6 +459,8 @@ class Pipeline:
         name that join the set as ``<stem>.vmb.<ext>``."""
         from vmb.outputs import save_outputs
 
+        given = inputs or {}
+        visual = bool(video or given.get("video") or given.get("images")) if given or video else None
         return save_outputs(
             result,
             out_dir=out_dir,
@@ -445,19 +468,35 @@ class Pipeline:
             video=video,
             keep_original_audio=keep_original_audio,
             profile=self.config.profile,
-            models=self.model_ids(),
+            models=self.model_ids(visual),
             inputs=inputs or {},
             staged=staged,
         )
 
-    def model_ids(self) -> dict[str, str]:
-        """Which model or built-in component did each stage."""
+    def model_ids(self, visual: bool | None = None) -> dict[str, str]:
+        """Which model or built-in component did each stage (``visual``: whether the request had
+        a video or images; text alone is parsed, no describer; ``None``: whether one is loaded)."""
         cfg = self.config
+        if visual is None:
+            visual = self.describer is not None
+        describer = cfg.describer.model if cfg.describer.kind == "vlm" else "builtin-visual"
         return {
-            "describer": cfg.describer.model if cfg.describer.kind == "vlm" else "builtin-visual",
+            "describer": describer if visual else "text parser (no visual input)",
             "encoder": getattr(getattr(self.retriever, "encoder", None), "id", "none"),
             "generator": self.generator.name,
         }
+
+
+def describe_text(inputs: Sequence[MediaInput]) -> MusicDescription:
+    """The text bridge of text-only inputs: the words parsed (:func:`vmb.describe.parse_text`)
+    and completed the way the describers complete theirs (:func:`vmb.describe.schema.merge`)."""
+    from vmb.describe import parse_text
+    from vmb.describe.schema import merge
+    from vmb.vocab import load_vocab
+
+    vocab = load_vocab()
+    words = " ".join(i.text.strip() for i in inputs if i.kind == "text" and i.text and i.text.strip())
+    return merge(None, parse_text(words, vocab), vocab)
 
 
 class _Stages:

@@ -76,9 +76,10 @@ def test_text_only_follows_the_words(builtin_index, tmp_path):
     desc = report["bridges"]["description"]
     assert (desc["key"], desc["mode"], desc["tempo_bpm"]) == ("D", "minor", 70)
     assert "sad" in desc["mood"] and "piano" in desc["instruments"]
-    audio, sr = read_audio(tmp_path / "vmb-music.vmb.wav")
+    # named after the prompt
+    audio, sr = read_audio(tmp_path / "a-sad-piano-piece-at-70-bpm-in-d-minor.vmb.wav")
     assert abs(audio.shape[-1] / sr - 4.0) < 1e-3
-    assert not (tmp_path / "vmb-music.vmb.mp4").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".mp4"] == []
 
 
 def test_reference_only_pins_the_file(reference_file, builtin_index, tmp_path):

@@ -19,7 +19,7 @@ LAYERS = {
     "describe": 2, "retrieve": 2,
     "generate": 3,
     "train": 4,
-    "library": 5, "components": 5, "outputs": 5, "pipeline": 6,
+    "library": 5, "components": 5, "outputs": 5, "models": 5, "pipeline": 6, "doctor": 6,
     "eval": 7,  # `vmb eval run` generates through the pipeline
     "cli": 8, "ui": 8,
 }  # fmt: skip

@@ -22,6 +22,8 @@ COMMAND_GROUPS = (
     "data",
     "eval",
     "ui",
+    "models",
+    "doctor",
 )
 
 for _name in COMMAND_GROUPS:

