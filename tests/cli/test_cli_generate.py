@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -165,3 +166,32 @@ def test_keep_audio_mixes_the_original_track(video_with_audio, builtin_index, tm
     assert result.exit_code == 0, result.output
     info = probe(tmp_path / "talk.vmb.mp4")
     assert info.audio_codec == "aac" and abs(info.duration_s - probe(video_with_audio).duration_s) < 0.1
+    # the original 300 Hz track is audible in the mix: its band holds far more energy than in a
+    # mix made without --keep-audio (the music alone)
+    plain = tmp_path / "plain"
+    assert run("generate", "--video", video_with_audio, "--profile", "builtin", "--index", builtin_index,
+               "--out", plain).exit_code == 0  # fmt: skip
+    with_original = _band_share(tmp_path / "talk.vmb.mp4", 300.0)
+    music_only = _band_share(plain / "talk.vmb.mp4", 300.0)
+    assert with_original > 3 * music_only and with_original > 0.05, (with_original, music_only)
+
+
+def _band_share(mp4, hz: float, width: float = 15.0) -> float:
+    """Share of the audio's spectral energy within ``hz`` ± ``width``."""
+    from vmb.media import read_audio
+
+    audio, sr = read_audio(mp4, mono=True)
+    spectrum = np.abs(np.fft.rfft(audio[0])) ** 2
+    freqs = np.fft.rfftfreq(audio.shape[-1], 1 / sr)
+    return float(spectrum[np.abs(freqs - hz) < width].sum() / spectrum.sum())
+
+
+def test_targeted_track_finds_the_wanted_partition(builtin_index, tmp_path):
+    """genre=jazz exists in the index: the targeted track must return a jazz clip (not an empty
+    partition note)."""
+    result = run("generate", "--text", "an evening tune", "--want", "genre=jazz", "--profile", "builtin",
+                 "--index", builtin_index, "--out", tmp_path, "--duration", 2, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    refs = json.loads(result.stdout)["bridges"]["references"]
+    targeted = [h for h in refs if h["track"] == "targeted"]
+    assert len(targeted) >= 1 and all(h["clip"]["attributes"]["genre"] == "jazz" for h in targeted), refs

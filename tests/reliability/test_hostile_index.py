@@ -128,3 +128,55 @@ def test_a_damaged_index_is_one_line_and_never_hangs(case, command, small_index,
     assert "Traceback" not in proc.stderr
     assert re.search(reason, lines[0]), lines[0]
     assert len(lines[0]) < 600, "the error quotes a value uncut"
+
+
+def _partial_of(library, tmp_path):
+    """An interrupted build's ``.index.partial`` (made by a full build whose folder is then
+    removed, leaving the per-file records as a killed build would)."""
+    import vmb.retrieve.build as build
+
+    out = tmp_path / "index"
+    records = tmp_path / ".index.partial"
+    original = build.Partial.remove
+    build.Partial.remove = lambda self: None  # keep the records as a killed build would
+    try:
+        build.build_index(library, out, encoder="builtin", segment_s=2.0, hop_s=2.0, progress=False)
+    finally:
+        build.Partial.remove = original
+    shutil.rmtree(out)
+    return out, records
+
+
+RESUME_DAMAGE = {
+    "a record cut in half": lambda p: next((p / "done").glob("*.json")).write_text('{"key": "x", "cli'),
+    "a vectors file of junk": lambda p: next((p / "done").glob("*.npz")).write_bytes(b"not a zip"),
+    "a record that is a list": lambda p: next((p / "done").glob("*.json")).write_text("[1, 2]"),
+}
+
+
+@pytest.mark.parametrize("case", list(RESUME_DAMAGE), ids=list(RESUME_DAMAGE))
+def test_resume_redoes_a_damaged_record(case, small_library, tmp_path):
+    out, records = _partial_of(small_library, tmp_path)
+    RESUME_DAMAGE[case](records)
+    proc = vmb("index", "build", small_library, "--out", out, "--encoder", "builtin", "--segment-s", "2", "--hop-s", "2", "--resume", "--json")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    clean = vmb("index", "build", small_library, "--out", tmp_path / "clean", "--encoder", "builtin", "--segment-s", "2", "--hop-s", "2", "--json")
+    assert json.loads(proc.stdout)["count"] == json.loads(clean.stdout)["count"] > 0
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda p: (p / "settings.json").write_text("{broken"), "the unfinished build is damaged"),
+        (lambda p: ((p / "settings.json").unlink(), (p / "settings.json").mkdir()), "the unfinished build is damaged"),
+        (lambda p: (shutil.rmtree(p / "done"), (p / "done").write_text("x")), "should be a folder"),
+    ],
+    ids=["settings not JSON", "settings a folder", "done a file"],
+)
+def test_resume_of_a_damaged_build_is_one_line(damage, reason, small_library, tmp_path):
+    out, records = _partial_of(small_library, tmp_path)
+    damage(records)
+    proc = vmb("index", "build", small_library, "--out", out, "--encoder", "builtin", "--segment-s", "2", "--hop-s", "2", "--resume")
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and reason in lines[0], proc.stderr

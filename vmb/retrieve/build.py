@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from vmb.errors import IndexFileError, MediaError, UsageError
-from vmb.fileio import atomic_path, atomic_write_bytes, atomic_write_json
+from vmb.fileio import atomic_path, atomic_write_bytes, atomic_write_json, read_limited
 from vmb.retrieve.attributes import (
     ZeroShotTagger,
     caption_from_attributes,
@@ -40,7 +41,8 @@ from vmb.retrieve.faiss_index import build_faiss_index, tune_search
 from vmb.retrieve.index_type import INDEX_KINDS, TARGET_RECALL, choose_index_type
 from vmb.retrieve.segment import check_segmenting, segment_track
 from vmb.retrieve.sources import Source, SourceTrack, read_source
-from vmb.retrieve.store import IndexInfo, MusicIndex, check_replaceable, clips_to_frame
+from vmb.retrieve.guard import check_replaceable
+from vmb.retrieve.store import IndexInfo, MusicIndex, clips_to_frame
 from vmb.types import Clip
 from vmb.vocab import Vocab, load_vocab
 
@@ -67,8 +69,16 @@ class Partial:
         self.folder = out.parent / f".{out.name}.partial"
         self.audio_folder = self.folder / "audio"
         settings_file = self.folder / "settings.json"
-        if resume and settings_file.is_file():
-            previous = json.loads(settings_file.read_text())
+        if resume and (settings_file.exists() or self.folder.is_symlink()):
+            _check_partial_folder(self.folder)
+            try:
+                previous = json.loads(read_limited(settings_file, 1 << 20))
+            except (OSError, ValueError) as exc:
+                raise IndexFileError(
+                    settings_file, f"the unfinished build is damaged ({_why(exc)}); run without --resume to start over"
+                ) from None
+            if not isinstance(previous, dict):
+                raise IndexFileError(settings_file, "the unfinished build is damaged; run without --resume to start over")
             if previous != settings:
                 changed = sorted(k for k in settings if previous.get(k) != settings[k])
                 raise UsageError(
@@ -92,13 +102,21 @@ class Partial:
         meta_file = stem.with_suffix(".json")
         if not meta_file.is_file():
             return None
-        meta = json.loads(meta_file.read_text())
-        if "skipped" in meta:
-            return meta["skipped"]
-        with np.load(stem.with_suffix(".npz")) as arrays:
-            features = arrays["features"] if "features" in arrays.files else None
-            vectors = arrays["vectors"] if "vectors" in arrays.files else None
-            return TrackResult([Clip.from_dict(c) for c in meta["clips"]], vectors, features)
+        try:
+            meta = json.loads(read_limited(meta_file, 64 << 20))
+            if "skipped" in meta:
+                return dict(meta["skipped"])
+            with np.load(stem.with_suffix(".npz"), allow_pickle=False) as arrays:
+                features = arrays["features"] if "features" in arrays.files else None
+                vectors = arrays["vectors"] if "vectors" in arrays.files else None
+                clips = [Clip.from_dict(c) for c in meta["clips"]]
+            if vectors is not None and len(vectors) != len(clips):
+                raise ValueError(f"{len(vectors)} vectors for {len(clips)} clips")
+            return TrackResult(clips, vectors, features)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
+            # a damaged record (truncated, edited, not a record at all): that file is indexed again
+            logger.warning("%s: damaged record of the unfinished build (%s); indexing %s again", meta_file, _why(exc), key)
+            return None
 
     def save(self, key: str, result: TrackResult) -> None:
         """Record a finished file: vectors first, then the JSON that marks it done."""
@@ -124,6 +142,10 @@ class Partial:
 PARTIAL_ENTRIES = {"settings.json", "done", "audio"}
 
 
+def _why(exc: BaseException) -> str:
+    return (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)[:120]
+
+
 def _check_partial_folder(folder: Path) -> None:
     """Refuse to delete a ``.<NAME>.partial`` that vmb did not make (a user's folder or file)."""
     if folder.is_symlink() or not folder.is_dir():
@@ -133,6 +155,8 @@ def _check_partial_folder(folder: Path) -> None:
             raise IndexFileError(
                 folder, f"holds {entry.name!r}, which vmb did not write; move it away"
             )
+        if entry.name in ("done", "audio") and (entry.is_symlink() or not entry.is_dir()):
+            raise IndexFileError(entry, "should be a folder of vmb's unfinished build; run without --resume")
 
 
 class TrackIndexer:

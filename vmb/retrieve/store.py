@@ -43,6 +43,7 @@ INDEX_FILE = "index.faiss"
 AUDIO_FILE = "audio.faiss"
 CLIPS_FILE = "clips.parquet"
 INFO_FILE = "info.json"
+MAX_INFO_BYTES = 64 * 2**20
 LIST_COLUMNS = ("mood", "instruments")
 ATTRIBUTE_COLUMNS = tuple(f.name for f in dataclasses.fields(ClipAttributes))
 CLIP_COLUMNS = ("id", "path", "start_s", "duration_s", "sample_rate", "caption", "track_id")
@@ -315,6 +316,8 @@ class MusicIndex:
         from vmb.retrieve.faiss_index import to_cpu
 
         out = Path(path or self.path).resolve()
+        from vmb.retrieve.guard import check_replaceable
+
         check_replaceable(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_folder(out, fsync=True) as tmp:
@@ -502,67 +505,6 @@ def _is_search_index(idx) -> bool:
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, (float, np.floating)) and np.isnan(value))
-
-
-INDEX_ENTRIES = {INDEX_FILE: "file", AUDIO_FILE: "file", CLIPS_FILE: "file", INFO_FILE: "file",
-                 "audio": "dir"}
-MAX_INFO_BYTES = 64 * 2**20
-
-
-def check_replaceable(out: Path, sources: tuple[str | os.PathLike, ...] = ()) -> None:
-    """Refuse to replace anything that is not a vmb index, or an index that holds a source.
-
-    ``out`` may be absent, an empty folder, or a vmb index: a regular ``info.json`` that vmb
-    wrote (a JSON object with ``encoder``, ``format_version`` and ``files``) beside only vmb's
-    own entries (``index.faiss``, ``audio.faiss``, ``clips.parquet``, ``audio/``). Anything else
-    (a user's folder with a stray ``info.json``, an index with the user's files added) is an
-    :class:`IndexFileError`, and so is a ``sources`` path that lies inside ``out``: the
-    replacement would delete it.
-    """
-    for source in sources:
-        src = Path(source).expanduser().resolve()
-        if src == out or out in src.parents:
-            raise IndexFileError(
-                src, f"lies inside the output folder {out}; the build would delete it: choose another --out"
-            )
-    if not out.exists() and not out.is_symlink():
-        return
-    if out.is_symlink() or not out.is_dir():
-        raise IndexFileError(out, "exists and is not a folder; choose another --out")
-    entries = list(out.iterdir())
-    if not entries:
-        return
-    reason = _not_an_index_reason(out, entries)
-    if reason:
-        raise IndexFileError(out, f"exists and is not a vmb index ({reason}); refusing to replace it")
-
-
-def _not_an_index_reason(out: Path, entries: list[Path]) -> str | None:
-    """Why the non-empty folder ``out`` is not an index vmb may replace, or ``None``."""
-    for entry in entries:
-        kind = INDEX_ENTRIES.get(entry.name)
-        if kind is None:
-            return f"it holds {entry.name!r}, which vmb did not write"
-        ok = entry.is_dir() if kind == "dir" else entry.is_file()
-        if entry.is_symlink() or not ok:
-            return f"{entry.name!r} is not a {'folder' if kind == 'dir' else 'regular file'}"
-    info = out / INFO_FILE
-    if not info.is_file():
-        return "no info.json"
-    if info.stat().st_size > MAX_INFO_BYTES:
-        return "info.json is too large to be vmb's"
-    try:
-        data = json.loads(info.read_bytes())
-    except (ValueError, OSError):
-        return "info.json is not JSON"
-    if not (
-        isinstance(data, dict)
-        and isinstance(data.get("encoder"), str)
-        and isinstance(data.get("format_version"), int)
-        and isinstance(data.get("files"), dict)
-    ):
-        return "info.json was not written by vmb"
-    return None
 
 
 def _replaced(path: Path, dir_fd: int) -> bool:

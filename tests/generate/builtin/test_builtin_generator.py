@@ -56,6 +56,14 @@ def test_exact_length_any_rate(duration, sr, make_bridges):
     assert result.audio.shape == (2, round(duration * sr))
 
 
+@pytest.mark.parametrize("duration, sr", [(0.3333, 32000), (2.99999, 44100)])
+def test_length_is_rounded_not_cut(duration, sr, renderer, make_bridges):
+    """Lengths whose sample count rounds up (10665.6 -> 10666, 132299.56 -> 132300): rounding
+    down instead would pass the lengths above, not these."""
+    result = BuiltinGenerator(renderer=renderer, sample_rate=sr).generate(make_bridges(), duration, seed=0)
+    assert result.audio.shape == (2, round(duration * sr)) != (2, int(duration * sr))
+
+
 def test_fallback_is_said(monkeypatch, make_bridges):
     monkeypatch.setenv("PATH", "/nonexistent")
     result = BuiltinGenerator().generate(make_bridges(), 3.0, seed=0)
