@@ -136,3 +136,26 @@ def test_pairs_overwrite_never_deletes_a_folder_that_is_not_a_dataset(tmp_path):
     # the video folder inside --out: refused, the videos stay
     assert_refused(vmb("data", "pairs", videos, "--out", tmp_path, "--overwrite"))
     assert (videos / "a.mp4").is_file()
+
+
+def test_describer_training_never_replaces_a_users_lora_folder(tmp_path):
+    """``vmb train describer --out DIR`` writes ``DIR/lora``: a folder of that name holding the
+    user's files is refused, a LoRA adapter folder vmb wrote is replaced."""
+    from vmb.errors import OutputError
+    from vmb.train.describer import save_describer
+
+    class Adapter:  # writes what peft's save_pretrained writes
+        def save_pretrained(self, folder):
+            Path(folder, "adapter_config.json").write_text("{}")
+            Path(folder, "adapter_model.safetensors").write_bytes(b"weights")
+
+    (tmp_path / "lora").mkdir()
+    (tmp_path / "lora" / "my notes.txt").write_text("keep")
+    with pytest.raises(OutputError, match="my notes.txt"):
+        save_describer(Adapter(), None, "base", tmp_path, merge=False)
+    assert (tmp_path / "lora" / "my notes.txt").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lora"]  # no temporary folder left
+    (tmp_path / "lora" / "my notes.txt").unlink()
+    Adapter().save_pretrained(tmp_path / "lora")
+    save_describer(Adapter(), None, "base", tmp_path, merge=False)  # vmb's own adapter: replaced
+    assert sorted(p.name for p in (tmp_path / "lora").iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]

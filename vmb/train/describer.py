@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from vmb.errors import ConfigError, UsageError
+from vmb.errors import ConfigError, OutputError, UsageError
+from vmb.fileio import replace_folder
 from vmb.manifest import read_rows
 
 logger = logging.getLogger(__name__)
@@ -337,6 +338,19 @@ def _processor_files(base: str) -> Path | None:
         return None
 
 
+LORA_FILES = {"adapter_config.json", "adapter_model.safetensors", "README.md"}
+
+
+def _check_lora_folder(target: Path) -> None:
+    """``out/lora`` is replaced only when it is a LoRA adapter vmb (peft) wrote: a user's folder
+    of that name is never deleted."""
+    names = {p.name for p in target.iterdir()} if target.is_dir() and not target.is_symlink() else None
+    if names is None or "adapter_config.json" not in names or names - LORA_FILES:
+        others = sorted((names or set()) - LORA_FILES)
+        what = f"it holds {others[0]!r}" if others else "it is not a LoRA adapter folder"
+        raise OutputError(target, f"{what}; vmb will not replace it: choose another --out")
+
+
 def save_describer(model, describer, base: str, out: Path, merge: bool) -> list[str]:
     """Write ``out/lora/`` and (``merge``) the merged model with the processor files into ``out``.
     Returns notes. Every folder is written under a temporary name and moved into place."""
@@ -345,9 +359,9 @@ def save_describer(model, describer, base: str, out: Path, merge: bool) -> list[
     try:
         model.save_pretrained(str(work))
         target = out / LORA_FOLDER
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(work, target)
+        if target.exists() or target.is_symlink():
+            _check_lora_folder(target)
+        replace_folder(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
