@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,15 @@ class TrackIndexer:
         return str(target)
 
     def __call__(self, track: SourceTrack) -> TrackResult:
+        return self.embed(track, self.decode(track))
+
+    def decode(self, track: SourceTrack) -> DecodedTrack:
+        """Read the track's audio (mono), cut it into clips and measure every clip (numpy
+        only: the part of the work that needs no encoder).
+
+        Raises:
+            MediaError: unreadable audio, or too short for one clip.
+        """
         from vmb.media import read_audio
 
         path = self.audio_path(track)
@@ -177,6 +187,14 @@ class TrackIndexer:
             raise MediaError(path, f"{duration:.2f} s of audio is too short to index")
         pieces = [audio[:, round(s * sr) : round((s + d) * sr)] for s, d in spans]
         measured = [measure_clip(p, sr) for p in pieces]
+        return DecodedTrack(path, int(sr), spans, pieces, measured)
+
+    def embed(self, track: SourceTrack, decoded: DecodedTrack) -> TrackResult:
+        """The clips of a decoded track with their vectors (CLAP audio) and feature vectors
+        (builtin); caption vectors are left to the caller (:func:`finish_build`)."""
+        path, sr, spans, pieces, measured = (
+            decoded.path, decoded.sample_rate, decoded.spans, decoded.pieces, decoded.measured
+        )
         vectors = features = None
         tags: list[dict] = [{} for _ in pieces]
         if self.encoder.clip_input == "audio":
@@ -211,6 +229,47 @@ class TrackIndexer:
             )
         return TrackResult(
             clips, None if vectors is None else np.asarray(vectors, np.float32), features
+        )
+
+
+@dataclass
+class DecodedTrack:
+    """A track read and cut: the audio file, its rate, the clip spans ``[(start, dur)]``, the
+    clip audio (each ``[1, T]`` float32) and each clip's measurements."""
+
+    path: str
+    sample_rate: int
+    spans: list[tuple[float, float]]
+    pieces: list[np.ndarray]
+    measured: list[Any]
+
+
+@dataclass
+class BuildPlan:
+    """A checked build: where it goes, what it reads, with which encoder and settings.
+
+    Made by :func:`plan_build`; the single-process loop (:func:`build_index`) and the Ray
+    engine (:mod:`vmb.engines`) both index its ``source`` tracks and hand the results to
+    :func:`finish_build`, so both write the same index folder."""
+
+    out: Path
+    source: Source
+    encoder: IndexEncoder
+    vocab: Vocab
+    settings: dict[str, Any]
+    segment_s: float
+    hop_s: float
+    memory_budget_gb: float | None
+    index_type: str
+    started: float
+
+    @property
+    def tag_with_clap(self) -> bool:
+        return self.encoder.kind == "clap"
+
+    def indexer(self, audio_folder: Path) -> TrackIndexer:
+        return TrackIndexer(
+            self.encoder, self.vocab, self.segment_s, self.hop_s, audio_folder, self.tag_with_clap
         )
 
 
@@ -252,6 +311,31 @@ def build_index(
         UsageError: bad segment / hop, or ``resume`` with other settings.
         ModelUnavailable: CLAP weights missing.
     """
+    plan = plan_build(
+        source, out, encoder, model, segment_s, hop_s, batch_size, memory_budget_gb, index_type,
+        device,
+    )  # fmt: skip
+    partial = Partial(plan.out, plan.settings, resume)
+    indexer = plan.indexer(partial.audio_folder)
+    results, skipped, resumed = _index_tracks(plan.source, indexer, partial, progress, console)
+    return finish_build(plan, partial, results, skipped, resumed, progress=progress, console=console)
+
+
+def plan_build(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    encoder: str | IndexEncoder = "builtin",
+    model: str | None = None,
+    segment_s: float = 10.0,
+    hop_s: float = 10.0,
+    batch_size: int = 8,
+    memory_budget_gb: float | None = None,
+    index_type: str = "auto",
+    device: str = "auto",
+) -> BuildPlan:
+    """Check the arguments of :func:`build_index`, the output folder (``check_replaceable``:
+    never a folder vmb did not write, never one holding a source file) and read the source.
+    """
     started = time.perf_counter()
     check_segmenting(segment_s, hop_s)
     if index_type not in ("auto", *INDEX_KINDS):
@@ -284,11 +368,33 @@ def build_index(
         "segment_s": float(segment_s),
         "hop_s": float(hop_s),
     }
-    partial = Partial(out, settings, resume)
-    tag_with_clap = encoder.kind == "clap"
-    indexer = TrackIndexer(encoder, vocab, segment_s, hop_s, partial.audio_folder, tag_with_clap)
+    return BuildPlan(
+        out, src, encoder, vocab, settings, float(segment_s), float(hop_s), memory_budget_gb,
+        index_type, started,
+    )  # fmt: skip
 
-    results, skipped, resumed = _index_tracks(src, indexer, partial, progress, console)
+
+def finish_build(
+    plan: BuildPlan,
+    partial: Partial,
+    results: list[TrackResult],
+    skipped: list[dict[str, str]],
+    resumed: int,
+    main_index=None,
+    progress: bool = True,
+    console=None,
+    extra_notes: Sequence[str] = (),
+) -> IndexInfo:
+    """Turn the per-track results (in source order) into the index folder ``plan.out``.
+
+    Caption vectors (builtin) are embedded here unless every result already holds its
+    vectors. ``main_index(vectors, spec)`` builds the FAISS index of the main vectors
+    (default :func:`build_faiss_index`; the Ray engine passes one that trains once and merges
+    shards). ``extra_notes`` are added to the index's notes. The partial folder is removed once the
+    index is written.
+    """
+    src, encoder, out = plan.source, plan.encoder, plan.out
+    skipped = list(skipped)  # the source's own skips included
     clips = [c for r in results for c in r.clips]
     if not clips:
         partial.remove()
@@ -298,17 +404,17 @@ def build_index(
             src.description, f"no audio could be indexed: {reasons or 'no audio files found'}{more}"
         )
 
-    if encoder.clip_input == "caption":
-        vectors = _embed_captions(encoder, [c.caption for c in clips], progress, console)
-    else:
+    if all(r.vectors is not None for r in results):
         vectors = np.concatenate([r.vectors for r in results]).astype(np.float32)
+    else:
+        vectors = _embed_captions(encoder, [c.caption for c in clips], progress, console)
     spec = choose_index_type(
         len(vectors),
         vectors.shape[1],
-        memory_budget_gb * 1e9 if memory_budget_gb else None,
-        index_type,
+        plan.memory_budget_gb * 1e9 if plan.memory_budget_gb else None,
+        plan.index_type,
     )
-    index = build_faiss_index(vectors, spec)
+    index = (main_index or build_faiss_index)(vectors, spec)
     params = {**spec.params, **tune_search(index, vectors, spec)}
     audio_info = audio_index = None
     if encoder.separate_audio_index:
@@ -333,7 +439,7 @@ def build_index(
 
     has_source_tags = any(t.has_tags for t in src.tracks)
     tag_source = "manifest" if has_source_tags else "none"
-    if tag_with_clap:
+    if plan.tag_with_clap:
         tag_source = "manifest+clap-zero-shot" if has_source_tags else "clap-zero-shot"
     notes = [f"index type: {spec.reason}"]
     if tag_source == "none":
@@ -344,6 +450,7 @@ def build_index(
         notes.append(
             f"index tuning reached recall@10 {params['recall_at_10']} only (target {TARGET_RECALL})"
         )
+    notes.extend(extra_notes)
     if resumed:
         notes.append(f"resumed: {resumed} file(s) reused from an interrupted build")
     info = IndexInfo(
@@ -356,8 +463,8 @@ def build_index(
         index_params=params,
         tracks=len({c.track_id for c in clips}),
         audio=audio_info,
-        segment_s=float(segment_s),
-        hop_s=float(hop_s),
+        segment_s=plan.segment_s,
+        hop_s=plan.hop_s,
         source=src.description,
         skipped=skipped,
         tag_sources={"genre": tag_source, "mood": tag_source, "instruments": tag_source},
@@ -373,7 +480,7 @@ def build_index(
             "audio/" + p[len(prefix) :] if p.startswith(prefix) else p
             for p in index_obj.table["path"]
         ]
-    info.build_time_s = round(time.perf_counter() - started, 3)
+    info.build_time_s = round(time.perf_counter() - plan.started, 3)
     index_obj.save(out, extra_dirs=extra)
     partial.remove()
     for s in skipped:  # reported to the user through info.skipped
@@ -409,7 +516,8 @@ def _embed_captions(
 def _index_tracks(
     src: Source, indexer: TrackIndexer, partial: Partial, progress: bool, console
 ) -> tuple[list[TrackResult], list[dict[str, str]], int]:
-    """Index every track (or reuse its record); returns results, skips and the reused count."""
+    """Index every track (or reuse its record); returns results, skips (the source's own first)
+    and the reused count."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,

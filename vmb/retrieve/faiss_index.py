@@ -37,43 +37,93 @@ TUNE_QUERIES = 200
 
 def build_faiss_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0):
     """A FAISS index of ``spec.kind`` holding ``vectors`` ``[N, D]`` (L2-normalised float32),
-    inner-product metric, ids 0..N-1."""
+    inner-product metric, ids 0..N-1: :func:`trained_faiss_index` on
+    :func:`training_sample`, then :func:`add_vectors`."""
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = trained_faiss_index(spec, x.shape[1], training_sample(x, spec, seed), seed)
+    add_vectors(index, x)
+    return index
+
+
+def training_size(n: int, spec: IndexSpec) -> int:
+    """How many of ``n`` vectors train an index of ``spec`` (0: no training).
+
+    k-means on 40 points per list (FAISS asks for >= 39) for 10 iterations keeps a 1M x 512
+    build to minutes on one core; the recall is then set by the nprobe tuning. PQ wants 256
+    training points per code."""
+    if spec.kind not in ("ivf_flat", "ivf_pq"):
+        return 0
+    nlist = int(spec.params["nlist"])
+    return min(n, max(40 * nlist, 256 * 40 if spec.kind == "ivf_pq" else 0))
+
+
+def training_rows(n: int, spec: IndexSpec, seed: int = 0) -> np.ndarray:
+    """The rows ``[M]`` (ascending int64) of ``n`` vectors that train an index of ``spec``: all
+    of them, or a seeded random choice. A sharded build reads these rows from its shards and
+    so trains exactly the index a single-process build trains."""
+    count = training_size(n, spec)
+    if count >= n:
+        return np.arange(n, dtype=np.int64)
+    return np.random.default_rng(seed).choice(n, count, replace=False).astype(np.int64)
+
+
+def training_sample(vectors: np.ndarray, spec: IndexSpec, seed: int = 0) -> np.ndarray:
+    """The training vectors of :func:`training_rows` (in the order drawn)."""
+    if training_size(len(vectors), spec) == 0:
+        return vectors[:0]
+    rows = training_rows(len(vectors), spec, seed)
+    return vectors if len(rows) == len(vectors) else vectors[rows]
+
+
+def trained_faiss_index(spec: IndexSpec, dim: int, sample: np.ndarray, seed: int = 0):
+    """An empty FAISS index of ``spec.kind`` (inner product), trained on ``sample`` ``[M, D]``
+    when the kind needs training (IVF). Copies of it (``faiss.clone_index``) can be filled
+    separately and merged (:func:`merge_into`)."""
     import faiss
 
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    n, d = x.shape
+    d = int(dim)
     ip = faiss.METRIC_INNER_PRODUCT
     if spec.kind == "flat":
-        index = faiss.IndexFlatIP(d)
-    elif spec.kind == "hnsw":
+        return faiss.IndexFlatIP(d)
+    if spec.kind == "hnsw":
         index = faiss.IndexHNSWFlat(d, int(spec.params["M"]), ip)
         index.hnsw.efConstruction = int(spec.params.get("efConstruction", 40))
-    elif spec.kind in ("ivf_flat", "ivf_pq"):
-        nlist = int(spec.params["nlist"])
-        quantizer = faiss.IndexFlatIP(d)
-        if spec.kind == "ivf_flat":
-            index = faiss.IndexIVFFlat(quantizer, d, nlist, ip)
-        else:
-            index = faiss.IndexIVFPQ(
-                quantizer, d, nlist, int(spec.params["m"]), int(spec.params["nbits"]), ip
-            )
-        index.own_fields = True
-        quantizer.this.disown()
-        # k-means on 40 points per list (FAISS asks for >= 39) for 10 iterations keeps a
-        # 1M x 512 build to minutes on one core; the recall is then set by the nprobe tuning.
-        # PQ wants 256 training points per code.
-        n_train = min(n, max(40 * nlist, 256 * 40 if spec.kind == "ivf_pq" else 0))
-        sample = (
-            x[np.random.default_rng(seed).choice(n, n_train, replace=False)] if n_train < n else x
-        )
-        index.cp.seed = seed
-        index.cp.niter = 10
-        index.train(sample)
-    else:
+        return index
+    if spec.kind not in ("ivf_flat", "ivf_pq"):
         raise ValueError(f"unknown index kind {spec.kind!r}")
-    for start in range(0, n, 100_000):
-        index.add(x[start : start + 100_000])
+    nlist = int(spec.params["nlist"])
+    quantizer = faiss.IndexFlatIP(d)
+    if spec.kind == "ivf_flat":
+        index = faiss.IndexIVFFlat(quantizer, d, nlist, ip)
+    else:
+        index = faiss.IndexIVFPQ(
+            quantizer, d, nlist, int(spec.params["m"]), int(spec.params["nbits"]), ip
+        )
+    index.own_fields = True
+    quantizer.this.disown()
+    index.cp.seed = seed
+    index.cp.niter = 10
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index
+
+
+def add_vectors(index, vectors: np.ndarray, chunk: int = 100_000) -> None:
+    """Add ``vectors`` ``[N, D]`` to ``index`` in chunks (ids continue from ``index.ntotal``)."""
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    for start in range(0, len(x), chunk):
+        index.add(x[start : start + chunk])
+
+
+def merge_into(index, part) -> None:
+    """Append the vectors of ``part`` (a filled copy of the same trained, empty index) to
+    ``index``: FAISS' ``merge_from`` for flat and IVF indexes (the inverted lists are
+    concatenated, ids shifted by ``index.ntotal``), so the result equals one index filled in
+    order. HNSW graphs cannot be merged; they are filled in one place (:func:`add_vectors`)."""
+    import faiss
+
+    if isinstance(index, faiss.IndexHNSW):
+        raise TypeError("HNSW indexes cannot be merged; add the vectors to one index")
+    index.merge_from(part, index.ntotal)
 
 
 def tuning_queries(vectors: np.ndarray, count: int = TUNE_QUERIES, seed: int = 0) -> np.ndarray:
