@@ -122,7 +122,7 @@ class Partial:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-PARTIAL_ENTRIES = {"settings.json", "done", "audio"}
+PARTIAL_ENTRIES = {"settings.json", "done", "audio", "shards"}  # shards: vmb.engines
 
 
 def _check_partial_folder(folder: Path) -> None:
@@ -157,37 +157,13 @@ class TrackIndexer:
         self.tagger = ZeroShotTagger(encoder.main, vocab) if tag_with_clap else None
 
     def audio_path(self, track: SourceTrack) -> str:
-        """The file to read: the track's, or its bytes written into the partial audio folder."""
-        if track.path is not None:
-            return track.path
-        self.audio_folder.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha1(track.key.encode()).hexdigest()[:16] + track.suffix
-        target = self.audio_folder / name
-        if not target.is_file():
-            atomic_write_bytes(target, track.data or b"", fsync=True)
-        return str(target)
+        return track_audio_path(track, self.audio_folder)
 
     def __call__(self, track: SourceTrack) -> TrackResult:
         return self.embed(track, self.decode(track))
 
     def decode(self, track: SourceTrack) -> DecodedTrack:
-        """Read the track's audio (mono), cut it into clips and measure every clip (numpy
-        only: the part of the work that needs no encoder).
-
-        Raises:
-            MediaError: unreadable audio, or too short for one clip.
-        """
-        from vmb.media import read_audio
-
-        path = self.audio_path(track)
-        audio, sr = read_audio(path, mono=True)
-        duration = audio.shape[-1] / sr
-        spans = segment_track(duration, self.segment_s, self.hop_s)
-        if not spans:
-            raise MediaError(path, f"{duration:.2f} s of audio is too short to index")
-        pieces = [audio[:, round(s * sr) : round((s + d) * sr)] for s, d in spans]
-        measured = [measure_clip(p, sr) for p in pieces]
-        return DecodedTrack(path, int(sr), spans, pieces, measured)
+        return decode_track(track, self.segment_s, self.hop_s, self.audio_folder)
 
     def embed(self, track: SourceTrack, decoded: DecodedTrack) -> TrackResult:
         """The clips of a decoded track with their vectors (CLAP audio) and feature vectors
@@ -242,6 +218,41 @@ class DecodedTrack:
     spans: list[tuple[float, float]]
     pieces: list[np.ndarray]
     measured: list[Any]
+
+
+def track_audio_path(track: SourceTrack, audio_folder: Path) -> str:
+    """The file to read: the track's, or its bytes written into ``audio_folder`` (the partial
+    build's ``audio/``, moved into the index folder at the end)."""
+    if track.path is not None:
+        return track.path
+    audio_folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha1(track.key.encode()).hexdigest()[:16] + track.suffix
+    target = audio_folder / name
+    if not target.is_file():
+        atomic_write_bytes(target, track.data or b"", fsync=True)
+    return str(target)
+
+
+def decode_track(
+    track: SourceTrack, segment_s: float, hop_s: float, audio_folder: Path
+) -> DecodedTrack:
+    """Read the track's audio (mono), cut it into clips and measure every clip: the part of
+    indexing that needs no encoder (numpy only).
+
+    Raises:
+        MediaError: unreadable audio, or too short for one clip.
+    """
+    from vmb.media import read_audio
+
+    path = track_audio_path(track, audio_folder)
+    audio, sr = read_audio(path, mono=True)
+    duration = audio.shape[-1] / sr
+    spans = segment_track(duration, segment_s, hop_s)
+    if not spans:
+        raise MediaError(path, f"{duration:.2f} s of audio is too short to index")
+    pieces = [audio[:, round(s * sr) : round((s + d) * sr)] for s, d in spans]
+    measured = [measure_clip(p, sr) for p in pieces]
+    return DecodedTrack(path, int(sr), spans, pieces, measured)
 
 
 @dataclass

@@ -123,7 +123,9 @@ def merge_into(index, part) -> None:
 
     if isinstance(index, faiss.IndexHNSW):
         raise TypeError("HNSW indexes cannot be merged; add the vectors to one index")
-    index.merge_from(part, index.ntotal)
+    # flat codes take their ids from their position; IVF lists store ids, shifted here
+    shift = index.ntotal if isinstance(index, faiss.IndexIVF) else 0
+    index.merge_from(part, shift)
 
 
 def tuning_queries(vectors: np.ndarray, count: int = TUNE_QUERIES, seed: int = 0) -> np.ndarray:
