@@ -25,6 +25,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from vmb.errors import UsageError
 
@@ -71,7 +72,11 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
     if ray.is_initialized():
         yield ray
         return
-    kwargs: dict[str, object] = {"include_dashboard": False, "log_to_driver": False}
+    kwargs: dict[str, object] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "runtime_env": worker_env(),
+    }
     if address is None:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
     else:
@@ -86,6 +91,16 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
         yield ray
     finally:
         ray.shutdown()
+
+
+def worker_env() -> dict[str, object]:
+    """The ``runtime_env`` of vmb's Ray jobs: workers import the same ``vmb`` as this process
+    (its folder first on ``PYTHONPATH``; on a cluster, vmb must be installed on every node)."""
+    import vmb
+
+    root = str(Path(vmb.__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    return {"env_vars": {"PYTHONPATH": path, "RAY_USAGE_STATS_ENABLED": "0"}}
 
 
 def quiet_ray_data() -> None:
@@ -146,4 +161,5 @@ __all__ = [
     "import_ray",
     "quiet_ray_data",
     "ray_runtime",
+    "worker_env",
 ]
