@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vmb.engines.batch_items import BatchItem, ItemStatus, read_batch, run_item
-from vmb.errors import UsageError
+from vmb.errors import OutputError, UsageError
 from vmb.fileio import atomic_write_json, atomic_write_text
 
 SUMMARY_FILE = "summary.json"
@@ -80,18 +80,18 @@ def check_batch_folder(out: Path, resume: bool) -> None:
     if not out.exists():
         return
     if not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
+        raise OutputError(out, "exists and is not a folder; choose another --out")
     entries = {e.name for e in out.iterdir()}
     if not entries:
         return
     if not (out / SUMMARY_FILE).is_file() or not entries <= BATCH_ENTRIES:
         other = sorted(entries - BATCH_ENTRIES) or [SUMMARY_FILE + " missing"]
-        raise UsageError(
-            f"--out {out}: not an empty folder nor a vmb batch ({other[0]}); choose another --out"
+        raise OutputError(
+            out, f"not an empty folder nor a vmb batch ({other[0]!r}); choose another --out"
         )
     if not resume:
-        raise UsageError(
-            f"--out {out}: holds a batch already; pass --resume to finish it, or choose another --out"
+        raise OutputError(
+            out, "holds a batch already; pass --resume to finish it, or choose another --out"
         )
 
 
@@ -137,7 +137,8 @@ def run_batch(
         the :class:`BatchResult` also written to ``out/summary.json``.
 
     Raises:
-        UsageError: a bad manifest, engine or output folder (nothing is run then).
+        UsageError: a bad manifest or engine; OutputError: ``out`` is not this batch's folder
+        (nothing is run then).
     """
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine}: use local or ray")
