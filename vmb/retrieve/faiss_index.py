@@ -251,9 +251,11 @@ def search(
     k: int,
     params: dict[str, Any] | None = None,
     ids: np.ndarray | None = None,
+    probe_margin: float | None = None,
 ):
     """Top-``k`` ``([Q, k] scores, [Q, k] ids)`` of ``queries`` ``[Q, D]``; ids ``-1`` pad
-    missing results. With ``ids``, only those vectors are ranked (see the module table)."""
+    missing results. With ``ids``, only those vectors are ranked (see the module table);
+    ``probe_margin`` overrides :data:`PARTITION_PROBE_MARGIN` (benchmarks)."""
     import faiss
 
     params = params or {}
@@ -281,13 +283,14 @@ def search(
     if kind in ("ivf_flat", "ivf_pq"):
         ivf = faiss.extract_index_ivf(index)
         nprobe = int(params.get("nprobe", ivf.nprobe))
+        margin = PARTITION_PROBE_MARGIN if probe_margin is None else float(probe_margin)
         nprobe = (
             ivf.nlist
             if exact
             else int(
                 min(
                     ivf.nlist,
-                    np.ceil(PARTITION_PROBE_MARGIN * nprobe / max(selector.fraction, 1e-9)),
+                    np.ceil(margin * nprobe / max(selector.fraction, 1e-9)),
                 )
             )
         )
