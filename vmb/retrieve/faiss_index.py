@@ -156,6 +156,15 @@ def score_recall(
     return float(np.mean(np.minimum(hits, truth_scores.shape[1]) / truth_scores.shape[1]))
 
 
+def true_scores(vectors: np.ndarray, queries: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """The exact inner products ``[Q, k]`` of each query with the vectors an index returned
+    (``-inf`` for ``-1`` padding). A PQ index reports approximate scores, which would make
+    :func:`score_recall` count wrong results as ties."""
+    safe = np.where(found >= 0, found, 0)
+    scores = np.einsum("qd,qkd->qk", queries, vectors[safe])
+    return np.where(found >= 0, scores, -np.inf).astype(np.float32)
+
+
 def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Ground truth: exact inner-product top-k ``([Q, k] scores, [Q, k] ids)``."""
     import faiss
@@ -186,7 +195,8 @@ def tune_search(
     ``index`` and returns ``{"efSearch"|"nprobe": value, "recall_at_10": measured}``.
 
     The queries are ``queries`` if given, else :func:`tuning_queries`. Recall counts ties as
-    hits (:func:`score_recall`). Flat indexes are exact."""
+    hits (:func:`score_recall`) on the exact scores of the returned vectors
+    (:func:`true_scores`). Flat indexes are exact."""
     if spec.kind == "flat":
         return {"recall_at_10": 1.0}
     queries = (
@@ -203,8 +213,8 @@ def tune_search(
     best: dict[str, Any] = {}
     for value in values:
         set_search_param(index, spec.kind, value)
-        found_scores, found = index.search(queries, k)
-        recall = score_recall(found_scores, found, truth_scores)
+        _, found = index.search(queries, k)
+        recall = score_recall(true_scores(vectors, queries, found), found, truth_scores)
         best = {name: int(value), "recall_at_10": round(recall, 4)}
         if recall >= target:
             break
