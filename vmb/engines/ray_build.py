@@ -170,7 +170,7 @@ def _run_pipeline(ray, plan, partial, store, bounds, pending, workers, progress,
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    shape = actor_shape(workers)
+    shape = actor_shape(workers, use_gpus=plan.encoder.kind == "clap")  # MiniLM stays on CPUs
     encoder = plan.encoder
     device = shape.device if plan.encoder.kind == "clap" else "cpu"
     settings = {
