@@ -1,6 +1,6 @@
 """Stages import only downward (docs/ARCHITECTURE.md): media/analysis below describe/retrieve,
 those below generate, then train, then the assembly (pipeline, components, library, outputs),
-then the CLI. Every import in vmb/, function-local ones included, is read from the source."""
+then the engines that run them (vmb.engines), then the CLI. Every import in vmb/, function-local ones included, is read from the source."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ LAYERS = {
     "generate": 3,
     "train": 4,
     "library": 5, "components": 5, "outputs": 5, "pipeline": 6,
-    "cli": 7,
+    "engines": 7,  # runs pipelines and index builds in one process or on Ray
+    "cli": 8,
 }  # fmt: skip
 # Allowed within one layer besides the base modules (layer 0), which use each other.
 SIDEWAYS = {("analysis", "media"), ("media", "analysis"), ("components", "library")}
