@@ -13,6 +13,10 @@ hnsw         exact scan of the graph's flat          graph search with the selec
 ivf_flat/pq  all lists (nprobe = nlist) with the     nprobe raised by 6 / fraction (≤ nlist)
              selector: exact over the partition
 ===========  ====================================  ========================================
+
+An IVF partition of at most 25 % of the index is searched on a copy of the inverted lists that
+holds only its vectors (:func:`ivf_subset`, built once per partition): the same lists and the
+same candidates as with the selector, without visiting the other vectors.
 """
 
 from __future__ import annotations
@@ -261,9 +265,23 @@ class Selector:
         self.n = n
         self.size = len(ids)
         self.fraction = self.size / max(1, n)
+        self._subsets: dict[int, Any] = {}
 
     def __len__(self) -> int:
         return self.size
+
+    def ivf_subset(self, index):
+        """:func:`ivf_subset` of ``index`` for these ids (built once per index and kept), or
+        ``None`` for a partition above :data:`SUBSET_MAX_FRACTION` of the index (its copy
+        would cost memory for little gain) or an index that is not a plain IVF."""
+        if self.fraction > SUBSET_MAX_FRACTION:
+            return None
+        key = id(index)
+        if key not in self._subsets:
+            member = np.zeros(self.n, dtype=bool)
+            member[self.ids] = True
+            self._subsets[key] = (index, ivf_subset(index, member))  # keeps index alive
+        return self._subsets[key][1]
 
 
 def search(
@@ -317,8 +335,57 @@ def search(
                 )
             )
         )
+        subset = selector.ivf_subset(index)
+        if subset is not None:  # the same lists, holding only the partition's vectors
+            return subset.search(q, k, params=faiss.SearchParametersIVF(nprobe=nprobe))
         return index.search(q, k, params=faiss.SearchParametersIVF(sel=selector.sel, nprobe=nprobe))
     raise ValueError(f"unknown index kind {kind!r}")
+
+
+SUBSET_MAX_FRACTION = 0.25
+
+
+def ivf_subset(index, member: np.ndarray):
+    """A copy of the IVF ``index`` whose inverted lists hold only the vectors with
+    ``member[id]`` true (same quantizer, same codes, same ids), or ``None`` when ``index`` is
+    not a plain IVF index.
+
+    Searching it with nprobe ``p`` ranks exactly what searching ``index`` with nprobe ``p``
+    and the partition's selector ranks, without visiting the other vectors of each list: on a
+    10 % partition about 10x less work. Built by copying list entries (no re-encoding)."""
+    import faiss
+
+    if not isinstance(index, faiss.IndexIVF):
+        return None
+    ivf = index
+    lists = ivf.invlists
+    # clone the trained index around an empty set of lists: detach the lists for the clone
+    empty = faiss.ArrayInvertedLists(ivf.nlist, ivf.code_size)
+    ivf.own_invlists = False
+    ivf.replace_invlists(empty, False)
+    try:
+        subset = faiss.clone_index(index)
+    finally:
+        ivf.replace_invlists(lists, True)
+    code_size = ivf.code_size
+    total = 0
+    for list_no in range(ivf.nlist):
+        size = lists.list_size(list_no)
+        if not size:
+            continue
+        ids = faiss.rev_swig_ptr(lists.get_ids(list_no), size)
+        keep = np.flatnonzero(member[ids])
+        if not len(keep):
+            continue
+        codes = faiss.rev_swig_ptr(lists.get_codes(list_no), size * code_size)
+        kept_ids = np.ascontiguousarray(ids[keep], dtype=np.int64)
+        kept_codes = np.ascontiguousarray(codes.reshape(size, code_size)[keep])
+        subset.invlists.add_entries(
+            list_no, len(keep), faiss.swig_ptr(kept_ids), faiss.swig_ptr(kept_codes)
+        )
+        total += len(keep)
+    subset.ntotal = total
+    return subset
 
 
 def gpu_status() -> tuple[bool, int]:
