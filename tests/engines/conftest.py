@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -33,12 +34,22 @@ def ray_runtime():
 
     from vmb.engines.runtime import quiet_ray_data, worker_env
 
+    sigint = signal.getsignal(signal.SIGINT)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=worker_env())
     quiet_ray_data()
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+        signal.signal(signal.SIGINT, sigint)  # later tests (Ctrl-C handling) see it as it was
+
+
+@pytest.fixture(autouse=True)
+def _sigint_untouched():
+    """No engine test leaves SIGINT handled otherwise than it found it."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +48,13 @@ def decode_row(
     row: dict[str, Any], segment_s: float, hop_s: float, audio_folder: str, description: str
 ) -> dict[str, Any]:
     """Ray Data task: a track row → its decoded clips (or the reason it is skipped)."""
-    track = pickle.loads(row["track"])
+    track = row["track"]
     try:
-        decoded = decode_track(track, segment_s, hop_s, Path(audio_folder))
-        payload, skip = pickle.dumps(decoded), ""
+        decoded, skip = decode_track(track, segment_s, hop_s, Path(audio_folder)), ""
     except MediaError as exc:
-        payload, skip = b"", json.dumps(_skip_record(exc, track, description))
+        decoded, skip = None, json.dumps(_skip_record(exc, track, description))
     return {"shard": row["shard"], "order": row["order"], "track": row["track"],
-            "decoded": payload, "skip": skip}  # fmt: skip
+            "decoded": decoded, "skip": skip}  # fmt: skip
 
 
 class EmbedStage:
@@ -81,15 +79,14 @@ class EmbedStage:
         )  # fmt: skip
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
-        out = {"shard": row["shard"], "order": row["order"], "result": b"", "skip": row["skip"]}
+        out = {"shard": row["shard"], "order": row["order"], "result": None, "skip": row["skip"]}
         if row["skip"]:
             return out
-        track = pickle.loads(row["track"])
-        result = self.indexer.embed(track, pickle.loads(row["decoded"]))
+        result = self.indexer.embed(row["track"], row["decoded"])
         if result.vectors is None:  # builtin: the caption vectors, here rather than at the end
             captions = [c.caption for c in result.clips]
             result.vectors = self.encoder.main.embed_text(captions).astype("float32")
-        out["result"] = pickle.dumps(result)
+        out["result"] = result
         return out
 
 
@@ -182,7 +179,7 @@ def _run_pipeline(ray, plan, partial, store, bounds, pending, workers, progress,
     model = getattr(encoder.main, "model_id", None) if encoder.kind == "clap" else None
     tracks = plan.source.tracks
     items = [
-        {"shard": s, "order": i, "track": pickle.dumps(tracks[i])}
+        {"shard": s, "order": i, "track": tracks[i]}
         for s in pending
         for i in range(bounds[s], bounds[s + 1])
     ]
@@ -232,7 +229,7 @@ def _save_shard(store: ShardStore, shard: int, tracks, bounds, rows: dict[int, d
         if row["skip"]:
             skipped.append(json.loads(row["skip"]))
         else:
-            results.append(pickle.loads(row["result"]))
+            results.append(row["result"])
     keys = [tracks[i].key for i in range(bounds[shard], bounds[shard + 1])]
     store.save(shard, keys, ShardRecord(results, skipped))
 

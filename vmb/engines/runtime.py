@@ -69,9 +69,31 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
     address = check_address(address)
     ray = import_ray()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if ray.is_initialized():
-        yield ray
-        return
+    with _keep_sigint():
+        if ray.is_initialized():
+            yield ray
+            return
+        yield from _connected(ray, address, num_cpus)
+
+
+@contextmanager
+def _keep_sigint() -> Iterator[None]:
+    """Ctrl-C keeps working after a Ray job: the SIGINT handler of this process is put back as
+    it was (a Ray job in the process was seen to leave SIGINT ignored)."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    try:
+        yield
+    finally:
+        if main and previous is not None and signal.getsignal(signal.SIGINT) is not previous:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _connected(ray, address: str | None, num_cpus: int | None):
+    """Start (``address=None``) or join a Ray runtime for the block, and shut it down after."""
     kwargs: dict[str, object] = {
         "include_dashboard": False,
         "log_to_driver": False,
