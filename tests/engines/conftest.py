@@ -1,5 +1,5 @@
-"""Shared fixtures of the engine tests: ONE local Ray runtime for the whole session (starting
-one costs seconds), shut down at the end; a small library and its single-process index."""
+"""Shared fixtures of the engine tests: ONE local Ray runtime for all of them (starting one
+costs seconds), shut down after them; a small library and its single-process index."""
 
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ def _faiss_single_thread():
     faiss.omp_set_num_threads(before)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_runtime():
     """A local Ray runtime of 2 CPUs (the size of the CI machine), no dashboard, no usage
-    stats; yields the GCS address other processes (the kill tests) connect to."""
+    stats, shared by every engine test and shut down once they are done (package scope: the
+    rest of the suite runs without Ray in the process); yields the GCS address other
+    processes (the kill tests) connect to."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
 
