@@ -1,6 +1,6 @@
 """Stages import only downward (docs/ARCHITECTURE.md): media/analysis below describe/retrieve,
 those below generate, then train, then the assembly (pipeline, components, library, outputs),
-then the CLI. Every import in vmb/, function-local ones included, is read from the source."""
+then the engines that run them (vmb.engines), then the CLI. Every import in vmb/, function-local ones included, is read from the source."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ LAYERS = {
     "train": 4,
     "library": 5, "components": 5, "outputs": 5, "models": 5, "pipeline": 6, "doctor": 6,
     "eval": 7,  # `vmb eval run` generates through the pipeline
+    "engines": 7,  # runs pipelines and index builds in one process or on Ray
     "cli": 8, "ui": 8,
 }  # fmt: skip
 # Allowed within one layer besides the base modules (layer 0), which use each other.

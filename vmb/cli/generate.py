@@ -55,9 +55,30 @@ def generate(
     loop: Annotated[bool, typer.Option("--loop", help="Make a piece that repeats seamlessly (built-in generator).")] = False,
     loudness: Annotated[float | None, typer.Option("--loudness", help="Integrated loudness in LUFS (default -14).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    # --- batch scoring (vmb.engines.run_batch) ---
+    batch: Annotated[str | None, typer.Option("--batch", help="A CSV/JSONL manifest of items (video, images, text, references, wants, duration, seed per row); needs --out.")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="Batch: local (this process) or ray.")] = "local",
+    resume: Annotated[bool, typer.Option("--resume", help="Batch: skip finished items of --out, retry failed ones.")] = False,
+    address: Annotated[str | None, typer.Option("--address", help="Batch on Ray: auto, ray://HOST:PORT or HOST:PORT (default: a local runtime).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Batch on Ray: Pipeline actors (default: sized to the cluster).")] = None,
 ) -> None:
-    """Make music for a video, images, text and/or pinned references."""
+    """Make music for a video, images, text and/or pinned references (or, with --batch, for
+    every item of a manifest)."""
     from vmb.errors import UsageError
+
+    if batch is not None:
+        if has_input(video, list(image or ()), text, list(reference or ())) or want or midi or keep_audio:
+            raise UsageError("--batch: the items come from the manifest; drop --video/--image/--text/--reference/--want/--midi/--keep-audio")
+        if duration is not None or seed is not None:
+            raise UsageError("--batch: duration and seed are columns of the manifest")
+        if out is None:
+            raise UsageError("--batch: give --out DIR for the items, summary.json and status.csv")
+        settings = config_settings(overrides, generator__adapter=adapter)
+        run_generate_batch(batch, out, engine, resume, address, workers, config_file, profile, settings,
+                           index, text_weight, music_weight, as_json)  # fmt: skip
+        return
+    if engine != "local" or resume or address is not None or workers is not None:
+        raise UsageError("--engine/--resume/--address/--workers: only with --batch MANIFEST")
     from vmb.outputs import check_writable, output_dir_for, output_stem, staging_path
     from vmb.pipeline import Pipeline
 
@@ -95,6 +116,38 @@ def generate(
         print_json(json.loads(Path(result.paths["json"]).read_text(encoding="utf-8")))
         return
     print_generation(result)
+
+
+def run_generate_batch(batch, out, engine, resume, address, workers, config_file, profile, settings,
+                       index, text_weight, music_weight, as_json) -> None:  # fmt: skip
+    """``--batch``: :func:`vmb.engines.run_batch`, its table, exit 1 if an item failed."""
+    from rich.table import Table
+
+    from vmb.cli.app import console
+    from vmb.engines import run_batch
+    from vmb.engines.batch import status_rows
+    from vmb.errors import UsageError
+
+    if text_weight is not None or music_weight is not None:
+        raise UsageError("--batch: set the weights with --set generator.text_weight=... instead")
+    result = run_batch(batch, out, engine=engine, resume=resume, config=config_file, profile=profile,
+                       overrides=settings, index=index, address=address, workers=workers,
+                       progress=not as_json)  # fmt: skip
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        table = Table("item", "status", "seconds", "result / error", box=None, pad_edge=False)
+        for row in status_rows(result):
+            table.add_row(*row)
+        console.print(table)
+        summary = result.to_dict()
+        rate = f", {summary['items_per_s']:.3f} items/s" if summary["items_per_s"] else ""
+        say(f"{summary['done']} done, {summary['finished_before']} finished before, {summary['failed']} failed "
+            f"({result.engine}, {result.workers} worker(s){rate}); summary: {result.out / 'summary.json'}")  # fmt: skip
+        for note in result.notes:
+            say(f"  {note}", stderr=True)
+    if result.failed:
+        raise typer.Exit(1)
 
 
 def print_generation(result: Any) -> None:

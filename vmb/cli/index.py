@@ -41,6 +41,11 @@ def index_build(
     config_file: ConfigOpt = None,
     overrides: SetOpt = None,
     as_json: JsonOpt = False,
+    # --- where it runs (vmb.engines.build_index_distributed) ---
+    engine: Annotated[str, typer.Option("--engine", help="local (one process) or ray (Ray Data: decode tasks, encoder actors, shards).")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="Ray: auto, ray://HOST:PORT or HOST:PORT (default: a local runtime).")] = None,
+    shards: Annotated[int | None, typer.Option("--shards", help="Ray: shards the tracks are split into (the unit of --resume; default min(16, tracks)).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Ray: encoder actors (default: one per GPU, else sized to the CPUs).")] = None,
 ) -> None:
     """Index the music of SOURCE: clips, attributes, embeddings, FAISS index."""
     from vmb.errors import UsageError
@@ -52,21 +57,29 @@ def index_build(
         raise UsageError(f"--encoder {kind}: use clap or builtin")
     if model is not None and kind != "clap":
         raise UsageError("--model: only for --encoder clap")
-    info = build_index(
-        source,
-        out,
-        encoder=kind,
-        model=model or (config.encoder.model if kind == "clap" else None),
-        segment_s=segment_s,
-        hop_s=hop_s,
-        resume=resume,
-        batch_size=batch_size or config.encoder.batch_size,
-        progress=True,
-        memory_budget_gb=memory_budget_gb,
-        index_type=index_type,
-        device=config.device,
-        console=err_console,
-    )
+    if engine not in ("local", "ray"):
+        raise UsageError(f"--engine {engine}: use local or ray")
+    if engine == "local" and (address is not None or shards is not None or workers is not None):
+        raise UsageError("--address/--shards/--workers: only with --engine ray")
+    common = {
+        "encoder": kind,
+        "model": model or (config.encoder.model if kind == "clap" else None),
+        "segment_s": segment_s,
+        "hop_s": hop_s,
+        "resume": resume,
+        "batch_size": batch_size or config.encoder.batch_size,
+        "progress": True,
+        "memory_budget_gb": memory_budget_gb,
+        "index_type": index_type,
+        "device": config.device,
+        "console": err_console,
+    }
+    if engine == "ray":
+        from vmb.engines import build_index_distributed
+
+        info = build_index_distributed(source, out, address=address, shards=shards, workers=workers, **common)
+    else:
+        info = build_index(source, out, **common)
     if as_json:
         print_json({"path": out, **info.to_dict()})
         return

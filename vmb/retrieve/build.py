@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,7 @@ class Partial:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-PARTIAL_ENTRIES = {"settings.json", "done", "audio"}
+PARTIAL_ENTRIES = {"settings.json", "done", "audio", "shards"}  # shards: vmb.engines
 
 
 def _why(exc: BaseException) -> str:
@@ -180,27 +181,20 @@ class TrackIndexer:
         self.tagger = ZeroShotTagger(encoder.main, vocab) if tag_with_clap else None
 
     def audio_path(self, track: SourceTrack) -> str:
-        """The file to read: the track's, or its bytes written into the partial audio folder."""
-        if track.path is not None:
-            return track.path
-        self.audio_folder.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha1(track.key.encode()).hexdigest()[:16] + track.suffix
-        target = self.audio_folder / name
-        if not target.is_file():
-            atomic_write_bytes(target, track.data or b"", fsync=True)
-        return str(target)
+        return track_audio_path(track, self.audio_folder)
 
     def __call__(self, track: SourceTrack) -> TrackResult:
-        from vmb.media import read_audio
+        return self.embed(track, self.decode(track))
 
-        path = self.audio_path(track)
-        audio, sr = read_audio(path, mono=True)
-        duration = audio.shape[-1] / sr
-        spans = segment_track(duration, self.segment_s, self.hop_s)
-        if not spans:
-            raise MediaError(path, f"{duration:.2f} s of audio is too short to index")
-        pieces = [audio[:, round(s * sr) : round((s + d) * sr)] for s, d in spans]
-        measured = [measure_clip(p, sr) for p in pieces]
+    def decode(self, track: SourceTrack) -> DecodedTrack:
+        return decode_track(track, self.segment_s, self.hop_s, self.audio_folder)
+
+    def embed(self, track: SourceTrack, decoded: DecodedTrack) -> TrackResult:
+        """The clips of a decoded track with their vectors (CLAP audio) and feature vectors
+        (builtin); caption vectors are left to the caller (:func:`finish_build`)."""
+        path, sr, spans, pieces, measured = (
+            decoded.path, decoded.sample_rate, decoded.spans, decoded.pieces, decoded.measured
+        )
         vectors = features = None
         tags: list[dict] = [{} for _ in pieces]
         if self.encoder.clip_input == "audio":
@@ -235,6 +229,82 @@ class TrackIndexer:
             )
         return TrackResult(
             clips, None if vectors is None else np.asarray(vectors, np.float32), features
+        )
+
+
+@dataclass
+class DecodedTrack:
+    """A track read and cut: the audio file, its rate, the clip spans ``[(start, dur)]``, the
+    clip audio (each ``[1, T]`` float32) and each clip's measurements."""
+
+    path: str
+    sample_rate: int
+    spans: list[tuple[float, float]]
+    pieces: list[np.ndarray]
+    measured: list[Any]
+
+
+def track_audio_path(track: SourceTrack, audio_folder: Path) -> str:
+    """The file to read: the track's, or its bytes written into ``audio_folder`` (the partial
+    build's ``audio/``, moved into the index folder at the end)."""
+    if track.path is not None:
+        return track.path
+    audio_folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha1(track.key.encode()).hexdigest()[:16] + track.suffix
+    target = audio_folder / name
+    if not target.is_file():
+        atomic_write_bytes(target, track.data or b"", fsync=True)
+    return str(target)
+
+
+def decode_track(
+    track: SourceTrack, segment_s: float, hop_s: float, audio_folder: Path
+) -> DecodedTrack:
+    """Read the track's audio (mono), cut it into clips and measure every clip: the part of
+    indexing that needs no encoder (numpy only).
+
+    Raises:
+        MediaError: unreadable audio, or too short for one clip.
+    """
+    from vmb.media import read_audio
+
+    path = track_audio_path(track, audio_folder)
+    audio, sr = read_audio(path, mono=True)
+    duration = audio.shape[-1] / sr
+    spans = segment_track(duration, segment_s, hop_s)
+    if not spans:
+        raise MediaError(path, f"{duration:.2f} s of audio is too short to index")
+    pieces = [audio[:, round(s * sr) : round((s + d) * sr)] for s, d in spans]
+    measured = [measure_clip(p, sr) for p in pieces]
+    return DecodedTrack(path, int(sr), spans, pieces, measured)
+
+
+@dataclass
+class BuildPlan:
+    """A checked build: where it goes, what it reads, with which encoder and settings.
+
+    Made by :func:`plan_build`; the single-process loop (:func:`build_index`) and the Ray
+    engine (:mod:`vmb.engines`) both index its ``source`` tracks and hand the results to
+    :func:`finish_build`, so both write the same index folder."""
+
+    out: Path
+    source: Source
+    encoder: IndexEncoder
+    vocab: Vocab
+    settings: dict[str, Any]
+    segment_s: float
+    hop_s: float
+    memory_budget_gb: float | None
+    index_type: str
+    started: float
+
+    @property
+    def tag_with_clap(self) -> bool:
+        return self.encoder.kind == "clap"
+
+    def indexer(self, audio_folder: Path) -> TrackIndexer:
+        return TrackIndexer(
+            self.encoder, self.vocab, self.segment_s, self.hop_s, audio_folder, self.tag_with_clap
         )
 
 
@@ -276,6 +346,31 @@ def build_index(
         UsageError: bad segment / hop, or ``resume`` with other settings.
         ModelUnavailable: CLAP weights missing.
     """
+    plan = plan_build(
+        source, out, encoder, model, segment_s, hop_s, batch_size, memory_budget_gb, index_type,
+        device,
+    )  # fmt: skip
+    partial = Partial(plan.out, plan.settings, resume)
+    indexer = plan.indexer(partial.audio_folder)
+    results, skipped, resumed = _index_tracks(plan.source, indexer, partial, progress, console)
+    return finish_build(plan, partial, results, skipped, resumed, progress=progress, console=console)
+
+
+def plan_build(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    encoder: str | IndexEncoder = "builtin",
+    model: str | None = None,
+    segment_s: float = 10.0,
+    hop_s: float = 10.0,
+    batch_size: int = 8,
+    memory_budget_gb: float | None = None,
+    index_type: str = "auto",
+    device: str = "auto",
+) -> BuildPlan:
+    """Check the arguments of :func:`build_index`, the output folder (``check_replaceable``:
+    never a folder vmb did not write, never one holding a source file) and read the source.
+    """
     started = time.perf_counter()
     check_segmenting(segment_s, hop_s)
     if index_type not in ("auto", *INDEX_KINDS):
@@ -308,11 +403,33 @@ def build_index(
         "segment_s": float(segment_s),
         "hop_s": float(hop_s),
     }
-    partial = Partial(out, settings, resume)
-    tag_with_clap = encoder.kind == "clap"
-    indexer = TrackIndexer(encoder, vocab, segment_s, hop_s, partial.audio_folder, tag_with_clap)
+    return BuildPlan(
+        out, src, encoder, vocab, settings, float(segment_s), float(hop_s), memory_budget_gb,
+        index_type, started,
+    )  # fmt: skip
 
-    results, skipped, resumed = _index_tracks(src, indexer, partial, progress, console)
+
+def finish_build(
+    plan: BuildPlan,
+    partial: Partial,
+    results: list[TrackResult],
+    skipped: list[dict[str, str]],
+    resumed: int,
+    main_index=None,
+    progress: bool = True,
+    console=None,
+    extra_notes: Sequence[str] = (),
+) -> IndexInfo:
+    """Turn the per-track results (in source order) into the index folder ``plan.out``.
+
+    Caption vectors (builtin) are embedded here unless every result already holds its
+    vectors. ``main_index(vectors, spec)`` builds the FAISS index of the main vectors
+    (default :func:`build_faiss_index`; the Ray engine passes one that trains once and merges
+    shards). ``extra_notes`` are added to the index's notes. The partial folder is removed once the
+    index is written.
+    """
+    src, encoder, out = plan.source, plan.encoder, plan.out
+    skipped = list(skipped)  # the source's own skips included
     clips = [c for r in results for c in r.clips]
     if not clips:
         partial.remove()
@@ -322,17 +439,17 @@ def build_index(
             src.description, f"no audio could be indexed: {reasons or 'no audio files found'}{more}"
         )
 
-    if encoder.clip_input == "caption":
-        vectors = _embed_captions(encoder, [c.caption for c in clips], progress, console)
-    else:
+    if all(r.vectors is not None for r in results):
         vectors = np.concatenate([r.vectors for r in results]).astype(np.float32)
+    else:
+        vectors = _embed_captions(encoder, [c.caption for c in clips], progress, console)
     spec = choose_index_type(
         len(vectors),
         vectors.shape[1],
-        memory_budget_gb * 1e9 if memory_budget_gb else None,
-        index_type,
+        plan.memory_budget_gb * 1e9 if plan.memory_budget_gb else None,
+        plan.index_type,
     )
-    index = build_faiss_index(vectors, spec)
+    index = (main_index or build_faiss_index)(vectors, spec)
     params = {**spec.params, **tune_search(index, vectors, spec)}
     audio_info = audio_index = None
     if encoder.separate_audio_index:
@@ -357,7 +474,7 @@ def build_index(
 
     has_source_tags = any(t.has_tags for t in src.tracks)
     tag_source = "manifest" if has_source_tags else "none"
-    if tag_with_clap:
+    if plan.tag_with_clap:
         tag_source = "manifest+clap-zero-shot" if has_source_tags else "clap-zero-shot"
     notes = [f"index type: {spec.reason}"]
     if tag_source == "none":
@@ -368,6 +485,7 @@ def build_index(
         notes.append(
             f"index tuning reached recall@10 {params['recall_at_10']} only (target {TARGET_RECALL})"
         )
+    notes.extend(extra_notes)
     if resumed:
         notes.append(f"resumed: {resumed} file(s) reused from an interrupted build")
     info = IndexInfo(
@@ -380,8 +498,8 @@ def build_index(
         index_params=params,
         tracks=len({c.track_id for c in clips}),
         audio=audio_info,
-        segment_s=float(segment_s),
-        hop_s=float(hop_s),
+        segment_s=plan.segment_s,
+        hop_s=plan.hop_s,
         source=src.description,
         skipped=skipped,
         tag_sources={"genre": tag_source, "mood": tag_source, "instruments": tag_source},
@@ -397,7 +515,7 @@ def build_index(
             "audio/" + p[len(prefix) :] if p.startswith(prefix) else p
             for p in index_obj.table["path"]
         ]
-    info.build_time_s = round(time.perf_counter() - started, 3)
+    info.build_time_s = round(time.perf_counter() - plan.started, 3)
     index_obj.save(out, extra_dirs=extra)
     partial.remove()
     for s in skipped:  # reported to the user through info.skipped
@@ -433,7 +551,8 @@ def _embed_captions(
 def _index_tracks(
     src: Source, indexer: TrackIndexer, partial: Partial, progress: bool, console
 ) -> tuple[list[TrackResult], list[dict[str, str]], int]:
-    """Index every track (or reuse its record); returns results, skips and the reused count."""
+    """Index every track (or reuse its record); returns results, skips (the source's own first)
+    and the reused count."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,

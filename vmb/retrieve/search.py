@@ -32,7 +32,7 @@ from vmb.errors import IndexFileError, UsageError
 from vmb.retrieve.attributes import caption_from_attributes, clip_attributes, measure_clip
 from vmb.retrieve.encoders.base import IndexEncoder, l2_normalize, load_encoder
 from vmb.retrieve.encoders.features import FeaturesEncoder, FeatureStats
-from vmb.retrieve.faiss_index import gpu_status, search, set_search_param, to_gpu
+from vmb.retrieve.faiss_index import Selector, gpu_status, search, set_search_param, to_gpu
 from vmb.retrieve.index_type import search_on_gpu
 from vmb.retrieve.segment import segment_track
 from vmb.retrieve.sources import SourceTrack
@@ -44,6 +44,7 @@ from vmb.vocab import load_vocab
 logger = logging.getLogger(__name__)
 
 PINNED_ANALYSIS_S = 30.0
+PARTITION_CACHE = 16  # distinct wants whose partition selectors a Retriever keeps
 
 
 def read_pinned(path: str | Path) -> tuple[Clip, np.ndarray, int]:
@@ -231,7 +232,7 @@ class Retriever:
         targeted: list[Hit] = []
         partition_size = None
         if wants and k_targeted > 0:
-            ids = self.index.partition(wants)
+            ids = self._partition(wants)
             partition_size = len(ids)
             wanted = ", ".join(f"{k}={v}" for k, v in wants.items())
             if partition_size == 0:
@@ -257,6 +258,18 @@ class Retriever:
             partition_size,
         )
 
+    def _partition(self, wants: Wants) -> Selector:
+        """The clips matching ``wants`` as a FAISS selector, built once per distinct wants (a
+        long batch asks for the same few partitions again and again; at 1M clips computing
+        the rows and the bitmap costs more than searching them)."""
+        key = tuple(sorted(wants.items()))
+        cache = self.__dict__.setdefault("_partitions", {})
+        if key not in cache:
+            if len(cache) >= PARTITION_CACHE:
+                cache.pop(next(iter(cache)))
+            cache[key] = Selector(self.index.partition(wants), len(self.index))
+        return cache[key]
+
     def _rows_with_paths(self, paths: set[str]) -> list[int]:
         if not paths:
             return []
@@ -274,7 +287,7 @@ class Retriever:
         space: str,
         k: int,
         taken: set[str],
-        ids: np.ndarray | None,
+        ids: Selector | None,
         track: str,
     ) -> list[Hit]:
         """Up to ``k`` hits, one per track not in ``taken`` (which it extends)."""

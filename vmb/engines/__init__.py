@@ -1,0 +1,29 @@
+"""Running vmb's big jobs in one process or on Ray: index builds and batch scoring.
+
+* :func:`build_index_distributed` — ``vmb index build --engine ray``: the index build as a Ray
+  Data pipeline (decode tasks → encoder actors → shards), the FAISS index trained once and
+  merged from the shards; the same index folder as :func:`vmb.retrieve.build_index`.
+* :func:`run_batch` — ``vmb generate --batch MANIFEST``: many items, one
+  :class:`~vmb.pipeline.Pipeline` per worker (``engine="local"``: this process; ``"ray"``: Ray
+  actors), a summary and a status table, ``resume`` to skip finished items.
+
+Ray is optional (``pip install 'vmb[ray]'``); :mod:`vmb.engines.runtime` connects to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["build_index_distributed", "run_batch"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "build_index_distributed":
+        from vmb.engines.ray_build import build_index_distributed
+
+        return build_index_distributed
+    if name == "run_batch":
+        from vmb.engines.batch import run_batch
+
+        return run_batch
+    raise AttributeError(f"module 'vmb.engines' has no attribute {name!r}")
