@@ -156,3 +156,26 @@ def test_text_with_control_characters_and_bad_bytes(tmp_path):
     description = json.loads(proc.stdout)
     assert description["tempo_bpm"] == 70 and description["mode"] == "minor"
     assert "\x1b" not in proc.stdout.decode("utf-8")
+
+
+def test_a_three_hour_track_in_an_index_source_is_indexed_in_bounded_memory(media, tmp_path):
+    """Only the first 30 minutes of a source track are decoded (vmb.retrieve.build.MAX_TRACK_S)."""
+    code = (
+        "import resource, sys\n"
+        "from vmb.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    folder = tmp_path / "library"
+    folder.mkdir()
+    os.symlink(media["long_ref"], folder / "three hours.flac")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "index", "build", str(folder), "--out", str(tmp_path / "index"),
+         "--encoder", "builtin", "--segment-s", "600", "--hop-s", "600", "--json"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
+    assert info["count"] == 3  # 1800 s in 600 s clips, not 18
+    assert "only the first 1800 s are indexed" in proc.stderr
+    assert float(proc.stdout.strip().splitlines()[-1]) < 1500

@@ -257,11 +257,15 @@ def track_audio_path(track: SourceTrack, audio_folder: Path) -> str:
     return str(target)
 
 
+MAX_TRACK_S = 1800.0  # seconds of one source track that are decoded and indexed
+
+
 def decode_track(
     track: SourceTrack, segment_s: float, hop_s: float, audio_folder: Path
 ) -> DecodedTrack:
     """Read the track's audio (mono), cut it into clips and measure every clip: the part of
-    indexing that needs no encoder (numpy only).
+    indexing that needs no encoder (numpy only). At most the first :data:`MAX_TRACK_S` seconds
+    are decoded, so a 3-hour file costs no more memory than a 30-minute one.
 
     Raises:
         MediaError: unreadable audio, or too short for one clip.
@@ -269,8 +273,10 @@ def decode_track(
     from vmb.media import read_audio
 
     path = track_audio_path(track, audio_folder)
-    audio, sr = read_audio(path, mono=True)
+    audio, sr = read_audio(path, mono=True, duration_s=MAX_TRACK_S)
     duration = audio.shape[-1] / sr
+    if duration >= MAX_TRACK_S - 1e-3:
+        logger.warning("%s: only the first %.0f s are indexed (vmb.retrieve.build.MAX_TRACK_S)", path, MAX_TRACK_S)
     spans = segment_track(duration, segment_s, hop_s)
     if not spans:
         raise MediaError(path, f"{duration:.2f} s of audio is too short to index")
