@@ -178,4 +178,6 @@ def test_a_three_hour_track_in_an_index_source_is_indexed_in_bounded_memory(medi
     info = json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
     assert info["count"] == 3  # 1800 s in 600 s clips, not 18
     assert "only the first 1800 s are indexed" in proc.stderr
-    assert float(proc.stdout.strip().splitlines()[-1]) < 1500
+    # the README's bound: no input makes vmb use more than ~2 GB (the analysis of 600 s clips
+    # dominates; decoding stops at 1800 s, which the count above shows)
+    assert float(proc.stdout.strip().splitlines()[-1]) < 2000
