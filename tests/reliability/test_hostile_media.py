@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,22 @@ def vmb(*args, cwd: Path | None = None) -> subprocess.CompletedProcess:
         [sys.executable, "-c", "from vmb.cli import main; main()", *map(os.fsencode, map(str, args))],
         capture_output=True, timeout=TIME_LIMIT_S, check=False, cwd=cwd, stdin=subprocess.PIPE,
     )
+
+
+_PEAK_RSS = (
+    "import resource\n"
+    "from vmb.cli import main\n"
+    "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+)
+
+
+def vmb_with_peak_rss(*args) -> tuple[subprocess.CompletedProcess, float]:
+    """``vmb <args>`` in a process that prints its peak RSS (MB) last; the process and the peak."""
+    proc = subprocess.run([sys.executable, "-c", _PEAK_RSS, *map(str, args)],
+                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    lines = proc.stdout.strip().splitlines()
+    return proc, float(lines[-1]) if proc.returncode == 0 and lines else float("nan")
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:
@@ -105,22 +120,12 @@ def test_a_three_hour_reference_is_not_decoded_whole(media, small_index, tmp_pat
     sf.write(short, np.zeros(8000 * 30, dtype=np.float32) + 0.01, 8000)
 
     def peak_rss_mb(ref: Path) -> float:
-        code = (
-            "import resource, sys\n"
-            "from vmb.cli import main\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
-        )
-        proc = subprocess.run(
-            [sys.executable, "-c", code, "retrieve", "--reference", str(ref), "--index", str(small_index), "--json"],
-            capture_output=True, text=True, timeout=TIME_LIMIT_S, check=False,
-        )
+        proc, peak = vmb_with_peak_rss("retrieve", "--reference", ref, "--index", small_index, "--json")
         assert proc.returncode == 0, proc.stderr
-        return float(proc.stdout.strip().splitlines()[-1])
+        return peak
 
     grown = peak_rss_mb(media["long_ref"]) - peak_rss_mb(short)
     assert grown < 100, f"a 3-hour reference costs {grown:.0f} MB more than a 30 s one"
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
 
 
 @pytest.mark.parametrize("name", ["concat:a.mp4|b.mp4", "pipe:0.mp4", "file:x.mp4", "subfile,,start,0,end,10,,:x.mp4"])
@@ -160,24 +165,15 @@ def test_text_with_control_characters_and_bad_bytes(tmp_path):
 
 def test_a_three_hour_track_in_an_index_source_is_indexed_in_bounded_memory(media, tmp_path):
     """Only the first 30 minutes of a source track are decoded (vmb.retrieve.build.MAX_TRACK_S)."""
-    code = (
-        "import resource, sys\n"
-        "from vmb.cli import main\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
-    )
     folder = tmp_path / "library"
     folder.mkdir()
     os.symlink(media["long_ref"], folder / "three hours.flac")
-    proc = subprocess.run(
-        [sys.executable, "-c", code, "index", "build", str(folder), "--out", str(tmp_path / "index"),
-         "--encoder", "builtin", "--segment-s", "600", "--hop-s", "600", "--json"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
+    proc, peak = vmb_with_peak_rss("index", "build", folder, "--out", tmp_path / "index", "--encoder", "builtin",
+                                   "--segment-s", "600", "--hop-s", "600", "--json")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
     assert info["count"] == 3  # 1800 s in 600 s clips, not 18
     assert "only the first 1800 s are indexed" in proc.stderr
     # the README's bound: no input makes vmb use more than ~2 GB (the analysis of 600 s clips
     # dominates; decoding stops at 1800 s, which the count above shows)
-    assert float(proc.stdout.strip().splitlines()[-1]) < 2000
+    assert peak < 2000
