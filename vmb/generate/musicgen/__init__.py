@@ -20,7 +20,9 @@ the transformers decoder layers. The modules of this package:
 What happens:
 
 * **text bridge**: ``bridges.text`` (the description with the targeted attributes appended)
-  through the T5 encoder, once per call.
+  through the T5 encoder, once per call; when the description has a timeline, each section's
+  own text (its sentence, the global style words and the tempo), once per section
+  (:func:`.longform.section_text`).
 * **music bridge**, three mechanisms, each used when it can be:
     1. *melody* (MusicGen-Melody checkpoints): the one-hot chroma of a reference
        (:mod:`.chroma`) is prepended to the decoder input as the model was trained;
@@ -44,7 +46,9 @@ What happens:
   ``w_music = 0`` the loop reproduces ``model.generate(guidance_scale=w_text, do_sample=True,
   top_k=...)`` token for token under ``torch.manual_seed(seed)``.
 * **long-form** (:mod:`.longform`): windows of ``window_s`` prompted with the last
-  ``overlap_s`` seconds of codes, crossfaded; the length is exact to the sample.
+  ``overlap_s`` seconds of codes, crossfaded; the length is exact to the sample. With a
+  timeline, a new window starts at every section boundary (whole codec frames), prompted with
+  the tail of the window before, conditioned on its section's text; the notes list them.
 * **speed**: on CPU an optional int8 dynamic-quantized decoder (:mod:`.quantize`)
   and a thread count; on CUDA fp16/bf16 autocast.
 """

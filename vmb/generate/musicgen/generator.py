@@ -223,6 +223,11 @@ class MusicGenGenerator:
             bridges: the text bridge (``bridges.text``) and the music bridge
                 (``bridges.references``).
             duration_s: length of the result; beyond ``window_s`` it is made window by window.
+                When ``bridges.description`` has a timeline (sections; see
+                :mod:`vmb.generate.musicgen.longform`), it is made section by section: each
+                window starts at a section boundary and is conditioned on that section's text
+                only, continuing the audio of the window before; the notes list the windows
+                and their texts. Without one, every window gets ``bridges.text``.
             seed: seeds the sampler; ``None`` uses the configured seed, else
                 :data:`vmb.limits.DEFAULT_SEED` (:func:`vmb.limits.resolve_seed`).
             top_k: sample among the ``top_k`` most likely codes (default 250; 0 = all).
@@ -238,7 +243,7 @@ class MusicGenGenerator:
         import torch
 
         from vmb.generate.musicgen import conditioning
-        from vmb.generate.musicgen.longform import crossfade_join, plan_windows
+        from vmb.generate.musicgen.longform import crossfade_join, plan_sections, plan_windows
         from vmb.generate.musicgen.sampling import sample_window
 
         started = time.perf_counter()
@@ -257,9 +262,22 @@ class MusicGenGenerator:
         notes: list[str] = list(self.notes)
         timings: dict[str, float] = {}
 
+        total_frames = math.ceil(round(duration_s * self.sample_rate) / self.hop_length)
+        total_samples = round(duration_s * self.sample_rate)
+        window_frames = max(1, int(self.window_s * self.frame_rate))
+        overlap_frames = int(self.overlap_s * self.frame_rate)
+        # A timeline: one text per section, windows starting at the section boundaries.
+        sections = plan_sections(
+            bridges, total_frames, self.frame_rate, window_frames, overlap_frames
+        )
+        texts = sections.texts if sections is not None else (bridges.text,)
+
         with torch.inference_mode(), self._autocast():
             t0 = time.perf_counter()
-            text_states, text_mask = conditioning.encode_text(self, bridges.text)
+            encoded: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+            for text in texts:
+                if text not in encoded:
+                    encoded[text] = conditioning.encode_text(self, text)
             timings["text_encoder"] = time.perf_counter() - t0
 
             t0 = time.perf_counter()
@@ -278,14 +296,12 @@ class MusicGenGenerator:
             )
             timings["references"] = time.perf_counter() - t0
 
-            total_frames = math.ceil(round(duration_s * self.sample_rate) / self.hop_length)
-            total_samples = round(duration_s * self.sample_rate)
-            windows = plan_windows(
-                total_frames,
-                window_frames=max(1, int(self.window_s * self.frame_rate)),
-                overlap_frames=int(self.overlap_s * self.frame_rate),
-            )
-            if len(windows) > 1:
+            if sections is not None:
+                windows = sections.windows
+                notes.extend(sections.notes)
+            else:
+                windows = plan_windows(total_frames, window_frames, overlap_frames)
+            if sections is None and len(windows) > 1:
                 notes.append(
                     f"long-form: {len(windows)} windows of up to {self.window_s:g} s, each prompted "
                     f"with the previous {self.overlap_s:g} s of codes, crossfaded"
@@ -301,6 +317,7 @@ class MusicGenGenerator:
                 for window in windows:
                     t0 = time.perf_counter()
                     prompt = previous[:, -window.prompt_frames :] if window.prompt_frames else None
+                    text_states, text_mask = encoded[texts[window.section]]
                     state = conditioning.window_state(
                         self, weights, text_states, text_mask, references, window
                     )
