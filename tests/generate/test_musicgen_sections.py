@@ -99,6 +99,10 @@ def test_boundaries_are_whole_frames_and_the_last_section_runs_to_the_end():
     short = plan_sections(Bridges(d, GLOBAL), 50, 10.0, 30, 10)
     assert short.sections == (0, 1) and short.bounds_s == (0.0, 4.0, 5.0)
     assert any("sections 3" in n and "not generated" in n for n in short.notes)
+    # music within the first section: that section's text alone
+    first = plan_sections(Bridges(d, GLOBAL), 30, 10.0, 30, 10)
+    assert first.sections == (0,) and first.windows == [Window(0, 0, 0, 30, 0)]
+    assert first.texts == (section_text(d, 0),)
     # longer music: the last section runs on, and said so
     long = plan_sections(Bridges(d, GLOBAL), 120, 10.0, 30, 10)
     assert long.bounds_s[-1] == 12.0

@@ -243,7 +243,8 @@ def plan_sections(
 
     Section ``i`` starts at frame ``round(start_s · frame_rate)``; a section that starts at or
     after the end of the piece, or that rounds to no frame, is left out; the last kept section
-    runs to the end of the piece (also when the timeline is shorter than the music).
+    runs to the end of the piece (also when the timeline is shorter than the music). Music that
+    ends within the first section is made with that section's text alone.
     """
     description = bridges.description
     sections = timeline_sections(description)
@@ -258,14 +259,14 @@ def plan_sections(
         else:
             dropped.append(i)
     bounds = [frame for _, frame in starts] + [total_frames]
-    if len(starts) < 2:
-        return None
     windows = plan_section_windows(bounds, window_frames, overlap_frames)
     texts = tuple(section_text(description, i, bridges.wants) for i, _ in starts)
     at = ", ".join(f"{b / frame_rate:.2f}" for b in bounds[1:-1])
     head = (
         f"section by section: {len(windows)} windows for {len(starts)} sections, new windows at "
         f"{at} s, each prompted with up to {overlap_frames / frame_rate:g} s of codes before it"
+        if at
+        else "section by section: the music ends within the first section, made with its text"
     )
     notes = [head]
     if dropped:
