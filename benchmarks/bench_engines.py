@@ -13,7 +13,8 @@ In one run, on a local Ray runtime of ``--cpus`` CPUs (the machine's, by default
   ``build_index`` (one process) and by ``build_index_distributed`` with 1 and 2 encoder
   actors: clips/s end to end, and Ray's overhead over the single process (its time ratio).
 - ``batch``: ``--items`` 1 s videos scored with the builtin profile by ``run_batch`` locally
-  (one Pipeline in this process) and on Ray (2 Pipeline actors): items/s.
+  (one Pipeline in this process) and on Ray (2 Pipeline actors): items/s; then ``vmb generate
+  --batch`` killed with SIGKILL halfway and resumed: what the kill lost and what was redone.
 
     python -m benchmarks.bench_engines [--n 200000] [--shards 4] [--tracks 12] [--items 8]
 
@@ -137,7 +138,45 @@ def bench_batch(work: Path, items: int, index: Path) -> dict:
     out["ray_vs_local_items_per_s"] = round(
         out["ray_2_workers"]["items_per_s"] / out["local"]["items_per_s"], 2
     )
+    out["sigkill_mid_batch"] = bench_batch_kill(work, manifest, items, index)
     return out
+
+
+def bench_batch_kill(work: Path, manifest: Path, items: int, index: Path) -> dict:
+    """``vmb generate --batch`` (local engine) killed with SIGKILL once half of the items are
+    finished, then ``--resume``: what the kill lost (finished items whose files changed or went
+    missing: must be 0) and what the resume redid (the item in flight at the kill)."""
+    import hashlib
+    import signal
+    import subprocess
+    import sys
+
+    out = work / "batch-killed"
+    cmd = [sys.executable, "-m", "vmb.cli", "generate", "--batch", str(manifest), "--out", str(out),
+           "--profile", "builtin", "--index", str(index)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 1200
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list((out / "items").glob("*/*.vmb.json"))) >= items // 2:
+            break
+        time.sleep(0.05)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    finished = sorted((out / "items").glob("*/*.vmb.json"))
+    kept = {p: hashlib.sha256(p.read_bytes()).hexdigest() for f in finished for p in f.parent.iterdir()}
+    t = time.perf_counter()
+    resumed = subprocess.run([*cmd, "--resume", "--json"], capture_output=True, text=True, timeout=1800)
+    resume_s = time.perf_counter() - t
+    summary = json.loads(resumed.stdout) if resumed.stdout.strip() else {}
+    lost = sum(1 for p, d in kept.items() if not p.is_file() or hashlib.sha256(p.read_bytes()).hexdigest() != d)
+    done = len(list((out / "items").glob("*/*.vmb.json")))
+    result = {"finished_before_kill": len(finished), "files_of_finished_items": len(kept),
+              "files_lost_or_changed": lost, "resume_exit": resumed.returncode,
+              "resume_s": round(resume_s, 2), "finished_after_resume": done,
+              "skipped_by_resume": summary.get("finished_before")}  # fmt: skip
+    log(f"batch sigkill + resume: {result}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,9 +9,11 @@ The plain-library comparison is the renderer the builtin generator drives: the s
 plain ``fluidsynth`` CLI renders of the composed MIDI file, timed, so the per-call ratio shows what
 the pipeline adds around it (FluidSynth runs in a child process, so it adds no RSS here).
 
-    python -m benchmarks.bench_pipeline_memory [--calls 50] [--seconds 2]
+    python -m benchmarks.bench_pipeline_memory [--calls 50] [--seconds 2] [--target-mb 50] [--out PATH]
 
-Results: benchmarks/results/pipeline_memory.json.
+Results: benchmarks/results/pipeline_memory.json (``--out`` elsewhere). Exits with status 1 when
+the growth reaches ``--target-mb`` (the README's promise), so CI can run a short version
+(``tests/reliability/test_memory_growth.py``).
 """
 
 from __future__ import annotations
@@ -54,10 +56,12 @@ def build_library(folder: Path) -> Path:
     return folder / "index"
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=2.0, help="video length = music length")
+    parser.add_argument("--target-mb", type=float, default=50.0, help="fail (exit 1) at this growth or more")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the result JSON goes")
     args = parser.parse_args()
 
     from vmb.generate.builtin.render_fluidsynth import find_soundfont
@@ -111,17 +115,21 @@ def main() -> None:
             "per_call": [round(x, 1) for x in rss],
         },
         "growth_after_first_call_mb": round(growth, 1),
-        "target_mb": 50.0,
-        "passes": growth < 50.0,
+        "target_mb": args.target_mb,
+        "passes": growth < args.target_mb,
         "seconds_per_call": {"pipeline_median": round(median, 3), "pipeline_first": round(times[0], 3),
                              "plain_fluidsynth_median": round(plain_median, 3) if plain_median else None,
                              "ratio_pipeline_to_plain": round(median / plain_median, 2) if plain_median else None},
     }
-    write_result(RESULTS, report)
+    write_result(args.out, report)
     summary = {k: v for k, v in report.items() if k != "rss_mb"}
     summary["rss_mb"] = {k: v for k, v in report["rss_mb"].items() if k != "per_call"}
     print(json.dumps(summary, indent=2))
+    if not report["passes"]:
+        print(f"FAIL: RSS grew {growth:.1f} MB over {args.calls} calls (target < {args.target_mb:g} MB)")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -271,31 +271,10 @@ def _supported_rate(codec_name: str, sr: int) -> int:
 
 def _encode_audio(container, stream, samples: np.ndarray, sr: int) -> None:
     """Encode ``samples`` ``[C, T]`` float32 at ``sr`` into ``stream`` (resampled as needed)."""
-    import av
+    from vmb.media.mux import encode_audio
 
-    channels = samples.shape[0]
-    layout = "mono" if channels == 1 else "stereo"
-    codec_context = stream.codec_context
-    resampler = av.AudioResampler(
-        format=codec_context.codec.audio_formats[0].name
-        if codec_context.codec.audio_formats
-        else "fltp",
-        layout=stream.layout.name,
-        rate=stream.rate,
-        frame_size=codec_context.frame_size or None,
-    )
-    chunk = 4096
-    for start in range(0, samples.shape[1], chunk):
-        block = np.ascontiguousarray(samples[:, start : start + chunk])
-        frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
-        frame.sample_rate = sr
-        frame.pts = start
-        frame.time_base = Fraction(1, sr)
-        for out in resampler.resample(frame):
-            container.mux(stream.encode(out))
-    for out in resampler.resample(None):
-        container.mux(stream.encode(out))
-    container.mux(stream.encode())
+    for packet in encode_audio(stream, samples, sr, block=4096):
+        container.mux(packet)
 
 
 def _add_cover(container) -> None:

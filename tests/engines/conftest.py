@@ -34,10 +34,10 @@ def ray_runtime():
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
 
-    from vmb.engines.runtime import quiet_ray_data, worker_env
+    from vmb.engines.runtime import quiet_ray_data, start_local, worker_env
 
     sigint = signal.getsignal(signal.SIGINT)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=worker_env())
+    start_local(ray, 2, include_dashboard=False, log_to_driver=False, runtime_env=worker_env())
     quiet_ray_data()
     try:
         yield ray.get_runtime_context().gcs_address

@@ -141,3 +141,26 @@ def test_resume_with_other_shard_count_is_refused(ray_runtime, engine_library, t
     with pytest.raises(UsageError, match="shards"):
         build_index_distributed(engine_library, out, segment_s=SEGMENT_S, hop_s=SEGMENT_S, shards=2,
                                 resume=True, progress=False)  # fmt: skip
+
+
+def test_the_local_runtime_listens_on_loopback_only(ray_runtime):
+    """Every port the local runtime's processes listen on is 127.0.0.1 (or ::1), never the
+    machine's network address; the GCS address handed to other processes is loopback too."""
+    psutil = pytest.importorskip("psutil")
+
+    assert ray_runtime.startswith("127.0.0.1:")
+    import ray
+
+    ray.get([ray.remote(num_cpus=0.5)(lambda: 1).remote() for _ in range(2)])  # workers are up
+    children = psutil.Process().children(recursive=True)
+    listening = []
+    for proc in [psutil.Process(), *children]:
+        try:
+            conns = proc.net_connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        listening += [(proc.name(), c.laddr.ip) for c in conns if c.status == psutil.CONN_LISTEN]
+    assert {name for name, _ in listening} >= {"gcs_server", "raylet"}, listening
+    exposed = [(name, ip) for name, ip in listening
+               if ip not in ("127.0.0.1", "::1", "::ffff:127.0.0.1")]
+    assert not exposed, f"listening beyond loopback: {exposed}"

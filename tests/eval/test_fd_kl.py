@@ -55,7 +55,7 @@ def test_bootstrap_interval_covers_the_true_fd_where_the_plug_in_value_is_biased
 
 
 def test_gaussian_stats_rejects_empty_input():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"non-empty \[N, D\] matrix, got shape \(0, 3\)"):
         gaussian_stats(np.zeros((0, 3)))
 
 

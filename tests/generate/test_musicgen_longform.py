@@ -35,7 +35,7 @@ def test_plan_covers_the_piece_once():
 
 @pytest.mark.parametrize("args", [(0, 10, 2), (10, 0, 0), (10, 5, 5), (10, 5, -1)])
 def test_plan_refuses_impossible_sizes(args):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"(total_frames|window_frames) must be at least 1|overlap_frames must be in"):
         plan_windows(*args)
 
 

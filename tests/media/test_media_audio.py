@@ -127,13 +127,13 @@ def test_bad_audio_inputs(tmp_path, counter_mp4):
         read_audio(counter_mp4)
     with pytest.raises(MediaError, match=r"not audio \(it is an image\)"):
         read_audio(make_image(tmp_path / "pic.jpg"))
-    for kwargs in (
-        {"start_s": -1},
-        {"duration_s": 0},
-        {"sample_rate": 0},
-        {"sample_rate": 22050.5},
+    for kwargs, message in (
+        ({"start_s": -1}, "start_s must be >= 0, got -1"),
+        ({"duration_s": 0}, "duration_s must be positive, got 0"),
+        ({"sample_rate": 0}, "sample_rate must be a positive integer, got 0"),
+        ({"sample_rate": 22050.5}, "sample_rate must be a positive integer, got 22050.5"),
     ):
-        with pytest.raises(UsageError):
+        with pytest.raises(UsageError, match=f"^read_audio: {message}$"):
             read_audio(path, **kwargs)
 
 
@@ -146,7 +146,7 @@ def test_resample_keeps_pitch_and_shape():
     same = resample(audio, 44100, 44100)
     np.testing.assert_array_equal(same, audio)
     assert same is not audio
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="sample rates must be positive, got 0"):
         resample(audio, 0, 16000)
 
 
@@ -178,9 +178,9 @@ def test_write_wav_clips_loudly_and_refuses_bad_audio(tmp_path, caplog):
         np.zeros((2, 3, 4), np.float32),
         np.zeros((1, 0), np.float32),
     ):
-        with pytest.raises(UsageError):
+        with pytest.raises(UsageError, match=r"^write_wav: .*(NaN or infinite|non-empty \[C, T\] array)"):
             write_wav(existing, bad, 8000)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="sample_rate must be a positive integer, got 0"):
         write_wav(existing, loud, 0)
     assert existing.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.wav", "loud.wav"]

@@ -153,5 +153,5 @@ def test_video_and_text_are_not_images(tmp_path):
     text.write_text("these are notes, not pixels\n" * 5)
     with pytest.raises(MediaError, match=r"not a media file \(looks like text\)"):
         read_image(text)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="max_side must be positive, got 0"):
         read_image(make_image(tmp_path / "ok.png"), max_side=0)

@@ -92,14 +92,14 @@ def test_failures_leave_the_old_output_untouched(tmp_path, counter_mp4):
         mux(audio_only, tone(440, 1.0, 32000), 32000, out)
     with pytest.raises(MediaError, match="file not found"):
         mux(tmp_path / "missing.mp4", tone(440, 1.0, 32000), 32000, out)
-    for bad in (
-        np.zeros((3, 100), np.float32),
-        np.zeros((1, 0), np.float32),
-        np.full((1, 10), np.nan, np.float32),
+    for bad, message in (
+        (np.zeros((3, 100), np.float32), r"C = 1 or 2 and T > 0, got shape \(3, 100\)"),
+        (np.zeros((1, 0), np.float32), r"C = 1 or 2 and T > 0, got shape \(1, 0\)"),
+        (np.full((1, 10), np.nan, np.float32), "the music contains NaN or infinite samples"),
     ):
-        with pytest.raises(UsageError):
+        with pytest.raises(UsageError, match=message):
             mux(counter_mp4, bad, 32000, out)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="sample_rate must be a positive integer, got 0"):
         mux(counter_mp4, tone(440, 1.0, 32000), 0, out)
     assert out.read_bytes() == b"previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.mp4", "song.m4a"]

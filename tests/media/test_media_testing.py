@@ -69,7 +69,7 @@ def test_make_video_frame_fn_solid_and_audio(tmp_path):
 def test_counter_round_trip():
     for index in (0, 1, 5, 512, 2**COUNTER_BITS - 1):
         assert read_counter(counter_frame(index, 0.0, (120, 20))) == index
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not fit in"):
         counter_frame(2**COUNTER_BITS, 0.0, (120, 20))
 
 
@@ -92,7 +92,7 @@ def test_make_image_modes_and_exif(tmp_path):
     assert Image.open(make_image(tmp_path / "c.jpg", mode="CMYK")).mode == "CMYK"
     image = Image.open(make_image(tmp_path / "o.jpg", size=(20, 10), exif_orientation=6))
     assert image.size == (10, 20) and image.getexif()[0x0112] == 6
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="orientation 9 is not 1-8"):
         make_image(tmp_path / "bad.png", exif_orientation=9)
 
 
@@ -123,7 +123,7 @@ def test_make_tone_formats(tmp_path, ext, codec):
         assert not container.streams.video
         stream = container.streams.audio[0]
         assert stream.codec_context.name == codec and stream.codec_context.channels == 2
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unsupported extension '.xyz'"):
         make_tone(tmp_path / "t.xyz")
     with pytest.raises(ValueError, match="1 or 2 channels"):
         make_tone(tmp_path / "six.mp3", channels=6)

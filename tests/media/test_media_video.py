@@ -142,18 +142,18 @@ def test_still_image_is_not_a_video(media_dir):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "kwargs, message",
     [
-        {},
-        {"num_frames": 2, "fps": 1},
-        {"num_frames": 0},
-        {"num_frames": 2.5},
-        {"fps": -1},
-        {"num_frames": 2, "max_side": 0},
+        ({}, "give exactly one of num_frames or fps"),
+        ({"num_frames": 2, "fps": 1}, "give exactly one of num_frames or fps"),
+        ({"num_frames": 0}, "num_frames must be a positive integer, got 0"),
+        ({"num_frames": 2.5}, "num_frames must be a positive integer, got 2.5"),
+        ({"fps": -1}, "fps must be positive, got -1"),
+        ({"num_frames": 2, "max_side": 0}, "max_side must be positive, got 0"),
     ],
 )
-def test_bad_arguments_are_usage_errors(counter_mp4, kwargs):
-    with pytest.raises(UsageError):
+def test_bad_arguments_are_usage_errors(counter_mp4, kwargs, message):
+    with pytest.raises(UsageError, match=f"^read_frames: {message}$"):
         read_frames(counter_mp4, **kwargs)
 
 

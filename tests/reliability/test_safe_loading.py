@@ -214,9 +214,9 @@ def test_trust_remote_code_is_off_unless_the_config_asks(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     for config in (load_config(), load_config(overrides=["describer.trust_remote_code=true"])):
-        with pytest.raises(ModelUnavailable):
+        with pytest.raises(ModelUnavailable, match="some vlm"):
             vlm.VLMDescriber.from_config(config, model=str(folder))
-    with pytest.raises(ModelUnavailable):
+    with pytest.raises(ModelUnavailable, match="some vlm"):
         vlm.VLMDescriber.from_pretrained(str(folder))
     assert seen == [False, True, False]
 

@@ -100,7 +100,9 @@ def test_pinned_references_come_first_and_their_tracks_are_not_repeated(retrieve
     )
     assert all(h.clip.track_id != "audio/rock_anthem.wav" for h in result[1:])
     assert result.by_track("targeted") == ()  # the only rock track is the pinned one
-    json.dumps(result.to_dict())
+    data = json.loads(json.dumps(result.to_dict()))
+    assert [h["track"] for h in data["hits"]][:1] == ["pinned"]
+    assert data["hits"][0]["clip"]["path"] == str(rock.resolve())
 
 
 def test_a_reference_alone_searches_by_sound(retriever, library, tmp_path):
@@ -125,11 +127,11 @@ def test_a_reference_alone_searches_by_sound(retriever, library, tmp_path):
 def test_bad_queries(retriever, tmp_path):
     with pytest.raises(UsageError, match="nothing to search with"):
         retriever.search(None)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"must be 0 or more \(got broad=-1"):
         retriever.search("x", k_broad=-1)
     from vmb.errors import MediaError
 
-    with pytest.raises(MediaError):
+    with pytest.raises(MediaError, match="missing.wav"):
         retriever.search("x", pinned=[str(tmp_path / "missing.wav")])
 
 

@@ -20,5 +20,5 @@ def test_overlapping_hop_and_short_tracks():
 
 @pytest.mark.parametrize("segment, hop", [(0, 10), (10, 0), (-1, 1), (5, 11)])
 def test_bad_settings(segment, hop):
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"^--(segment|hop)-s -?\d+: (must be greater than 0|more than twice)"):
         segment_track(30.0, segment, hop)

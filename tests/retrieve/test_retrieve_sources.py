@@ -129,7 +129,7 @@ def test_parse_key():
     assert parse_key("c", vocab) == ("C", None)
     assert parse_key("G maj", vocab) == ("G", "major")
     assert parse_key(None, vocab) == (None, None)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="X minor"):
         parse_key("X minor", vocab)
 
 

@@ -213,7 +213,7 @@ def test_bad_settings_and_outputs(clips, clips_index, tiny_musicgen, trained, tm
         train_adapter(_args(clips, clips_index, tiny_musicgen, trained.out))
     with pytest.raises(UsageError, match="holds no checkpoint"):
         run(resume=True)
-    with pytest.raises(IndexFileError):
+    with pytest.raises(IndexFileError, match="no-index"):
         run(index=str(tmp_path / "no-index"))
     with pytest.raises(ConfigError, match="needs an index built with CLAP"):
         run(embedding_source="clap")

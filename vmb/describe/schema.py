@@ -67,7 +67,7 @@ from vmb.vocab import Vocab, load_vocab
 MAX_MOODS = 3
 MAX_INSTRUMENTS = 5
 
-_FIELDS = (
+FIELDS = (  # the description fields a describer fills (and a training target holds)
     "genre",
     "mood",
     "instruments",
@@ -82,7 +82,7 @@ _FIELDS = (
 
 def has_fields(description: MusicDescription) -> bool:
     """True when any musical field (not just ``text``) is set."""
-    return any(getattr(description, name) not in (None, ()) for name in _FIELDS)
+    return any(getattr(description, name) not in (None, ()) for name in FIELDS)
 
 
 def energy_word(energy: float) -> str:
@@ -374,6 +374,6 @@ def timeline_sentence(sections: Sequence[Section]) -> str:
     return "; ".join(items) + "."
 
 
-__all__ = ["MAX_INSTRUMENTS", "MAX_MOODS", "apply_wants", "consistent_moods", "contradicts",
+__all__ = ["FIELDS", "MAX_INSTRUMENTS", "MAX_MOODS", "apply_wants", "consistent_moods", "contradicts",
            "energy_word", "has_fields", "merge", "mood_antonyms", "section_sentence",
            "summarise", "timeline_sentence", "write_sentence"]  # fmt: skip

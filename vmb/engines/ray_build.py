@@ -31,7 +31,6 @@ from vmb.engines.runtime import actor_shape, ray_runtime
 from vmb.engines.shards import ShardRecord, ShardStore, shard_bounds
 from vmb.errors import MediaError, UsageError
 from vmb.retrieve.build import Partial, TrackResult, decode_track, finish_build, plan_build
-from vmb.retrieve.encoders.base import IndexEncoder
 from vmb.retrieve.store import IndexInfo
 
 DEFAULT_SHARDS = 16
@@ -93,25 +92,21 @@ class EmbedStage:
 def build_index_distributed(
     source: str | os.PathLike,
     out: str | os.PathLike,
-    encoder: str | IndexEncoder = "builtin",
-    model: str | None = None,
-    segment_s: float = 10.0,
-    hop_s: float = 10.0,
-    resume: bool = False,
-    batch_size: int = 8,
-    memory_budget_gb: float | None = None,
-    index_type: str = "auto",
-    device: str = "auto",
+    *,
     address: str | None = None,
     shards: int | None = None,
     workers: int | None = None,
     num_cpus: int | None = None,
+    resume: bool = False,
     progress: bool = True,
     console=None,
+    **settings: Any,
 ) -> IndexInfo:
     """Build the index of ``source`` into ``out`` on Ray (see the module docstring).
 
-    Takes the arguments of :func:`vmb.retrieve.build.build_index`, and:
+    Takes the arguments of :func:`vmb.retrieve.build.build_index` (``settings``: ``encoder``,
+    ``model``, ``segment_s``, ``hop_s``, ``batch_size``, ``memory_budget_gb``, ``index_type``,
+    ``device``, checked by :func:`~vmb.retrieve.build.plan_build` alike), and:
 
     Args:
         address: ``None`` (a local Ray runtime of ``num_cpus`` CPUs, default all), ``auto``
@@ -128,10 +123,7 @@ def build_index_distributed(
         raise UsageError(f"--shards {shards}: must be at least 1")
     if workers is not None and workers < 1:
         raise UsageError(f"--workers {workers}: must be at least 1")
-    plan = plan_build(
-        source, out, encoder, model, segment_s, hop_s, batch_size, memory_budget_gb,
-        index_type, device,
-    )  # fmt: skip
+    plan = plan_build(source, out, **settings)
     tracks = plan.source.tracks
     count = max(1, min(shards or DEFAULT_SHARDS, len(tracks) or 1))
     settings = {**plan.settings, "engine": "ray", "shards": count}

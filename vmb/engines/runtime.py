@@ -7,7 +7,9 @@
   ``"ray://host:10001"`` — a remote cluster through Ray Client; ``"host:6379"`` — a cluster's
   GCS address.
 
-Ray's usage-stats reporting is switched off and no dashboard is started. Ray is an optional
+Ray's usage-stats reporting is switched off and no dashboard is started. A local runtime listens
+on 127.0.0.1 only (:func:`start_local`): Ray on Linux would otherwise bind its GCS, raylet and
+worker ports to the machine's network address, where anyone on the network could reach them. Ray is an optional
 extra (``pip install 'vmb[ray]'``): without it every function here raises one
 :class:`~vmb.errors.UsageError` saying how to install it.
 
@@ -99,12 +101,11 @@ def _connected(ray, address: str | None, num_cpus: int | None):
         "log_to_driver": False,
         "runtime_env": worker_env(),
     }
-    if address is None:
-        kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
-    else:
-        kwargs["address"] = address
     try:
-        ray.init(**kwargs)
+        if is_loopback(address):
+            start_local(ray, num_cpus or os.cpu_count() or 1, address=address, **kwargs)
+        else:
+            ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"--address {address}: cannot connect to Ray ({first[:200]})") from None
@@ -113,6 +114,48 @@ def _connected(ray, address: str | None, num_cpus: int | None):
         yield ray
     finally:
         ray.shutdown()
+
+
+LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # Ray's switch; "0": node address 127.0.0.1
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether ``address`` (``None``: a new local runtime) is this machine's loopback."""
+    if address is None:
+        return True
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0]
+    return host in LOOPBACK_HOSTS
+
+
+def start_local(ray, num_cpus: float | None = None, address: str | None = None, **kwargs: object) -> None:
+    """``ray.init`` of a local runtime (``num_cpus``) that listens on 127.0.0.1 only, or of a
+    connection to a runtime at a loopback ``address`` (which a runtime started here has).
+
+    Ray resolves the node address to the machine's network address unless its cluster mode is
+    off (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, what Ray does itself on macOS and Windows to
+    keep a local runtime off the network). The switch is read into ``ray._private.ray_constants``
+    when Ray is imported, so it is set there for the call as well as in the environment of the
+    processes Ray starts, and both are put back afterwards (a later ``ray start`` or a connection
+    to a cluster is unaffected)."""
+    from ray._private import ray_constants
+
+    before_env = os.environ.get(LOOPBACK_SWITCH)
+    before_const = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[LOOPBACK_SWITCH] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        if address is None:
+            ray.init(num_cpus=num_cpus, **kwargs)
+        else:
+            ray.init(address=address, **kwargs)
+    finally:
+        if before_env is None:
+            os.environ.pop(LOOPBACK_SWITCH, None)
+        else:
+            os.environ[LOOPBACK_SWITCH] = before_env
+        if before_const is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = before_const
 
 
 def worker_env() -> dict[str, object]:
@@ -183,5 +226,6 @@ __all__ = [
     "import_ray",
     "quiet_ray_data",
     "ray_runtime",
+    "start_local",
     "worker_env",
 ]

@@ -159,19 +159,22 @@ class _CopyFailed(Exception):
         self.reason = reason
 
 
-def _encode_aac(stream, music: np.ndarray, rate: int) -> list:
-    """All AAC packets for the music ``[C, T]``, in order."""
+def encode_audio(stream, samples: np.ndarray, rate: int, block: int = 1 << 15) -> list:
+    """All packets of ``samples [C, T]`` (float32, C = 1 or 2, at ``rate`` Hz) encoded by the
+    PyAV output ``stream``, in order and flushed; resampled to the stream's sample format,
+    layout and rate (and frame size) on the way."""
     import av
 
-    layout = "mono" if music.shape[0] == 1 else "stereo"
+    layout = "mono" if samples.shape[0] == 1 else "stereo"
+    codec = stream.codec_context
     resampler = av.AudioResampler(
-        format="fltp", layout=layout, rate=rate, frame_size=stream.codec_context.frame_size or 1024
-    )
+        format=codec.codec.audio_formats[0].name if codec.codec.audio_formats else "fltp",
+        layout=stream.layout.name, rate=stream.rate, frame_size=codec.frame_size or None,
+    )  # fmt: skip
     packets = []
-    block = 1 << 15
-    for start in range(0, music.shape[1], block):
+    for start in range(0, samples.shape[1], block):
         frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(music[:, start : start + block]), format="fltp", layout=layout
+            np.ascontiguousarray(samples[:, start : start + block]), format="fltp", layout=layout
         )
         frame.sample_rate = rate
         frame.pts = start
@@ -211,21 +214,23 @@ def _write(video: Path, tmp: Path, music: np.ndarray, rate: int, copy_video: boo
         aout = target.add_stream("aac", rate=rate)
         aout.layout = "mono" if music.shape[0] == 1 else "stereo"
         aout.bit_rate = AAC_BIT_RATE
-        audio_packets = _encode_aac(aout, music, rate)
+        audio_packets = encode_audio(aout, music, rate)
         next_audio = 0
+
+        def mux_video(packet) -> None:
+            """Mux the audio packets due before ``packet`` (interleaved by time), then it."""
+            nonlocal next_audio
+            now = _packet_time(packet)
+            while next_audio < len(audio_packets) and _packet_time(audio_packets[next_audio]) <= now:
+                target.mux(audio_packets[next_audio])
+                next_audio += 1
+            target.mux(packet)
+
         try:
             if copy_video:
-                packets = (p for p in source.demux(vin) if p.size)
-                for packet in packets:
-                    now = _packet_time(packet)
-                    while (
-                        next_audio < len(audio_packets)
-                        and _packet_time(audio_packets[next_audio]) <= now
-                    ):
-                        target.mux(audio_packets[next_audio])
-                        next_audio += 1
+                for packet in (p for p in source.demux(vin) if p.size):
                     packet.stream = vout
-                    target.mux(packet)
+                    mux_video(packet)
             else:
                 for index, frame in enumerate(source.decode(vin)):
                     if index == 0 and getattr(frame, "rotation", 0):
@@ -233,14 +238,7 @@ def _write(video: Path, tmp: Path, music: np.ndarray, rate: int, copy_video: boo
                     frame = frame.reformat(width=vout.width, height=vout.height, format="yuv420p")
                     frame.pict_type = av.video.frame.PictureType.NONE
                     for packet in vout.encode(frame):
-                        now = _packet_time(packet)
-                        while (
-                            next_audio < len(audio_packets)
-                            and _packet_time(audio_packets[next_audio]) <= now
-                        ):
-                            target.mux(audio_packets[next_audio])
-                            next_audio += 1
-                        target.mux(packet)
+                        mux_video(packet)
                 target.mux(vout.encode(None))
         except av.FFmpegError as exc:
             if copy_video and next_audio == 0:

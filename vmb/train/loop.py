@@ -26,7 +26,6 @@ import logging
 import os
 import random
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmb.errors import ConfigError
+from vmb.fileio import atomic_folder, atomic_write_json
 
 if TYPE_CHECKING:
     import torch
@@ -204,24 +204,14 @@ def save_checkpoint(
     newest ``keep`` checkpoints. Returns the checkpoint folder."""
     from safetensors.torch import save_file
 
-    root = Path(out) / CHECKPOINTS
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / checkpoint_name(state.step)
-    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
-    try:
+    final = Path(out) / CHECKPOINTS / checkpoint_name(state.step)
+    with atomic_folder(final) as work:
         weights = {k: v.detach().contiguous().cpu() for k, v in trainable.items()}
         save_file(weights, str(work / TRAINABLE_FILE), metadata={"format": "pt"})
         tensors, meta = optimizer_tensors(optimizer.state_dict())
         save_file(tensors, str(work / OPTIMIZER_FILE), metadata={"format": "pt"})
-        (work / OPTIMIZER_META).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-        data = {"state": state.to_dict(), "args": _json_value(args)}
-        (work / STATE_FILE).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(work, final)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        atomic_write_json(work / OPTIMIZER_META, meta, indent=1)
+        atomic_write_json(work / STATE_FILE, {"state": state.to_dict(), "args": _json_value(args)}, indent=1)
     for old in list_checkpoints(out)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -322,7 +312,7 @@ def begin_run(
         optimizer.load_state_dict(checkpoint.optimizer)
         state, source = checkpoint.state, checkpoint.path
     out.mkdir(parents=True, exist_ok=True)
-    (out / ARGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    atomic_write_json(out / ARGS_FILE, settings)
     return state, source
 
 

@@ -28,8 +28,6 @@ import hashlib
 import io
 import json
 import logging
-import os
-import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from vmb.errors import ConfigError, MediaError, UsageError
+from vmb.fileio import atomic_folder, atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -275,18 +274,10 @@ def save_prepared(folder: Path, key: str, settings: dict, examples: list[MusicEx
             value = getattr(ex, name)
             if value is not None:
                 tensors[f"{i}.{name}"] = value.contiguous().clone()  # clips of a track share their reference
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as work:
         save_file(tensors, str(work / "tensors.safetensors"))
         meta = {"key": key, "settings": settings, "notes": notes, "examples": [e.meta() for e in examples]}
-        (work / "examples.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(work, folder)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        atomic_write_json(work / "examples.json", meta, indent=1)
 
 
 def load_prepared(folder: Path, key: str) -> tuple[list[MusicExample], list[str]] | None:

@@ -23,24 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from vmb.describe.schema import write_sentence
+from vmb.describe.schema import FIELDS, MAX_INSTRUMENTS, MAX_MOODS, write_sentence
 from vmb.types import MusicDescription
 from vmb.vocab import Vocab, load_vocab
 
-TARGET_KEYS = (
-    "genre",
-    "mood",
-    "instruments",
-    "tempo_bpm",
-    "tempo_class",
-    "key",
-    "mode",
-    "energy",
-    "theme",
-    "description",
-)
-MAX_MOODS = 3
-MAX_INSTRUMENTS = 5
+TARGET_KEYS = (*FIELDS, "description")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def test_a_bar_can_hold_two_chords():
 
 @pytest.mark.parametrize("bad", ["VIII", "Xmaj7", "Ifoo", ""])
 def test_unknown_chords_are_rejected(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"'{bad}'"):
         parse_roman(bad, 0, "major")
 
 
