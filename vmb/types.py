@@ -356,7 +356,8 @@ class Bridges:
     Attributes:
         description: the text bridge as structured fields.
         text: the prompt given to the generator: the description sentence with the targeted
-            attributes appended ("... with fast-paced tempo").
+            attributes appended ("... with fast-paced tempo"). With a timeline (``description.
+            sections``), MusicGen prompts each window with its section's own sentence instead.
         references: the music bridge, ordered: pinned first, then broad, then targeted hits.
         wants: the user's targeted attributes.
         text_weight: guidance weight of the text bridge.

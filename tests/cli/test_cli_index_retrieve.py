@@ -120,6 +120,14 @@ def test_retrieve_with_a_video(cli_index, tmp_path):
     data = json.loads(result.stdout)
     assert data["description"]["text"] and data["description"]["source"]
     assert len(data["hits"]) == 1 and data["hits"][0]["track"] == "broad"
+    assert "energetic" in data["description"]["mood"]  # the moving test pattern
+    # a wanted mood goes into the description the JSON shows, replacing the one it contradicts
+    wanted = runner.invoke(app, ["retrieve", "--index", str(out), "--video", str(video), "--describer",
+                                 "visual", "--want", "mood=calm", "--json"])  # fmt: skip
+    assert wanted.exit_code == 0, wanted.output
+    description = json.loads(wanted.stdout)["description"]
+    assert description["mood"][0] == "calm" and "energetic" not in description["mood"]
+    assert "calm" in description["text"] and "energetic" not in description["text"]
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def retrieve(
         from vmb.describe import describe
 
         description = describe(video, image or (), description, describer=describer or config.describer.kind,
-                               config=config)  # fmt: skip
+                               config=config, wants=wants)  # fmt: skip
     result = retriever.search(
         description,
         wants,
