@@ -40,7 +40,7 @@ from vmb.generate.builtin.form import FormPlan, automatic_form, sections_from_pl
 from vmb.generate.builtin.harmony import RANGES, HarmonyWriter
 from vmb.generate.builtin.melody import MelodyWriter, _fold
 from vmb.generate.builtin.rhythm import RhythmWriter
-from vmb.generate.builtin.scoring import ARP_FROM_ENERGY, TimelineWriter
+from vmb.generate.builtin.scoring import ARP_FROM_ENERGY, CALM_BELOW, TimelineWriter
 from vmb.generate.builtin.tables import (
     BEATS_PER_BAR,
     PITCH_CLASSES,
@@ -360,7 +360,9 @@ class _Composer(TimelineWriter, HarmonyWriter, RhythmWriter, MelodyWriter):
             gain = self._bar_gain(bar)
             # B sections comp busier; the intro keeps the body's rhythm so the pulse is set
             comp_level = level + 1 if sec.name == "B" and level < len(self.style.comp) - 1 else level
-            if "comp" in self.parts:
+            # a still scene is held by the pad alone: the comping enters with the motion
+            hush = self.timeline and e < CALM_BELOW and "pad" in self.parts and sec.name != "ending"
+            if "comp" in self.parts and not hush:
                 self._comp_bar(self.parts["comp"], bar, comp_level, e, gain)
             if "pad" in self.parts:
                 self._pad_bar(self.parts["pad"], bar, e, gain)

@@ -26,7 +26,6 @@ from vmb.generate.builtin.tables import ComposerTables, load_tables
 from vmb.limits import check_duration, check_weight, resolve_seed
 from vmb.types import Bridges, GenerationResult
 
-
 MIN_LUFS, MAX_LUFS = -40.0, -6.0
 
 

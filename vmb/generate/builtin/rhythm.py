@@ -181,7 +181,7 @@ class RhythmWriter:
         strengths = self.form.strengths()
         cuts = [(grid.nearest_beat(t), s) for t, s, hit in zip(grid.cuts_s, strengths, grid.on_beat) if hit]
         top = max((s for _, s in cuts), default=1.0)
-        changes = {int(round(sp.start)) for sp in self.spans[1:] if sp.section.name != "ending"}
+        changes = {round(sp.start) for sp in self.spans[1:] if sp.section.name != "ending"}
         marks: dict[int, float] = {}
         for b, s in cuts:
             marks[b] = max(marks.get(b, 0.0), s)
@@ -235,6 +235,8 @@ class RhythmWriter:
         part = self.parts.get("timpani")
         if part is None or sec.name in ("intro", "C") and k < sec.bars - 1:
             return
+        if getattr(self, "timeline", False) and e < self.kit.from_energy and not fill:
+            return  # a calm scene of a scored picture: the timpani wait for the action
         b0 = (sec.start_bar + k) * BEATS_PER_BAR
         lo, hi = TIMPANI_RANGE
         root = lo + (self.chord_at(b0).root - lo) % 12

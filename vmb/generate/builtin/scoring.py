@@ -19,8 +19,8 @@ A mixin of :class:`vmb.generate.builtin.composer._Composer`. With a planned form
   energy curve around the section's energy (up to ±25 %).
 - **ends on the last frame**: no ritardando (the grid runs to the end); the tonic chord lands on
   the last downbeat that leaves it at most a second more than its ring (else on the last beat
-  that does, the cadence bar shortened to end there) and rings out to the last sample; so a
-  short video has a short form and no long held chord.
+  that does, the cadence bar shortened to end there) — or later, on the last cut it can hit —
+  and rings out to the last sample; so a short video has a short form and no long held chord.
 """
 
 from __future__ import annotations
@@ -33,14 +33,15 @@ import numpy as np
 from vmb.generate.builtin.arrangement import ChordEvent, Note, Section, TempoMap
 from vmb.generate.builtin.form import PlannedSection
 from vmb.generate.builtin.harmony import RANGES
-from vmb.generate.builtin.timing import BeatGrid, choose_grid
 from vmb.generate.builtin.tables import BEATS_PER_BAR
+from vmb.generate.builtin.timing import BeatGrid, choose_grid
 
 CURVE_DEPTH = 0.6  # velocity change per unit of energy above/below the section's
 CURVE_RANGE = (0.75, 1.25)
 ARP_FROM_ENERGY = 0.45
 CALM_BELOW = 0.3
 BRIGHT_FROM = 0.75
+LEAD_DYNAMICS = (0.75, 0.4)  # the lead's velocity factor a + b * energy: soft in a still scene
 EXTRA_HOLD_S = 1.0  # the final chord may ring this much longer to land on a downbeat
 
 
@@ -80,6 +81,10 @@ class TimelineWriter:
         down = last - last % BEATS_PER_BAR
         final = down if down >= BEATS_PER_BAR and self.duration_s - (offset + down * beat_s) <= ring_min + EXTRA_HOLD_S \
             else last
+        if offset == grid.offset_s:  # a cut on one of the last beats: the tonic lands on it
+            on_cut = [b for b in (grid.nearest_beat(t) for t, hit in zip(grid.cuts_s, grid.on_beat) if hit)
+                      if final < b <= last]
+            final = max(on_cut, default=final)
         n_body = math.ceil(final / BEATS_PER_BAR) - 1
         self.cadence_beats = final - n_body * BEATS_PER_BAR  # 1..4
         self.body_bpm = grid.bpm
@@ -92,9 +97,12 @@ class TimelineWriter:
         if offset != grid.offset_s:
             grid = BeatGrid(grid.bpm, offset, grid.cuts_s, grid.on_beat, grid.on_downbeat, grid.searched)
         self.grid = grid
+        said = self.choices.get("tempo", f"{self.plan.tempo_bpm:.1f} BPM")
+        if self.form.tempo_free:
+            said = said.replace("(stated: kept exactly)", "(estimated from the picture, free to move 8 %)")
         if abs(grid.bpm - self.plan.tempo_bpm) > 1e-6:
-            self.choices["tempo"] = (self.choices.get("tempo", f"{self.plan.tempo_bpm:.1f} BPM") +
-                                     f"; moved to {grid.bpm:.2f} BPM to put the cuts on beats")
+            said += f"; moved to {grid.bpm:.2f} BPM to put the cuts on beats"
+        self.choices["tempo"] = said
         self.choices["beat grid"] = grid.searched if offset == grid.offset_s else (
             grid.searched.split(";")[0] + "; no room for a pickup")
         self.choices["cuts on beats"] = grid.describe()
@@ -191,12 +199,13 @@ class TimelineWriter:
                 a, b = max(a, span.start), min(b, span.end)
                 if b - a <= 0.05:
                     continue
-                pitch = n.pitch
-                if role == "lead" and shift and span.section.name != "ending":
+                pitch, velocity = n.pitch, n.velocity
+                if role == "lead" and span.section.name != "ending":
                     lo, hi = self._lead_range()
-                    if lo - 7 <= pitch + shift <= hi + 7:
+                    if shift and lo - 7 <= pitch + shift <= hi + 7:
                         pitch += shift
-                kept.append(Note(a, b - a, pitch, n.velocity))
+                    velocity = int(np.clip(round(velocity * (LEAD_DYNAMICS[0] + LEAD_DYNAMICS[1] * e)), 1, 127))
+                kept.append(Note(a, b - a, pitch, velocity))
             part.notes[counts[role]:] = kept
 
     def _fill_into(self, beat: float, e: float) -> None:
@@ -231,7 +240,7 @@ class TimelineWriter:
         if drums is not None and (e >= self.kit.from_energy or self.drum_floor is not None):
             notes = self.tables.drum_notes
             cymbal = notes.get("hat", notes.get("ride", 42))
-            for k in range(1, int(math.floor(pickup + 1e-9)) + 1):
+            for k in range(1, math.floor(pickup + 1e-9) + 1):
                 drums.add(-float(k), 0.2, cymbal, 60 + 30 * e)
                 drums.add(-float(k), 0.2, notes["kick"], 70 + 30 * e)
             if pickup >= 1.0:

@@ -65,7 +65,7 @@ class BeatGrid:
 
     def nearest_beat(self, time_s: float) -> int:
         """The index of the beat nearest ``time_s`` (beat 0 at ``offset_s``; negative before)."""
-        return int(math.floor((time_s - self.offset_s) / self.beat_s + 0.5))
+        return math.floor((time_s - self.offset_s) / self.beat_s + 0.5)
 
     def describe(self) -> str:
         """One line for the notes: hits against chance, and which cuts missed."""
@@ -149,7 +149,7 @@ def choose_grid(
 def _best_in(times, w, rel, bpms: np.ndarray, planned: float) -> tuple[float, float, float]:
     """The best ``(score, bpm, downbeat phase)`` among ``bpms`` (every phase of the bar)."""
     beat_s = 60.0 / bpms  # [B]
-    steps = int(math.ceil(float(beat_s.max()) / PHASE_STEP_S))
+    steps = math.ceil(float(beat_s.max()) / PHASE_STEP_S)
     frac = np.arange(steps) / steps  # phase as a fraction of a beat
     phase = (beat_s[:, None] * frac[None, :]).ravel()  # [B * P]
     beats = np.repeat(beat_s, steps)
