@@ -129,7 +129,10 @@ def test_grid_search_hits_steady_cuts_and_reports_irregular_ones_against_chance(
     irregular = np.cumsum(rng.uniform(0.4, 2.2, 25))
     grid = choose_grid(irregular, rng.uniform(0.2, 1.0, 25), 110.0, free=True)
     assert grid.hits / len(irregular) > grid.chance
-    assert f"{grid.hits} of 25 cuts on a beat" in grid.describe() and "chance" in grid.describe()
+    report = grid.describe()
+    assert f"{grid.hits} of 25 cuts on a beat" in report and "chance" in report
+    listed = report.split("on a beat at ")[1].split(" s; missed")[0]
+    assert listed.count(",") + 1 == grid.hits  # which ones landed: listed
 
 
 def test_a_pickup_offsets_the_grid_in_the_midi_file_too(tmp_path):

@@ -67,18 +67,22 @@ class BeatGrid:
         """The index of the beat nearest ``time_s`` (beat 0 at ``offset_s``; negative before)."""
         return math.floor((time_s - self.offset_s) / self.beat_s + 0.5)
 
-    def describe(self) -> str:
-        """One line for the notes: hits against chance, and which cuts missed."""
+    def describe(self, limit: int = 200) -> str:
+        """One line for the notes: hits against chance, and which cuts landed on a beat and
+        which missed (times in seconds, at most ``limit`` of each)."""
         n = len(self.cuts_s)
         if not n:
             return "no cuts to hit"
-        missed = [f"{t:.2f}" for t, h in zip(self.cuts_s, self.on_beat) if not h]
+
+        def times(hit: bool) -> str:
+            chosen = [f"{t:.2f}" for t, h in zip(self.cuts_s, self.on_beat) if h == hit]
+            more = f" (+{len(chosen) - limit} more)" if len(chosen) > limit else ""
+            return ", ".join(chosen[:limit]) + more if chosen else "none"
+
         down = sum(self.on_downbeat)
-        line = (f"{self.hits} of {n} cuts on a beat ({self.hits / n:.0%}; chance {self.chance:.0%} "
-                f"at {self.bpm:.2f} BPM, within {HIT_TOLERANCE_S * 1000:.0f} ms), {down} on a downbeat")
-        if missed:
-            line += "; missed at " + ", ".join(missed[:12]) + (" ..." if len(missed) > 12 else "") + " s"
-        return line
+        return (f"{self.hits} of {n} cuts on a beat ({self.hits / n:.0%}; chance {self.chance:.0%} "
+                f"at {self.bpm:.2f} BPM, within {HIT_TOLERANCE_S * 1000:.0f} ms), {down} on a downbeat; "
+                f"on a beat at {times(True)} s; missed {times(False)}")
 
 
 def _distances(times: np.ndarray, beat_s: np.ndarray, phase: np.ndarray) -> np.ndarray:
