@@ -135,6 +135,14 @@ def test_grid_search_hits_steady_cuts_and_reports_irregular_ones_against_chance(
     assert listed.count(",") + 1 == grid.hits  # which ones landed: listed
 
 
+def test_a_piece_too_short_for_its_pickup_starts_on_the_downbeat_and_says_so():
+    form = FormPlan((PlannedSection(0.0, 3.0, energy=0.6),), cuts_s=(1.3,))
+    arr = BuiltinGenerator(renderer="numpy").compose(
+        Bridges(description=MusicDescription(genre="pop", tempo_bpm=120.0, text="x"), text="x"), 3.0, seed=0, form=form)
+    assert arr.tempo_map.offset_s == 0.0 and "no room for a pickup" in arr.choices["beat grid"]
+    assert arr.choices["cuts on beats"].startswith("0 of 1 cuts on a beat")  # measured on the grid played
+
+
 def test_a_pickup_offsets_the_grid_in_the_midi_file_too(tmp_path):
     """Cuts off the bar grid start the piece with a pickup; the MIDI file plays every note at the
     time the arrangement (and so the numpy renderer) has it."""

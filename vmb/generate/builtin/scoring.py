@@ -34,7 +34,7 @@ from vmb.generate.builtin.arrangement import ChordEvent, Note, Section, TempoMap
 from vmb.generate.builtin.form import PlannedSection
 from vmb.generate.builtin.harmony import RANGES
 from vmb.generate.builtin.tables import BEATS_PER_BAR
-from vmb.generate.builtin.timing import BeatGrid, choose_grid
+from vmb.generate.builtin.timing import BeatGrid, choose_grid, grid_at
 
 CURVE_DEPTH = 0.6  # velocity change per unit of energy above/below the section's
 CURVE_RANGE = (0.75, 1.25)
@@ -76,15 +76,16 @@ class TimelineWriter:
         last = math.floor((limit - offset) / beat_s + 1e-9)
         if last < 4 and offset > 0:  # no room for the pickup: start on the downbeat
             offset, last = 0.0, math.floor(limit / beat_s + 1e-9)
+            grid = grid_at(grid.cuts_s, grid.bpm, 0.0, grid.searched.split(";")[0] + "; no room for a pickup")
         if last < 2:
             return None
         down = last - last % BEATS_PER_BAR
         final = down if down >= BEATS_PER_BAR and self.duration_s - (offset + down * beat_s) <= ring_min + EXTRA_HOLD_S \
             else last
-        if offset == grid.offset_s:  # a cut on one of the last beats: the tonic lands on it
-            on_cut = [b for b in (grid.nearest_beat(t) for t, hit in zip(grid.cuts_s, grid.on_beat) if hit)
-                      if final < b <= last]
-            final = max(on_cut, default=final)
+        # a cut on one of the last beats: the tonic lands on it
+        on_cut = [b for b in (grid.nearest_beat(t) for t, hit in zip(grid.cuts_s, grid.on_beat) if hit)
+                  if final < b <= last]
+        final = max(on_cut, default=final)
         n_body = math.ceil(final / BEATS_PER_BAR) - 1
         self.cadence_beats = final - n_body * BEATS_PER_BAR  # 1..4
         self.body_bpm = grid.bpm
@@ -94,8 +95,6 @@ class TimelineWriter:
         hold_s = self.duration_s - final_s
         ring_s = float(np.clip(0.25 * hold_s, min(0.3, 0.5 * hold_s), 1.5))
         self.end_beat = self.tempo_map.beat_at(self.duration_s - ring_s)
-        if offset != grid.offset_s:
-            grid = BeatGrid(grid.bpm, offset, grid.cuts_s, grid.on_beat, grid.on_downbeat, grid.searched)
         self.grid = grid
         said = self.choices.get("tempo", f"{self.plan.tempo_bpm:.1f} BPM")
         if self.form.tempo_free:
@@ -103,8 +102,7 @@ class TimelineWriter:
         if abs(grid.bpm - self.plan.tempo_bpm) > 1e-6:
             said += f"; moved to {grid.bpm:.2f} BPM to put the cuts on beats"
         self.choices["tempo"] = said
-        self.choices["beat grid"] = grid.searched if offset == grid.offset_s else (
-            grid.searched.split(";")[0] + "; no room for a pickup")
+        self.choices["beat grid"] = grid.searched
         self.choices["cuts on beats"] = grid.describe()
         self.choices["ending"] = (f"the tonic lands on beat {final} at {final_s:.2f} s after a "
                                   f"{self.cadence_beats}-beat cadence and rings {hold_s:.2f} s to the last frame")
@@ -124,10 +122,10 @@ class TimelineWriter:
             kept.append((p, b))
         sections: list[Section] = []
         spans: list[Span] = []
-        auto = iter(["A", "B"] * (len(kept) + 1))
+        alternate = iter(["A", "B"] * (len(kept) + 1))
         for i, (p, b) in enumerate(kept):
             end = kept[i + 1][1] if i + 1 < len(kept) else body_end
-            name = p.name or next(auto)
+            name = p.name or next(alternate)
             e = float(p.energy if p.energy is not None else self.plan.energy)
             use_ref = math.floor((i + 1) * share + 0.5) > math.floor(i * share + 0.5)
             harmony = "reference" if use_ref else name
@@ -268,7 +266,8 @@ class TimelineWriter:
             beats = np.array([n.start for n in part.notes])
             seconds = self.tempo_map.seconds(beats)
             section_e = levels[np.clip(np.searchsorted(starts, beats, side="right") - 1, 0, len(levels) - 1)]
-            curve = np.array([form.energy_at(t) for t in seconds])
+            centres = (np.arange(len(form.energy_curve)) + 0.5) * form.energy_step_s
+            curve = np.interp(seconds, centres, form.energy_curve)  # as FormPlan.energy_at
             factor = np.clip(1.0 + CURVE_DEPTH * (curve - section_e), lo, hi)
             factor[beats >= self.final_beat - 1e-9] = 1.0
             part.notes = [Note(n.start, n.duration, n.pitch, int(np.clip(round(n.velocity * f), 1, 127)))

@@ -135,18 +135,25 @@ def choose_grid(
     for chunk in np.array_split(bpms, max(1, len(bpms) // 32)):
         best = max(best, _best_in(times, w, rel, chunk, float(bpm)), key=lambda b: b[0])
     _, chosen, offset = best
-    grid_beat = 60.0 / chosen
-    d = _distances(cuts, np.array([grid_beat]), np.array([offset]))[0]
-    dd = _distances(cuts, np.array([grid_beat * BEATS_PER_BAR]), np.array([offset]))[0]
     how = (f"tempo searched {bpm * (1 - slack):.1f}-{bpm * (1 + slack):.1f} BPM" if free
            else f"tempo kept at the stated {bpm:g} BPM")
+    return grid_at(cuts, chosen, offset,
+                   f"{how} and every phase; a pickup of {offset:.3f} s puts the first downbeat there")
+
+
+def grid_at(cuts_s: Sequence[float], bpm: float, offset_s: float, searched: str = "") -> BeatGrid:
+    """The grid of ``bpm`` with a downbeat at ``offset_s``, and which ``cuts_s`` fall on it."""
+    cuts = np.asarray(list(cuts_s), np.float64)
+    beat = 60.0 / bpm
+    d = _distances(cuts, np.array([beat]), np.array([offset_s]))[0]
+    dd = _distances(cuts, np.array([beat * BEATS_PER_BAR]), np.array([offset_s]))[0]
     return BeatGrid(
-        bpm=float(chosen),
-        offset_s=float(offset),
+        bpm=float(bpm),
+        offset_s=float(offset_s),
         cuts_s=tuple(float(t) for t in cuts),
         on_beat=tuple(bool(x) for x in d <= HIT_TOLERANCE_S + 1e-9),
         on_downbeat=tuple(bool(x) for x in dd <= HIT_TOLERANCE_S + 1e-9),
-        searched=f"{how} and every phase; a pickup of {offset:.3f} s puts the first downbeat there",
+        searched=searched,
     )
 
 
@@ -174,4 +181,4 @@ def _best_in(times, w, rel, bpms: np.ndarray, planned: float) -> tuple[float, fl
     return float(best_total[i]), float(60.0 / beats[i]), float(best_offset[i])
 
 
-__all__ = ["HIT_TOLERANCE_S", "SLACK", "BeatGrid", "choose_grid"]
+__all__ = ["HIT_TOLERANCE_S", "SLACK", "BeatGrid", "choose_grid", "grid_at"]
