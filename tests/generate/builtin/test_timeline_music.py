@@ -179,7 +179,7 @@ def test_still_to_action_is_louder_and_busier_from_the_scene_change(still_action
     assert louder >= 4.0, louder
     assert busier >= 1.5, busier
     assert abs(loudness_step(audio, sr, 3.0, 13.0) - change) <= 0.5  # heard at once
-    assert "A beats 0-16" in _note(result, "form:")  # the section boundary is on the change's beat
+    assert "A beats 0-16 (" in _note(result, "form:")  # the section boundary is on the change's beat
 
 
 @needs_fluidsynth

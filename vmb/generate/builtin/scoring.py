@@ -146,8 +146,10 @@ class TimelineWriter:
         self.spans = spans
         self.final_energy = last_e
         self.choices["form"] = (f"planned from {self.form.source or 'a form plan'}: "
-                                + ", ".join(f"{s.section.name} beats {s.start:g}-{s.end:g} (energy {s.section.energy:.2f})"
-                                            for s in spans))
+                                + ", ".join(f"{s.section.name} beats {s.start:g}-{s.end:g} (energy {s.section.energy:.2f}"
+                                            + "".join(f", {w}" for w in (*s.section.moods[:2],
+                                                      *((s.planned.tempo_class,) if s.planned and s.planned.tempo_class else ())))
+                                            + ")" for s in spans))
 
     def _fit_cadence(self) -> None:
         """The cadence bar ends where the final chord lands: a cadence of one or two beats
