@@ -135,6 +135,17 @@ def test_grid_search_hits_steady_cuts_and_reports_irregular_ones_against_chance(
     assert listed.count(",") + 1 == grid.hits  # which ones landed: listed
 
 
+def test_a_steadily_cut_video_is_described_at_a_tempo_whose_beats_divide_the_cut_period():
+    from vmb.describe.timeline import cut_period_tempo
+
+    assert cut_period_tempo(np.arange(0.75, 12, 0.75), 111.0, 64, 152) == pytest.approx(80.0)
+    assert cut_period_tempo(np.arange(0.6, 12, 0.6), 111.0, 64, 152) == pytest.approx(100.0)
+    assert cut_period_tempo(np.arange(0.5, 12, 0.5), 111.0, 64, 152) == pytest.approx(120.0)
+    assert cut_period_tempo(np.arange(1.0, 12, 1.0), 91.0, 64, 152) == pytest.approx(120.0)
+    assert cut_period_tempo([1.0, 1.4, 2.9, 3.3, 5.0, 5.2], 111.0, 64, 152) is None  # irregular
+    assert cut_period_tempo([1.0, 2.0], 111.0, 64, 152) is None  # too few
+
+
 def test_a_piece_too_short_for_its_pickup_starts_on_the_downbeat_and_says_so():
     form = FormPlan((PlannedSection(0.0, 3.0, energy=0.6),), cuts_s=(1.3,))
     arr = BuiltinGenerator(renderer="numpy").compose(
@@ -187,7 +198,9 @@ def test_still_to_action_is_louder_and_busier_from_the_scene_change(still_action
 def test_steady_cuts_land_on_the_beats_of_the_output(pipe, videos, period):
     result = pipe(video=videos[period], seed=0)
     _exact_length(result, 12.0)
-    cuts = [c.time_s for c in result.bridges.description.cuts]
+    d = result.bridges.description
+    assert any(abs(d.tempo_bpm * period / 60 - m) < 0.02 for m in (1, 2, 3, 4))  # beats divide the period
+    cuts = [c.time_s for c in d.cuts]
     assert len(cuts) >= 8
     hit, chance = cuts_on_beats(result.audio, result.sample_rate, cuts)
     assert hit >= 0.8, (period, hit, chance)
