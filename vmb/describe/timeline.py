@@ -23,6 +23,9 @@ How the timeline is made
 - **Images** are a slideshow: equal sections in order (after the video, each as long as it,
   when there is one; over ``duration_s``, the last cue's end, or :data:`DEFAULT_SLIDESHOW_S`
   otherwise). Marker cues set the slide changes.
+- **Tempo from the cuts**: when the video is cut at a steady rate, the pixels' tempo is the one
+  nearest theirs whose beats divide the cut period (cuts every 0.75 s: 80 BPM), so the music
+  can put every cut on a beat (:func:`cut_period_tempo`; ``sync="cuts"`` only).
 - **The energy curve** is the energy of each ``energy_step_s`` (1 s) window; cut rate there
   is counted over 3 s around it.
 - **Cues** (:mod:`vmb.describe.cues`) are the user's: a span cue becomes one section with the
@@ -356,6 +359,32 @@ def build_timeline(
                     round(duration, 3), tuple(parts))  # fmt: skip
 
 
+def cut_period_tempo(cuts_s: Sequence[float], bpm: float, lo: float, hi: float) -> float | None:
+    """The tempo nearest ``bpm`` (within ``[lo, hi]``) whose beats fall on a steady cut rate:
+    ``m`` beats per cut period ``p``, ``60 m / p`` BPM; ``None`` when the cuts are not steady
+    (fewer than four, or under 70 % of the gaps within 40 ms of their median)."""
+    gaps = np.diff(np.sort(np.asarray(list(cuts_s), np.float64)))
+    if len(gaps) < 3:
+        return None
+    period = float(np.median(gaps))
+    if period <= 0 or np.mean(np.abs(gaps - period) <= 0.04) < 0.7:
+        return None
+    options = [60.0 * m / period for m in range(1, 9) if lo <= 60.0 * m / period <= hi]
+    return min(options, key=lambda t: abs(math.log(t / bpm))) if options else None
+
+
+def _cut_paced(pixels: MusicDescription, cuts: Sequence[Cut], lo: float, hi: float, vocab):
+    """A video cut at a steady rate sets the pixels' tempo: the cut period holds whole beats,
+    so the music can hit every cut (the generator moves a tempo at most 8 %)."""
+    if pixels.tempo_bpm is None:
+        return pixels
+    tempo = cut_period_tempo([c.time_s for c in cuts if c.kind == "hard"], pixels.tempo_bpm, lo, hi)
+    if tempo is None or abs(tempo - pixels.tempo_bpm) < 0.5:
+        return pixels
+    paced = pixels.replace(tempo_bpm=round(tempo, 2), tempo_class=vocab.tempo_class(tempo))
+    return paced.replace(text=write_sentence(paced))
+
+
 def _impose_moods(section: Section, moods: Sequence[str], index: int, total: int) -> Section:
     if not moods:
         return section
@@ -427,6 +456,8 @@ def add_timeline(
             for section, part in zip(sections, timeline.parts, strict=True)
         ]  # fmt: skip
         pixels = summarise(weighted, describer.vocab, r.min_bpm, r.max_bpm)
+        if sync == "cuts":
+            pixels = _cut_paced(pixels, timeline.cuts, r.min_bpm, r.max_bpm, describer.vocab)
         pixels = apply_wants(pixels.replace(source="visual"), wants, describer.vocab)
         glob = merge(pixels, words, describer.vocab)
     else:

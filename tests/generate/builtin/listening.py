@@ -119,3 +119,77 @@ def longest_chord_s(audio: np.ndarray, sr: int, window_s: float = 1.0) -> float:
         run = run + 1 if i and label == labels[i - 1] and label >= 0 else 1
         best = max(best, run)
     return best * window_s
+
+
+# -- music under a picture (issue 15) --------------------------------------------------------
+
+
+def beat_times(audio: np.ndarray, sr: int) -> np.ndarray:
+    """librosa's beat-tracked beat times (s), default settings."""
+    import librosa
+
+    y = mono(audio, sr)
+    _, beats = librosa.beat.beat_track(y=y, sr=ANALYSIS_SR, units="time")
+    return np.asarray(beats, np.float64)
+
+
+def cuts_on_beats(audio: np.ndarray, sr: int, cuts_s, tolerance_s: float = 0.07) -> tuple[float, float]:
+    """``(share of cuts within tolerance_s of a librosa beat, chance)``; chance is the share of
+    random times within the tolerance of one of the detected beats (2 x tolerance / median
+    beat period)."""
+    beats = beat_times(audio, sr)
+    cuts = np.asarray(list(cuts_s), np.float64)
+    if len(beats) < 2 or not len(cuts):
+        return 0.0, 0.0
+    near = np.min(np.abs(cuts[:, None] - beats[None, :]), axis=1) <= tolerance_s
+    return float(np.mean(near)), float(min(1.0, 2 * tolerance_s / np.median(np.diff(beats))))
+
+
+def rms_db(audio: np.ndarray, sr: int, start_s: float, end_s: float) -> float:
+    """RMS level (dB) of ``[start_s, end_s)`` of the mono mix."""
+    y = np.asarray(audio, np.float64)
+    y = y.mean(axis=0) if y.ndim == 2 else y
+    seg = y[int(start_s * sr): int(end_s * sr)]
+    return float(10 * np.log10(np.mean(seg ** 2) + 1e-12))
+
+
+def onset_rate(audio: np.ndarray, sr: int, start_s: float, end_s: float) -> float:
+    """librosa onsets per second within ``[start_s, end_s)`` (detected on the whole piece)."""
+    import librosa
+
+    y = mono(audio, sr)
+    onsets = librosa.onset.onset_detect(y=y, sr=ANALYSIS_SR, units="time")
+    return float(np.sum((onsets >= start_s) & (onsets < end_s)) / (end_s - start_s))
+
+
+def loudness_step(audio: np.ndarray, sr: int, lo_s: float, hi_s: float, window_s: float = 2.0) -> float:
+    """The time in ``[lo_s, hi_s]`` where the loudness rises most: the largest difference of
+    the RMS level (dB, 50 ms frames) over ``window_s`` after and before it."""
+    frame = 0.05
+    times = np.arange(0.0, np.asarray(audio).shape[-1] / sr - frame, frame)
+    level = np.array([rms_db(audio, sr, t, t + frame) for t in times])
+    w = int(window_s / frame)
+    best, at = -np.inf, lo_s
+    for i in range(w, len(times) - w):
+        if lo_s <= times[i] <= hi_s:
+            step = level[i:i + w].mean() - level[i - w:i].mean()
+            if step > best:
+                best, at = step, float(times[i])
+    return at
+
+
+def loudness_curve(audio: np.ndarray, sr: int, step_s: float = 1.0) -> np.ndarray:
+    """RMS level (dB) of each whole ``step_s`` window."""
+    n = int(np.asarray(audio).shape[-1] / sr / step_s)
+    return np.array([rms_db(audio, sr, k * step_s, (k + 1) * step_s) for k in range(n)])
+
+
+def correlation_vs_shuffled(a, b, shuffles: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Pearson correlation of ``a`` and ``b`` (cut to the shorter), and the 95th percentile of
+    the correlation when ``a`` is shuffled (what chance gives)."""
+    n = min(len(a), len(b))
+    a, b = np.asarray(a[:n], np.float64), np.asarray(b[:n], np.float64)
+    r = float(np.corrcoef(a, b)[0, 1])
+    rng = np.random.default_rng(seed)
+    chance = [np.corrcoef(rng.permutation(a), b)[0, 1] for _ in range(shuffles)]
+    return r, float(np.percentile(chance, 95))

@@ -70,9 +70,20 @@ class ChordEvent:
 
 @dataclass(frozen=True)
 class TempoMap:
-    """Piecewise-constant tempo: ``changes`` are ``(beat, bpm)`` sorted by beat, the first at 0."""
+    """Piecewise-constant tempo: ``changes`` are ``(beat, bpm)`` sorted by beat, the first at 0.
+
+    ``offset_s`` is the time of beat 0 (a *pickup*): the first tempo runs before it too, so the
+    ``pickup_beats`` before beat 0 are negative beats and the beat grid is shifted by
+    ``offset_s`` (a piece that hits cuts starts its first whole bar there).
+    """
 
     changes: tuple[tuple[float, float], ...]
+    offset_s: float = 0.0
+
+    @property
+    def pickup_beats(self) -> float:
+        """Beats before beat 0 (``offset_s`` at the first tempo)."""
+        return self.offset_s * self.changes[0][1] / 60.0
 
     def seconds(self, beats: np.ndarray | float) -> np.ndarray:
         """Beat positions → seconds, vectorised. Shape as the input."""
@@ -82,11 +93,13 @@ class TempoMap:
         seg_s = np.diff(starts) * 60.0 / bpms[:-1]
         offsets = np.concatenate([[0.0], np.cumsum(seg_s)])
         i = np.clip(np.searchsorted(starts, b, side="right") - 1, 0, len(starts) - 1)
-        return offsets[i] + (b - starts[i]) * 60.0 / bpms[i]
+        return self.offset_s + offsets[i] + (b - starts[i]) * 60.0 / bpms[i]
 
     def beat_at(self, seconds: float) -> float:
         """The inverse of :meth:`seconds` for one time."""
-        t = 0.0
+        t = self.offset_s
+        if seconds < t:  # in the pickup
+            return (seconds - t) * self.changes[0][1] / 60.0
         for (b0, bpm), nxt in zip(self.changes, list(self.changes[1:]) + [None]):
             span_s = np.inf if nxt is None else (nxt[0] - b0) * 60.0 / bpm
             if seconds <= t + span_s:

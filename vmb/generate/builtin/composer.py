@@ -40,6 +40,7 @@ from vmb.generate.builtin.form import FormPlan, automatic_form, sections_from_pl
 from vmb.generate.builtin.harmony import RANGES, HarmonyWriter
 from vmb.generate.builtin.melody import MelodyWriter, _fold
 from vmb.generate.builtin.rhythm import RhythmWriter
+from vmb.generate.builtin.scoring import ARP_FROM_ENERGY, CALM_BELOW, TimelineWriter
 from vmb.generate.builtin.tables import (
     BEATS_PER_BAR,
     PITCH_CLASSES,
@@ -98,7 +99,7 @@ def compose(plan: Plan, duration_s: float, seed: int, tables: ComposerTables,
     return _Composer(plan, duration_s, seed, tables, form, loop).run()
 
 
-class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
+class _Composer(TimelineWriter, HarmonyWriter, RhythmWriter, MelodyWriter):
     def __init__(self, plan: Plan, duration_s: float, seed: int, tables: ComposerTables,
                  form: FormPlan | None = None, loop: bool = False):
         self.plan = plan
@@ -116,6 +117,12 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
         self.choices = dict(plan.choices)
         self.drum_floor: int | None = None
         self.cut_beats: list[float] = []
+        self.final_energy = plan.energy
+        self.spans = []
+        self.timeline = False  # a planned form laid on a beat grid (see scoring.py)
+        self.rhythm_energy = plan.energy
+        if form is not None and not self.loop:
+            self.rhythm_energy = max(plan.energy, *(s.energy for s in form.sections if s.energy is not None))
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -157,12 +164,17 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
         return n_bars
 
     def run(self) -> Arrangement:
-        n_bars = self._layout()
+        n_bars = self._layout_planned() if self.form is not None and not self.loop else None
+        self.timeline = n_bars is not None
+        if n_bars is None:
+            n_bars = self._layout()
         progs = self._choose_progressions()
         self.progressions = progs
         bar_s = BEATS_PER_BAR * 60.0 / self.body_bpm
         ending = not self.loop
-        if self.form is not None:
+        if self.timeline:
+            self._plan_spans(n_bars)
+        elif self.form is not None:
             self.sections = sections_from_plan(self.form, bar_s, n_bars, self.plan.energy,
                                                self._harmony_share(), ending)
             self.cut_beats = sorted({float(round(self.tempo_map.beat_at(t))) for t in self.form.cuts_s
@@ -172,15 +184,24 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
             self.sections = automatic_form(n_bars, self.plan.energy, len(progs["A"].bars), self._harmony_share(),
                                            ending=ending, intro=not self.loop)
         self.bar_chords = self._harmony(n_bars)
+        if self.timeline:
+            self._fit_cadence()
         self.chord_events = self._chord_events()
+        if self.timeline:
+            self.chord_events = self._trim_chord_events(self.chord_events)
         self.chord_starts = [c.start for c in self.chord_events]
         self.parts = self._assign_parts()
 
-        for sec in self.sections:
-            self._write_section(sec)
+        if self.timeline:
+            self._write_planned()
+        else:
+            for sec in self.sections:
+                self._write_section(sec)
         if not self.loop:
             self._write_final_chord()
         self._accent_cuts()
+        if self.timeline:
+            self._follow_energy()
         self._modulate()
         tracks = self._tracks()
         return Arrangement(
@@ -266,7 +287,7 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
         """Drums by style: the genre's kit when its energy calls for a beat, whatever the
         instrument list says, unless the words refuse drums (``solo``, ``no drums``); drums
         asked for at low energy play the sparsest pattern. Timpani join cinematic kits."""
-        genre, e = self.plan.genre, self.plan.energy
+        genre, e = self.plan.genre, self.rhythm_energy
         asked = self.plan.drums is True or (self.plan.instruments_given and "drums" in parts)
         if self.plan.drums is False:
             parts.pop("drums", None)
@@ -339,7 +360,9 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
             gain = self._bar_gain(bar)
             # B sections comp busier; the intro keeps the body's rhythm so the pulse is set
             comp_level = level + 1 if sec.name == "B" and level < len(self.style.comp) - 1 else level
-            if "comp" in self.parts:
+            # a still scene is held by the pad alone: the comping enters with the motion
+            hush = self.timeline and e < CALM_BELOW and "pad" in self.parts and sec.name != "ending"
+            if "comp" in self.parts and not hush:
                 self._comp_bar(self.parts["comp"], bar, comp_level, e, gain)
             if "pad" in self.parts:
                 self._pad_bar(self.parts["pad"], bar, e, gain)
@@ -348,8 +371,12 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
                     self._pedal_bar(self.parts["bass"], bar, e, gain)
                 elif sec.name != "intro" or k >= sec.bars // 2:
                     self._bass_bar(self.parts["bass"], bar, e, gain, sustained=sec.name == "intro")
-            if "arp" in self.parts and sec.name in ("B", "C", "A", "ending") and (
-                    sec.name != "A" or occurrence > 0 or self.plan.genre in ("classical", "electronic", "ambient")):
+            if self.timeline:
+                arp = e >= ARP_FROM_ENERGY  # instrumentation follows the picture's energy
+            else:
+                arp = sec.name in ("B", "C", "A", "ending") and (
+                    sec.name != "A" or occurrence > 0 or self.plan.genre in ("classical", "electronic", "ambient"))
+            if "arp" in self.parts and arp:
                 self._arp_bar(self.parts["arp"], bar, e, gain)
             fill = k == sec.bars - 1 and sec.name != "ending" and not is_last_body
             if "drums" in self.parts:
@@ -366,7 +393,7 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
     def _write_final_chord(self) -> None:
         t0, t1 = self.final_beat, self.end_beat
         chord = self.chord_events[-1].chord
-        e = self.plan.energy
+        e = self.final_energy
         dur = t1 - t0
         for role, part in self.parts.items():
             if role == "drums":
@@ -402,7 +429,7 @@ class _Composer(HarmonyWriter, RhythmWriter, MelodyWriter):
         for n, j, v in zip(notes, jitter, vjit):
             if n.start >= self.final_beat - 1e-9 and self.loop:
                 continue
-            start = max(0.0, n.start + (j if n.start < self.final_beat - 1e-9 else 0.0))
+            start = max(-self.tempo_map.pickup_beats, n.start + (j if n.start < self.final_beat - 1e-9 else 0.0))
             end = min(n.start + n.duration, self.end_beat)
             if end - start <= 1e-3:
                 continue

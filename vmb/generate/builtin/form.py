@@ -6,21 +6,26 @@ energy, moods, an optional tempo class) and the cut times to accent. The compose
 
 - by default :func:`automatic_form` lays out today's form on the bar grid: an intro, body
   sections ``A``/``B`` alternating with a ``C`` breakdown in longer pieces, and the cadence bar;
-- a caller that knows the picture's timeline (scenes, cuts) passes its own plan to
-  :func:`vmb.generate.builtin.composer.compose` (``form=``); :func:`sections_from_plan` snaps its
-  boundaries to the nearest bar line and keeps each section's energy and moods.
+- a description with a timeline (a video's scenes and cuts, cues) becomes a plan through
+  :func:`form_from_description`; a caller may also pass its own plan to
+  :func:`vmb.generate.builtin.composer.compose` (``form=``). The composer lays a planned form on
+  a beat grid chosen to hit the cuts (:mod:`.timing`): each section starts on the beat nearest
+  its start (:func:`section_beats`), its harmony on the nearest bar line
+  (:func:`sections_from_plan`), and it keeps its energy and moods.
 
 Both give :class:`~vmb.generate.builtin.arrangement.Section` s in bars.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from vmb.generate.builtin.arrangement import Section
+from vmb.types import MusicDescription
 
 LIFT = {"A": 0.0, "B": 0.12, "C": -0.25}  # energy of a body section relative to the piece's
 
@@ -45,10 +50,34 @@ class PlannedSection:
 @dataclass(frozen=True)
 class FormPlan:
     """Ordered sections covering the piece, and the times of the cuts to accent (a crash and a
-    kick on the nearest beat where there are drums, a stronger chord where there are not)."""
+    kick on the nearest beat where there are drums, a stronger chord where there are not).
+
+    ``cut_strengths`` (0..1, default 1 each) steer which cuts go on downbeats; ``tempo_free``
+    lets the composer move the tempo up to 8 % to put cuts on beats (``False``: the tempo was
+    stated and is kept exactly, only the phase moves); ``energy_curve`` (0..1 per
+    ``energy_step_s`` window from 0 s) shapes the dynamics within sections.
+    """
 
     sections: tuple[PlannedSection, ...]
     cuts_s: tuple[float, ...] = ()
+    cut_strengths: tuple[float, ...] = ()
+    tempo_free: bool = False
+    energy_curve: tuple[float, ...] = ()
+    energy_step_s: float = 1.0
+    source: str = ""
+
+    def strengths(self) -> tuple[float, ...]:
+        """The strength of each cut (1 where none was given)."""
+        if len(self.cut_strengths) == len(self.cuts_s):
+            return tuple(float(x) for x in self.cut_strengths)
+        return (1.0,) * len(self.cuts_s)
+
+    def energy_at(self, time_s: float) -> float | None:
+        """The energy curve at ``time_s`` (linear between window centres), ``None`` without one."""
+        if not self.energy_curve:
+            return None
+        centres = (np.arange(len(self.energy_curve)) + 0.5) * self.energy_step_s
+        return float(np.interp(time_s, centres, self.energy_curve))
 
     def check(self, duration_s: float) -> None:
         """Raises ``ValueError`` naming the section that is empty, out of order or outside the piece."""
@@ -149,3 +178,51 @@ def sections_from_plan(form: FormPlan, bar_s: float, n_bars: int, energy: float,
     if ending:
         sections.append(Section("ending", body, 1, sections[-1].energy, "cadence"))
     return sections
+
+
+def tempo_is_free(description: MusicDescription) -> bool:
+    """Whether the composer may move the tempo: no BPM in the description, or only the one the
+    built-in describer estimated from the pixels (``source == "visual"``). A BPM the user typed
+    (a ``text`` source), a VLM's or a cue's is kept exactly."""
+    return description.tempo_bpm is None or description.source == "visual"
+
+
+def form_from_description(description: MusicDescription, duration_s: float) -> FormPlan | None:
+    """The form a description's timeline asks for, or ``None`` (no sections, or ``sync="off"``:
+    the automatic form).
+
+    Each of the description's sections becomes a :class:`PlannedSection` with its energy,
+    moods and tempo class (the timeline is cut at ``duration_s``, its last section stretched
+    to it); the cuts (all of them with ``sync="cuts"``, the user's markers with ``"scenes"``,
+    as the describer put them) keep their strengths; the energy curve comes along. Sections
+    whose moods repeat an earlier one's take its letter (``A``, ``B`` alternate by first
+    appearance), so a returning scene returns to its music.
+    """
+    d = description
+    if not d.sections or d.sync == "off":
+        return None
+    duration = float(duration_s)
+    letters_by_mood: dict[tuple[str, ...], str] = {}
+    planned = []
+    for s in d.sections:
+        if s.start_s >= duration - 1e-6:
+            break
+        key = tuple(s.mood)
+        name = letters_by_mood.setdefault(key, "AB"[len(letters_by_mood) % 2])
+        planned.append(PlannedSection(start_s=float(s.start_s), end_s=min(float(s.end_s), duration),
+                                      energy=None if s.energy is None else float(np.clip(s.energy, 0, 1)),
+                                      moods=tuple(s.mood), tempo_class=s.tempo_class, name=name))
+    if not planned:
+        return None
+    planned[0] = dataclasses.replace(planned[0], start_s=0.0)
+    planned[-1] = dataclasses.replace(planned[-1], end_s=duration)
+    cuts = [c for c in d.cuts if 0.0 < c.time_s < duration - 1e-6]
+    return FormPlan(
+        sections=tuple(planned),
+        cuts_s=tuple(c.time_s for c in cuts),
+        cut_strengths=tuple(float(np.clip(c.strength, 0, 1)) for c in cuts),
+        tempo_free=tempo_is_free(d),
+        energy_curve=tuple(d.energy_curve),
+        energy_step_s=float(d.energy_step_s or 1.0),
+        source=f"the description's timeline ({len(planned)} sections, {len(cuts)} cuts, sync {d.sync or 'cuts'})",
+    )

@@ -11,7 +11,7 @@ from vmb.errors import ConfigError
 from vmb.generate.builtin.arrangement import Arrangement
 from vmb.generate.builtin.blend import Plan, blend
 from vmb.generate.builtin.composer import compose
-from vmb.generate.builtin.form import FormPlan
+from vmb.generate.builtin.form import FormPlan, form_from_description
 from vmb.generate.builtin.mastering import TARGET_LUFS
 from vmb.generate.builtin.midi import write_midi
 from vmb.generate.builtin.reference import analyze_reference
@@ -25,7 +25,6 @@ from vmb.generate.builtin.screening import screen_references
 from vmb.generate.builtin.tables import ComposerTables, load_tables
 from vmb.limits import check_duration, check_weight, resolve_seed
 from vmb.types import Bridges, GenerationResult
-
 
 MIN_LUFS, MAX_LUFS = -40.0, -6.0
 
@@ -103,7 +102,18 @@ class BuiltinGenerator:
         """The arrangement :meth:`generate` would render (no audio)."""
         check_duration(duration_s)
         plan, _ = self.plan(bridges, text_weight, music_weight)
+        form = self.form_for(bridges, duration_s, form, loop)
         return compose(plan, duration_s, resolve_seed(seed), self.tables, form=form, loop=loop)
+
+    @staticmethod
+    def form_for(bridges: Bridges, duration_s: float, form: FormPlan | None = None,
+                 loop: bool = False) -> FormPlan | None:
+        """The form to follow: ``form`` when given, else the description's timeline
+        (:func:`~vmb.generate.builtin.form.form_from_description`; none for a loop or without a
+        timeline: the automatic form)."""
+        if form is not None or loop:
+            return form
+        return form_from_description(bridges.description, duration_s)
 
     # -- generating -----------------------------------------------------------------------------
 
@@ -122,7 +132,8 @@ class BuiltinGenerator:
             stems_dir: also write one WAV per part here (``drums.wav``, ``bass.wav``,
                 ``harmony.wav``, ``lead.wav``...); they sum to the mix.
             loop: a piece that repeats seamlessly (whole bars, the last leading into the first).
-            form: the sections to follow (:class:`FormPlan`; default: the automatic form).
+            form: the sections to follow (:class:`FormPlan`; default: the description's
+                timeline when it has one, see :meth:`form_for`, else the automatic form).
 
         Returns:
             A :class:`GenerationResult` with ``audio [2, round(duration_s * sample_rate)]``.
@@ -134,6 +145,9 @@ class BuiltinGenerator:
         plan, notes = self.plan(bridges, text_weight, music_weight)
         timings["reference_analysis"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        if loop and form is None and bridges.description.sections and bridges.description.sync != "off":
+            notes.append("loop: the timeline's sections and cuts are not followed (a loop has no beginning or end)")
+        form = self.form_for(bridges, duration_s, form, loop)
         arrangement = compose(plan, duration_s, seed, self.tables, form=form, loop=loop)
         timings["compose"] = time.perf_counter() - t0
         paths = {}

@@ -29,12 +29,15 @@ def to_midi_file(arrangement: Arrangement):
     key = arrangement.key + ("m" if arrangement.mode == "minor" else "")
     key = _SPELLING.get(key, key)
     conductor.append(mido.MetaMessage("key_signature", key=key, time=0))
-    events = [(round(b * TICKS_PER_BEAT), mido.bpm2tempo(bpm)) for b, bpm in arrangement.tempo_map.changes]
+    # a pickup (notes before beat 0, see TempoMap.offset_s) shifts every tick: tick 0 is 0 s
+    shift = arrangement.tempo_map.pickup_beats
+    events = [(round((b + shift) * TICKS_PER_BEAT), mido.bpm2tempo(bpm)) for b, bpm in arrangement.tempo_map.changes]
+    events[0] = (0, events[0][1])
     now = 0
     for tick, tempo in events:
         conductor.append(mido.MetaMessage("set_tempo", tempo=tempo, time=tick - now))
         now = tick
-    end_tick = round(arrangement.tempo_map.beat_at(arrangement.duration_s) * TICKS_PER_BEAT)
+    end_tick = round((arrangement.tempo_map.beat_at(arrangement.duration_s) + shift) * TICKS_PER_BEAT)
     conductor.append(mido.MetaMessage("end_of_track", time=max(0, end_tick - now)))
     mid.tracks.append(conductor)
 
@@ -51,8 +54,8 @@ def to_midi_file(arrangement: Arrangement):
         notes = sorted(tr.notes, key=lambda n: (n.start, n.pitch))
         ends: dict[int, int] = {}
         for n in notes:
-            on = round(n.start * TICKS_PER_BEAT)
-            off = max(on + 1, round((n.start + n.duration) * TICKS_PER_BEAT))
+            on = max(0, round((n.start + shift) * TICKS_PER_BEAT))
+            off = max(on + 1, round((n.start + n.duration + shift) * TICKS_PER_BEAT))
             # a pitch struck again before it ended: end the earlier note there
             if n.pitch in ends and ends[n.pitch] > on:
                 for i in range(len(timed) - 1, -1, -1):

@@ -167,8 +167,53 @@ class RhythmWriter:
             part.add(b0 + 2 + i * 0.25, 0.25, note, 40 + 10 * i)
 
     def _accent_cuts(self) -> None:
-        """A crash and a kick (or, without drums, a louder comp chord) on the beat nearest each
-        planned cut."""
+        """Accents on the cuts. On a beat grid (:mod:`.scoring`): every cut that landed on a
+        beat gets a kick, the strongest (and those on a downbeat) a crash, at most one a bar,
+        with two snare strokes leading in, and a chord stab; in a section without drums a stab
+        only; every section change a crash and a stab. Otherwise a crash and a kick (or a louder
+        comp chord) on the beat nearest each planned cut."""
+        grid = getattr(self, "grid", None)
+        if grid is None:
+            self._accent_nearest()
+            return
+        notes = self.tables.drum_notes
+        drums = self.parts.get("drums")
+        strengths = self.form.strengths()
+        cuts = [(grid.nearest_beat(t), s) for t, s, hit in zip(grid.cuts_s, strengths, grid.on_beat) if hit]
+        top = max((s for _, s in cuts), default=1.0)
+        changes = {round(sp.start) for sp in self.spans[1:] if sp.section.name != "ending"}
+        marks: dict[int, float] = {}
+        for b, s in cuts:
+            marks[b] = max(marks.get(b, 0.0), s)
+        marks.update({b: 2.0 for b in changes})
+        last_crash = -1e9
+        pickup = self.tempo_map.pickup_beats
+        for beat, s in sorted(marks.items()):
+            if not -pickup - 1e-9 <= beat < self.final_beat - 1e-9:
+                continue
+            e = self._energy_at_beat(beat)
+            playing = drums is not None and (e >= self.kit.from_energy or self.drum_floor is not None)
+            big = s >= 2.0 or beat % BEATS_PER_BAR == 0 or s >= 0.9 * top
+            if playing:
+                drums.add(beat, 0.25, notes["kick"], 96 + 20 * min(s, 1.0))
+                if big and beat - last_crash >= BEATS_PER_BAR:
+                    drums.add(beat, 1.0, notes["crash"], 100 + 10 * e)
+                    if beat - 0.5 > -pickup:
+                        drums.add(beat - 0.5, 0.2, notes["snare"], 70 + 20 * e)
+                        drums.add(beat - 0.25, 0.2, notes["snare"], 82 + 20 * e)
+                    last_crash = beat
+            if (big or not playing) and "comp" in self.parts:
+                chord = self.chord_at(beat)
+                for p in self._voicing(chord, None, *RANGES["comp"]):
+                    self.parts["comp"].add(beat, 0.45, p, 84 + 30 * e)
+
+    def _energy_at_beat(self, beat: float) -> float:
+        for sp in reversed(self.spans):
+            if beat >= sp.start - 1e-9:
+                return sp.section.energy
+        return self.spans[0].section.energy if self.spans else self.plan.energy
+
+    def _accent_nearest(self) -> None:
         if not self.cut_beats:
             return
         drums = self.parts.get("drums")
@@ -190,6 +235,8 @@ class RhythmWriter:
         part = self.parts.get("timpani")
         if part is None or sec.name in ("intro", "C") and k < sec.bars - 1:
             return
+        if getattr(self, "timeline", False) and e < self.kit.from_energy and not fill:
+            return  # a calm scene of a scored picture: the timpani wait for the action
         b0 = (sec.start_bar + k) * BEATS_PER_BAR
         lo, hi = TIMPANI_RANGE
         root = lo + (self.chord_at(b0).root - lo) % 12
