@@ -34,6 +34,7 @@ SECTION_MARK_COLOUR = "#111111"
 BAR_COLOUR = "#d62728"
 MAX_THUMBS = 24
 SPECTROGRAM_MAX_HZ = 8000.0
+SPECTROGRAM_ROWS = 160  # about the picture's height of the spectrogram
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,10 @@ def _axes(fig, bottom: float, height: float, duration: float):
 def _save(fig, path: str | os.PathLike, duration: float, axes: dict, max_hz: float | None = None) -> Picture:
     from vmb.fileio import atomic_path
 
-    width, height = (int(round(v)) for v in fig.get_size_inches() * DPI)
+    width, height = (round(float(v)) for v in fig.get_size_inches() * DPI)
     rows = {}
     for name, ax in axes.items():
-        x0, y0, w, h = ax.get_position().bounds
+        _, y0, _, h = ax.get_position().bounds
         rows[name] = (height * (1.0 - (y0 + h)), height * (1.0 - y0))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=DPI, format="png")
@@ -232,8 +233,10 @@ def _spectrogram(mono: np.ndarray, sr: int, columns: int, n_fft: int = 2048) -> 
     frames = np.lib.stride_tricks.sliding_window_view(mono, n_fft)[::hop]
     spectrum = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)) ** 2
     top_bin = int(min(sr / 2, SPECTROGRAM_MAX_HZ) / (sr / n_fft))
-    power = 10 * np.log10(spectrum[:, : top_bin + 1].T + 1e-10)
-    return power, top_bin * sr / n_fft
+    group = max(1, -(-top_bin // SPECTROGRAM_ROWS))  # bins a picture row shows: their loudest,
+    top_bin = top_bin // group * group  # so a pure tone (a few bins wide) is never skipped
+    pooled = spectrum[:, :top_bin].reshape(len(spectrum), -1, group).max(axis=2)
+    return 10 * np.log10(pooled.T + 1e-10), top_bin * sr / n_fft
 
 
 def music_png(
