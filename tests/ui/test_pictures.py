@@ -131,3 +131,32 @@ def test_music_picture_spectrogram_and_section_marks(tmp_path):
     at_mark = image[rows, int(picture.x_of(1.2)) - 1 : int(picture.x_of(1.2)) + 2]
     assert at_mark.min() < 80
     assert image[rows, int(picture.x_of(0.8))].min() > 200
+
+
+def test_slideshow_timeline_from_the_pipeline(tmp_path):
+    """Images through Pipeline.prepare (the page's Describe) with a cue: each image fills its
+    slide in the picture and the cue's band has the cue's energy."""
+    from vmb.pipeline import Pipeline
+
+    red = make_image(tmp_path / "red.png", (64, 48), colour=RED)
+    blue = make_image(tmp_path / "blue.png", (64, 48), colour=BLUE)
+    pipe = Pipeline.from_profile("builtin", index=str(tmp_path / "no-index"))
+    prepared = pipe.prepare(images=[red, blue], references=[make_tone_ref(tmp_path)], duration_s=8.0,
+                            cues=["3", "5-8=energy:0.9"])  # fmt: skip
+    d = prepared.bridges.description  # the marker at 3 s changes the slide; the cue splits the second
+    assert [(s.start_s, s.end_s, s.source) for s in d.sections] == [
+        (0.0, 3.0, "image:red.png"), (3.0, 5.0, "image:blue.png"), (5.0, 8.0, "image:blue.png+cue")]
+    picture = timeline_png(d, tmp_path / "slides.png", images=[red, blue], duration_s=prepared.duration_s)
+    image = pixels(picture)
+    f_row = int(sum(picture.rows["frames"]) / 2)
+    assert near(image[f_row, int(picture.x_of(2.5))], RED, 30)
+    assert near(image[f_row, int(picture.x_of(3.5))], BLUE, 30)
+    assert near(image[f_row, int(picture.x_of(7.5))], BLUE, 30)
+    top, bottom = picture.rows["sections"]
+    assert near(image[int(bottom - 0.03 * (bottom - top)), int(picture.x_of(6.5))], rgb255(energy_colour(0.9)))
+
+
+def make_tone_ref(folder):
+    from vmb.testing import make_tone
+
+    return make_tone(folder / "ref.wav", (220.0,), seconds=2.0, sr=16000)

@@ -33,7 +33,7 @@ MARKER_COLOUR = "#1f4fd6"
 SECTION_MARK_COLOUR = "#111111"
 BAR_COLOUR = "#d62728"
 MAX_THUMBS = 24
-SPECTROGRAM_MAX_HZ = 8000.0
+SPECTROGRAM_MIN_HZ, SPECTROGRAM_MAX_HZ = 40.0, 8000.0  # a log-frequency axis
 SPECTROGRAM_ROWS = 160  # about the picture's height of the spectrogram
 
 
@@ -57,9 +57,10 @@ class Picture:
         return self.x0 + (self.x1 - self.x0) * float(time_s) / self.duration_s
 
     def y_of_hz(self, hz: float) -> float:
-        """The pixel row of ``hz`` in the spectrogram."""
+        """The pixel row of ``hz`` in the spectrogram (a log-frequency axis)."""
         top, bottom = self.rows["spectrogram"]
-        return bottom - (bottom - top) * float(hz) / float(self.max_hz)
+        span = np.log(float(self.max_hz) / SPECTROGRAM_MIN_HZ)
+        return bottom - (bottom - top) * float(np.log(float(hz) / SPECTROGRAM_MIN_HZ) / span)
 
 
 def energy_colour(energy: float | None) -> tuple[float, float, float]:
@@ -116,6 +117,21 @@ def _spans(count: int, start: float, end: float) -> list[tuple[float, float]]:
     return [(start + k * step, start + (k + 1) * step) for k in range(count)]
 
 
+def _slides(sections: Sequence[Section]) -> list[tuple[float, float]]:
+    """The span of each slide: runs of sections from one image (``image:NAME``, ``image:NAME+cue``;
+    a cue or marker may have split a slide into several sections)."""
+    runs: list[list] = []
+    for s in sections:
+        name = s.source.split("+")[0]
+        if not name.startswith("image:"):
+            continue
+        if runs and runs[-1][0] == name and abs(runs[-1][2] - s.start_s) < 1e-6:
+            runs[-1][2] = s.end_s
+        else:
+            runs.append([name, s.start_s, s.end_s])
+    return [(a, b) for _, a, b in runs]
+
+
 def _thumbs(description: MusicDescription, duration: float, video, images: Sequence, strip_px: tuple[int, int]):
     """``(picture [H, W, 3], start_s, end_s)`` for the film strip: frames of the video over its
     slices of time (read through :func:`vmb.media.read_frames`), then each image over its
@@ -137,9 +153,8 @@ def _thumbs(description: MusicDescription, duration: float, video, images: Seque
         # thumbnail fills its slice (a part after a shorter music's end is cut off by the axis)
         out += [(f, a, b) for f, (a, b) in zip(frames, _spans(len(frames), 0.0, length), strict=True)]
     if images:
-        slides = [s for s in description.sections if s.source.startswith("image:")]
-        spans = ([(s.start_s, s.end_s) for s in slides] if len(slides) == len(images)
-                 else _spans(len(images), video_end, duration))  # fmt: skip
+        slides = _slides(description.sections)
+        spans = slides if len(slides) == len(images) else _spans(len(images), video_end, duration)
         for image, (a, b) in zip(images, spans, strict=True):
             if a < duration:
                 out.append((read_image(image, max_side=240), a, min(b, duration)))
@@ -220,23 +235,25 @@ def timeline_png(
     title = (f"{len(description.sections)} section(s), {len(description.cuts) - markers} cut(s)"
              f"{f', {markers} marker(s)' if markers else ''}, sync {description.sync or 'cuts'}"
              " · bands: energy colour · black line: energy curve · ▼ cuts")  # fmt: skip
-    fig.suptitle(title, fontsize=9, y=0.985)
+    fig.suptitle(title, fontsize=9, x=RIGHT, y=0.985, ha="right")
     return _save(fig, path, duration, axes)
 
 
 def _spectrogram(mono: np.ndarray, sr: int, columns: int, n_fft: int = 2048) -> tuple[np.ndarray, float]:
-    """``[F, T]`` power in dB (frequencies up to :data:`SPECTROGRAM_MAX_HZ`, at most ``columns``
-    frames) and its top frequency."""
+    """``[R, T]`` power in dB on a log-frequency axis: :data:`SPECTROGRAM_ROWS` bands from
+    :data:`SPECTROGRAM_MIN_HZ` to :data:`SPECTROGRAM_MAX_HZ` (or Nyquist), each the loudest FFT bin
+    in it (so a pure tone is never skipped), at most ``columns`` frames; and the top frequency."""
     if len(mono) < n_fft:
         mono = np.pad(mono, (0, n_fft - len(mono)))
     hop = max(256, (len(mono) - n_fft) // max(columns, 1) + 1)
     frames = np.lib.stride_tricks.sliding_window_view(mono, n_fft)[::hop]
     spectrum = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)) ** 2
-    top_bin = int(min(sr / 2, SPECTROGRAM_MAX_HZ) / (sr / n_fft))
-    group = max(1, -(-top_bin // SPECTROGRAM_ROWS))  # bins a picture row shows: their loudest,
-    top_bin = top_bin // group * group  # so a pure tone (a few bins wide) is never skipped
-    pooled = spectrum[:, :top_bin].reshape(len(spectrum), -1, group).max(axis=2)
-    return 10 * np.log10(pooled.T + 1e-10), top_bin * sr / n_fft
+    max_hz = min(sr / 2, SPECTROGRAM_MAX_HZ)
+    edges = np.geomspace(SPECTROGRAM_MIN_HZ, max_hz, SPECTROGRAM_ROWS + 1) * n_fft / sr  # in bins
+    lows = np.floor(edges[:-1]).astype(int)
+    highs = np.maximum(np.ceil(edges[1:]).astype(int), lows + 1)
+    bands = np.stack([spectrum[:, lo:hi].max(axis=1) for lo, hi in zip(lows, highs, strict=True)])
+    return 10 * np.log10(bands + 1e-10), max_hz
 
 
 def music_png(
@@ -247,7 +264,7 @@ def music_png(
     bars_s: Sequence[float] = (),
 ) -> Picture:
     """Draw ``audio`` ``[C, T]`` as a waveform (min/max envelope) over a spectrogram (dB, up to
-    8 kHz), with a dashed line and the section's number at each section's start and a red tick
+    8 kHz, log frequency), with a dashed line and the section's number at each section's start and a red tick
     at each bar (``bars_s``); write a PNG to ``path``."""
     mono = np.asarray(audio, dtype=np.float32).reshape(-1, np.shape(audio)[-1]).mean(axis=0)
     duration = len(mono) / float(sample_rate) if len(mono) else 1.0
@@ -266,10 +283,14 @@ def music_png(
     wave_ax.tick_params(labelbottom=False, labelsize=8)
     wave_ax.set_ylabel("waveform", fontsize=8)
     power, max_hz = _spectrogram(mono, sample_rate, columns)
-    floor = power.max() - 80.0
+    floor = power.max() - 70.0
     spec_ax.imshow(np.maximum(power, floor), origin="lower", aspect="auto", cmap="magma",
-                   extent=(0.0, duration, 0.0, max_hz), interpolation="nearest")  # fmt: skip
+                   extent=(0.0, duration, 0.0, 1.0), interpolation="nearest")  # fmt: skip
     spec_ax.set_xlim(0.0, duration)
+    ticks = [hz for hz in (50, 100, 250, 500, 1000, 2000, 4000, 8000) if SPECTROGRAM_MIN_HZ <= hz <= max_hz]
+    span = np.log(max_hz / SPECTROGRAM_MIN_HZ)
+    spec_ax.set_yticks([float(np.log(hz / SPECTROGRAM_MIN_HZ) / span) for hz in ticks])
+    spec_ax.set_yticklabels([f"{hz // 1000}k" if hz >= 1000 else str(hz) for hz in ticks])
     spec_ax.set_ylabel("Hz", fontsize=8)
     spec_ax.set_xlabel("time (s)", fontsize=8)
     spec_ax.tick_params(labelsize=8)
@@ -285,7 +306,7 @@ def music_png(
             wave_ax.text(section.start_s, 1.08, f" {number}", fontsize=8, va="bottom", ha="left",
                          transform=wave_ax.get_xaxis_transform())  # fmt: skip
     fig.suptitle("waveform and spectrogram · dashed lines: sections (numbered as in step 2) · red ticks: bars",
-                 fontsize=9, y=0.99)  # fmt: skip
+                 fontsize=9, x=RIGHT, y=0.99, ha="right")  # fmt: skip
     return _save(fig, path, duration, {"waveform": wave_ax, "spectrogram": spec_ax}, max_hz)
 
 
