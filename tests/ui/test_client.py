@@ -33,7 +33,7 @@ def describe(client, clip: Path, index: Path, cues: str = "", sync: str = "cuts"
         api_name="/describe",
     )  # fmt: skip
     status, fields, keep = out[0], {n: out[1 + i]["value"] for i, n in enumerate(FIELDS)}, out[10]["value"]
-    return status, fields, keep, json.loads(out[-3])
+    return status, fields, keep, json.loads(out[-3]), out[-2]  # ..., the bridges, the sections table
 
 
 def generate(client, index: Path, fields: dict, keep: list, seed: int, cues: str = "", sync: str = "cuts"):
@@ -51,7 +51,7 @@ def test_client_generates_the_cli_music_bit_for_bit(app_url, ui_index, clip, tmp
     from gradio_client import Client
 
     client = Client(app_url, verbose=False, download_files=str(tmp_path / "downloads"))
-    status, fields, keep, bridges = describe(client, clip, ui_index)
+    status, fields, keep, bridges, _ = describe(client, clip, ui_index)
     assert status.startswith("✅ described")
     assert bridges["duration_s"] == 2.0 and keep, bridges
     assert fields["tempo_bpm"] == round(bridges["bridges"]["description"]["tempo_bpm"], 1)
@@ -77,7 +77,7 @@ def test_client_edits_reach_the_generator(app_url, ui_index, clip, tmp_path):
     from gradio_client import Client
 
     client = Client(app_url, verbose=False, download_files=str(tmp_path / "downloads"))
-    _, fields, _, _ = describe(client, clip, ui_index)
+    _, fields, _, _, _ = describe(client, clip, ui_index)
     edited = {**fields, "tempo_bpm": 150.0, "mood": ["calm"]}
     _, _, audio, _, report = generate(client, ui_index, edited, [], seed=3)
     description = report["bridges"]["description"]
@@ -107,10 +107,13 @@ def test_client_cues_and_sync_are_the_cli_cues_bit_for_bit(app_url, ui_index, cl
 
     client = Client(app_url, verbose=False, download_files=str(tmp_path / "downloads"))
     cue = "0.5-1.5=sad, energy:0.2"
-    _, fields, keep, bridges = describe(client, clip, ui_index, cues=f"# my cue\n{cue}\n", sync="scenes")
+    _, fields, keep, bridges, table = describe(client, clip, ui_index, cues=f"# my cue\n{cue}\n", sync="scenes")
     sections = bridges["bridges"]["description"]["sections"]
     assert [(s["start_s"], s["end_s"]) for s in sections] == [(0.0, 0.5), (0.5, 1.5), (1.5, 2.0)], sections
     assert "sad" in sections[1]["mood"] and sections[1]["energy"] == 0.2 and "cue" in sections[1]["source"]
+    assert [row[1:4] + row[7:8] for row in table["data"]] == [
+        [s["start_s"], s["end_s"], round(s["energy"], 2), s["source"]] for s in sections
+    ], table  # the table the page shows
     _, _, audio, _, report = generate(client, ui_index, fields, keep, seed=2, cues=cue, sync="scenes")
     assert report["bridges"]["description"]["sections"] == sections
     assert report["bridges"]["description"]["sync"] == "scenes"
@@ -146,7 +149,7 @@ def test_client_generate_with_cues_not_applied_is_a_message(app_url, ui_index, c
     from gradio_client.exceptions import AppError
 
     client = Client(app_url, verbose=False, download_files=str(tmp_path / "downloads"))
-    _, fields, keep, _ = describe(client, clip, ui_index)
+    _, fields, keep, _, _ = describe(client, clip, ui_index)
     with pytest.raises(AppError, match="press 'Apply cues and sync' first"):
         generate(client, ui_index, fields, keep, seed=0, cues="0-1=calm")
     with pytest.raises(AppError, match="press 'Apply cues and sync' first"):
