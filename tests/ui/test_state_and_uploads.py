@@ -151,3 +151,16 @@ def test_section_rows_show_the_timeline():
     rows = section_rows(d)
     assert rows == [[1, 0.0, 2.5, 0.33, "calm, sad", "", "", "video", ""], [2, 2.5, 4.0, None, "", "", "", "cue", "a cue section"]]
     assert all(len(r) == len(SECTION_COLUMNS) for r in rows)
+
+
+def test_cue_box_status_line():
+    from vmb.ui.callbacks import Worker
+    from vmb.ui.state import Session
+
+    worker = Worker()
+    assert worker.check_cues(None, "0-1=calm\n1.5") == "1 section cue(s), 1 marker(s): press Apply to remake the timeline"
+    session = Session(prepared=prepared(), cues=("0-1=calm",))  # 2 s of music
+    assert worker.check_cues(session, " 0-1=calm ") == "1 section cue(s), 0 marker(s), as applied"
+    assert worker.check_cues(session, "") == "no cues: press Apply to remake the timeline without them"
+    assert worker.check_cues(session, "0-3=calm") == "⚠️ cue line 1 (0-3=calm): outside the music (0 to 2.00 s)"
+    assert worker.check_cues(session, "0-1=blorp").startswith("⚠️ cue line 1: 0-1=blorp: unknown attribute 'blorp'")

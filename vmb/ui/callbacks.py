@@ -150,10 +150,12 @@ class Worker:
                 check_cues(cues, session.prepared.duration_s, "music")
         except VMBError as exc:
             return f"⚠️ {page_message(exc)}"
+        applied = session is not None and session.prepared is not None and cue_lines(cue_text) == session.cues
         if not cues:
-            return ""
+            return "" if applied or session is None else "no cues: press Apply to remake the timeline without them"
         spans = sum(not c.is_marker for c in cues)
-        return f"{spans} section cue(s), {len(cues) - spans} marker(s): press Apply to remake the timeline"
+        counted = f"{spans} section cue(s), {len(cues) - spans} marker(s)"
+        return f"{counted}, as applied" if applied else f"{counted}: press Apply to remake the timeline"
 
     # ------------------------------------------------------------------ step 3
     def generate(self, session: Session | None, profile, index, seed, edits: dict, keep, pin,
