@@ -144,3 +144,48 @@ def shot(driver, folder: Path, name: str) -> Path:
     driver.set_window_size(1280, min(max(900, int(height) + 40), 6000))
     driver.save_screenshot(str(path))
     return path
+
+
+def image_size(driver, elem_id: str) -> tuple[int, int] | None:
+    """The natural size of the picture an image component shows, once it has loaded."""
+    size = driver.execute_script(
+        "const img = document.querySelector('#' + arguments[0] + ' img');"
+        "return img && img.complete && img.naturalWidth ? [img.naturalWidth, img.naturalHeight, img.src] : null;",
+        elem_id,
+    )
+    return None if size is None else (int(size[0]), int(size[1]))
+
+
+def image_src(driver, elem_id: str) -> str | None:
+    return driver.execute_script(
+        "const img = document.querySelector('#' + arguments[0] + ' img'); return img ? img.src : null;", elem_id
+    )
+
+
+def type_into(driver, elem_id: str, text: str) -> None:
+    """Replace a textbox's text with ``text`` as a user types it."""
+    from selenium.webdriver.common.keys import Keys
+
+    box = css(driver, f"#{elem_id} textarea, #{elem_id} input")
+    box.click()
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.DELETE)
+    box.send_keys(text)
+
+
+def choose_radio(driver, elem_id: str, value: str) -> None:
+    for label in all_css(driver, f"#{elem_id} label"):
+        if label.text.strip() == value:
+            label.click()
+            return
+    raise AssertionError(f"no choice {value!r} in #{elem_id}")
+
+
+def code_text(driver, elem_id: str) -> str:
+    """All the text a code component shows. CodeMirror draws only the lines near the window, so
+    the window is made as tall as the page (at most 12000 px) and the code scrolled into it."""
+    height = driver.execute_script("return document.body.scrollHeight")
+    driver.set_window_size(1280, min(max(2400, int(height) + 200), 12000))
+    driver.execute_script("document.getElementById(arguments[0]).scrollIntoView()", elem_id)
+    time.sleep(0.3)
+    return css(driver, f"#{elem_id} .cm-content").text

@@ -3,6 +3,7 @@ once, and a reload in the middle of a generation."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -10,8 +11,12 @@ import time
 import pytest
 from ui.browser import (
     all_css,
+    choose_radio,
+    code_text,
     css,
     errors_shown,
+    image_size,
+    image_src,
     input_value,
     media_duration,
     media_source,
@@ -22,6 +27,7 @@ from ui.browser import (
     set_number,
     shot,
     status_text,
+    type_into,
     upload,
     wait_for,
 )
@@ -180,3 +186,62 @@ def test_upload_over_the_size_limit_is_a_message(driver, app_url, tmp_path, arti
     assert "exceed the maximum allowed size of 5.0 Mb" in shown  # Gradio refuses it before it arrives
     assert "big.wav" not in css(driver, "#reference-input").text  # nothing was uploaded
     shot(driver, artifacts, "bad-upload-too-big")
+
+
+def test_timeline_picture_cue_and_sync_reach_the_music(driver, app_url, clip, artifacts):
+    """Describe: the timeline picture appears; type a cue and choose the sync, Apply: the
+    picture and the sections change; Generate: the result JSON has the cue's section."""
+    describe_clip(driver, app_url, clip)
+    size = wait_for(lambda: image_size(driver, "timeline"), what="the timeline picture")
+    assert size[0] >= 800 and size[1] >= 250, size  # the picture, not an icon
+    first_picture = image_src(driver, "timeline")
+    assert "cue" not in css(driver, "#sections").text
+    shot(driver, artifacts, "timeline-1-described")
+
+    type_into(driver, "cues", "0.5-1.5=sad, energy:0.2")
+    wait_for(lambda: "1 section cue(s), 0 marker(s)" in status_text(driver, "cue-status"), what="the cue check")
+    choose_radio(driver, "sync", "scenes")
+    css(driver, "#apply-cues").click()
+    wait_for(lambda: "timeline made with 1 cue line(s), sync scenes" in status_text(driver, "cue-status"),
+             what="Apply to remake the timeline")  # fmt: skip
+    wait_for(lambda: image_src(driver, "timeline") not in (None, first_picture), what="a new timeline picture")
+    assert wait_for(lambda: image_size(driver, "timeline"), what="the new picture")[0] >= 800
+    table = wait_for(lambda: "video+cue" in css(driver, "#sections").text and css(driver, "#sections").text,
+                     what="the cue's section in the table")  # fmt: skip
+    assert "0.5" in table and "1.5" in table and "sad" in table
+    shot(driver, artifacts, "timeline-2-cue-applied")
+
+    generate_and_wait(driver)
+    report = json.loads(code_text(driver, "result-json"))  # the whole JSON the page shows
+    assert report["bridges"]["description"]["sync"] == "scenes"
+    sections = report["bridges"]["description"]["sections"]
+    cue_sections = [s for s in sections if "cue" in s["source"]]
+    assert [(s["start_s"], s["end_s"], s["energy"]) for s in cue_sections] == [(0.5, 1.5, 0.2)], sections
+    assert "sad" in cue_sections[0]["mood"]
+    music = wait_for(lambda: image_size(driver, "waveform"), what="the waveform and spectrogram")
+    assert music[0] >= 800 and music[1] >= 300, music
+    shot(driver, artifacts, "timeline-3-generated")
+    assert not errors_shown(driver)
+
+
+def test_bad_cue_is_a_message_in_the_page(driver, app_url, clip, artifacts):
+    describe_clip(driver, app_url, clip)
+    type_into(driver, "cues", "0-1=calm\n1-2=flibbertigibbet")
+    live = wait_for(lambda: "⚠️" in status_text(driver, "cue-status") and status_text(driver, "cue-status"),
+                    what="the cue check")  # fmt: skip
+    assert "cue line 2: 1-2=flibbertigibbet: unknown attribute 'flibbertigibbet'" in live
+    shot(driver, artifacts, "bad-cue-typed")
+    css(driver, "#generate").click()  # the cues were not applied: a message, no music
+    shown = wait_for(lambda: "Apply cues and sync" in errors_shown(driver) and errors_shown(driver),
+                     what="the not-applied message")  # fmt: skip
+    assert "Traceback" not in shown
+    css(driver, "#apply-cues").click()
+    shown = wait_for(lambda: "flibbertigibbet" in errors_shown(driver) and errors_shown(driver),
+                     what="the bad cue's message")  # fmt: skip
+    assert "cue line 2" in shown and "Traceback" not in shown
+    type_into(driver, "cues", "0-5=calm")  # past the 2 s clip: known once the clip is described
+    live = wait_for(lambda: "outside" in status_text(driver, "cue-status") and status_text(driver, "cue-status"),
+                    what="the cue check")  # fmt: skip
+    assert "cue line 1 (0-5=calm): outside the music (0 to 2.00 s)" in live
+    shot(driver, artifacts, "bad-cue-message")
+    assert "✅ made" not in status_text(driver, "generate-status")

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from vmb.errors import MediaError, UsageError
+from vmb.errors import MediaError, UsageError, VMBError
 from vmb.pipeline import Prepared
 from vmb.testing import make_image, make_tone, make_video
-from vmb.types import Bridges, Clip, Hit, MusicDescription
+from vmb.types import Bridges, Clip, Hit, MusicDescription, Section
 from vmb.ui.state import apply_edits, reference_labels, shown_fields
 from vmb.ui.uploads import Janitor, UploadLimits
 
@@ -98,3 +98,69 @@ def test_janitor_removes_only_old_entries(tmp_path):
     os.utime(old, (past, past))
     removed = Janitor(tmp_path, keep_s=3600).sweep()
     assert removed == [old] and not old.exists() and new.is_dir()
+
+
+def test_cue_box_lines_are_cues_in_time_order():
+    from vmb.ui.state import cue_lines, page_cues
+
+    text = "# the chorus\n8-16 = energetic, fast\n\n  0-8=calm,piano  \n12.5\n"
+    cues = page_cues(text)
+    assert [(c.start_s, c.end_s) for c in cues] == [(0.0, 8.0), (8.0, 16.0), (12.5, None)]
+    assert cues[0].mood == ("calm",) and cues[0].instruments == ("piano",)
+    assert cues[1].mood == ("energetic",) and cues[1].tempo_class == "fast"
+    assert cues[0].label == "cue line 4 (0-8=calm,piano)"
+    assert cue_lines(text) == ("8-16 = energetic, fast", "0-8=calm,piano", "12.5")
+    assert page_cues("") == () and page_cues(None) == () and page_cues("# nothing\n\n") == ()
+
+
+@pytest.mark.parametrize(
+    "text, kind, message",
+    [
+        ("0-8=calm\n8-16=blorp", "CueError", "cue line 2: 8-16=blorp: unknown attribute 'blorp'"),
+        ("eight-16=calm", "UsageError", "cue line 1: eight-16=calm: 'eight' is not a time"),
+        ("0-8=calm\n4-10=sad", "CueError", "cue line 2 (4-10=sad) overlaps cue line 1 (0-8=calm) (4 s < 8 s)"),
+        ("3=calm", "UsageError", "cue line 1: 3=calm: a marker (one time) takes no attributes"),
+        ("0-4=energy:7", "CueError", "cue line 1: 0-4=energy:7: energy 7.0 is not between 0 and 1"),
+    ],
+)
+def test_bad_cue_lines_name_the_line(text, kind, message):
+    from vmb.ui.state import page_cues
+
+    with pytest.raises(VMBError) as caught:
+        page_cues(text)
+    assert type(caught.value).__name__ == kind and message in str(caught.value), str(caught.value)
+
+
+def test_generate_needs_the_cues_and_sync_the_bridges_were_made_with():
+    from vmb.ui.state import Session
+
+    session = Session(prepared=prepared(), cues=("0-1=calm",), sync="scenes")
+    session.check_timeline("  0-1=calm \n\n# a comment", "scenes")  # the same cues: fine
+    for cue_text, sync in (("0-1=sad", "scenes"), ("0-1=calm", "cuts"), ("", "scenes")):
+        with pytest.raises(UsageError, match="press 'Apply cues and sync' first"):
+            session.check_timeline(cue_text, sync)
+    with pytest.raises(UsageError, match="sync 'sometimes': use one of cuts, scenes, off"):
+        session.check_timeline("0-1=calm", "sometimes")
+
+
+def test_section_rows_show_the_timeline():
+    from vmb.ui.state import SECTION_COLUMNS, section_rows
+
+    d = MusicDescription(sections=(Section(0.0, 2.5, energy=0.333, mood=("calm", "sad"), source="video"),
+                                   Section(2.5, 4.0, source="cue", text="a cue section")))  # fmt: skip
+    rows = section_rows(d)
+    assert rows == [[1, 0.0, 2.5, 0.33, "calm, sad", "", "", "video", ""], [2, 2.5, 4.0, None, "", "", "", "cue", "a cue section"]]
+    assert all(len(r) == len(SECTION_COLUMNS) for r in rows)
+
+
+def test_cue_box_status_line():
+    from vmb.ui.callbacks import Worker
+    from vmb.ui.state import Session
+
+    worker = Worker()
+    assert worker.check_cues(None, "0-1=calm\n1.5") == "1 section cue(s), 1 marker(s): press Apply to remake the timeline"
+    session = Session(prepared=prepared(), cues=("0-1=calm",))  # 2 s of music
+    assert worker.check_cues(session, " 0-1=calm ") == "1 section cue(s), 0 marker(s), as applied"
+    assert worker.check_cues(session, "") == "no cues: press Apply to remake the timeline without them"
+    assert worker.check_cues(session, "0-3=calm") == "⚠️ cue line 1 (0-3=calm): outside the music (0 to 2.00 s)"
+    assert worker.check_cues(session, "0-1=blorp").startswith("⚠️ cue line 1: 0-1=blorp: unknown attribute 'blorp'")

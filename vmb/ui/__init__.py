@@ -5,7 +5,7 @@ music is made.
 * :mod:`vmb.ui.callbacks`: what the buttons do, through :class:`vmb.pipeline.Pipeline`;
 * :mod:`vmb.ui.state`: the bridges as page fields and the page's edits as bridges;
 * :mod:`vmb.ui.uploads`: upload limits and type checks, removal of old files;
-* :mod:`vmb.ui.pictures`: waveform, film strip, reference excerpts.
+* :mod:`vmb.ui.pictures`: the timeline over the frames, waveform + spectrogram, reference excerpts.
 
 Gradio is an optional extra: ``pip install 'vmb[ui]'``.
 """

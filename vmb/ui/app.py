@@ -22,7 +22,7 @@ from vmb.ui.callbacks import (
     labels_of,
     shown_errors,
 )
-from vmb.ui.state import FIELDS, NONE, Session
+from vmb.ui.state import FIELDS, NONE, SECTION_COLUMNS, SYNC_CHOICES, Session, section_rows
 from vmb.ui.uploads import (
     AUDIO_TYPES,
     DEFAULT_KEEP_S,
@@ -104,8 +104,20 @@ def build_app(worker: Worker, keep_s: float = DEFAULT_KEEP_S):
                 mode = gr.Dropdown([NONE, "major", "minor"], label="Mode", elem_id="edit-mode")
                 energy = gr.Slider(0, 1, step=0.01, label="Energy", elem_id="edit-energy")
             sentence = gr.Textbox(label="The sentence (text bridge)", lines=2, elem_id="edit-sentence")
-            filmstrip = gr.Image(label="The video over time", type="filepath", interactive=False,
-                                 elem_id="filmstrip")  # fmt: skip
+            timeline = gr.Image(label="The timeline: sections and cuts over the frames", type="filepath",
+                                interactive=False, elem_id="timeline")  # fmt: skip
+            sections = gr.Dataframe(headers=SECTION_COLUMNS, label="Sections", interactive=False, wrap=True,
+                                    elem_id="sections")  # fmt: skip
+            with gr.Row():
+                cues = gr.Textbox(label="Your cues, one a line (as vmb generate --cue): START-END=WORDS or a "
+                                  "marker time; your words win over the pixels for that span", lines=3,
+                                  placeholder="0-8=calm, piano\n8-16=energetic, fast\n16-24=mood:sad,energy:0.3\n12.5",
+                                  elem_id="cues", scale=3)  # fmt: skip
+                with gr.Column(scale=1):
+                    sync = gr.Radio(list(SYNC_CHOICES), value="cuts", label="Sync: follow cuts, scenes, or off",
+                                    elem_id="sync")  # fmt: skip
+                    apply_btn = gr.Button("Apply cues and sync (describes again)", elem_id="apply-cues")
+            cue_status = gr.Markdown("", elem_id="cue-status")
             gr.Markdown("**Music bridge**: untick a reference to drop it; tick *pin* to pin it.")
             keep = gr.CheckboxGroup([], label="Keep", elem_id="keep-refs")
             pin = gr.CheckboxGroup([], label="Pin", elem_id="pin-refs")
@@ -124,8 +136,8 @@ def build_app(worker: Worker, keep_s: float = DEFAULT_KEEP_S):
             with gr.Row():
                 out_video = gr.Video(label="Video with its new music", interactive=False, elem_id="out-video")
                 out_audio = gr.Audio(label="The music", type="filepath", interactive=False, elem_id="out-audio")
-            waveform = gr.Image(label="Waveform (a red line at each bar)", type="filepath", interactive=False,
-                                elem_id="waveform")  # fmt: skip
+            waveform = gr.Image(label="Waveform and spectrogram (dashed: sections, red: bars)", type="filepath",
+                                interactive=False, elem_id="waveform")  # fmt: skip
             downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
             result_json = gr.Code(label="Result (the .vmb.json file)", language="json", interactive=False,
                                   elem_id="result-json")  # fmt: skip
@@ -145,45 +157,56 @@ def build_app(worker: Worker, keep_s: float = DEFAULT_KEEP_S):
 
         @shown_errors
         def on_describe(progress=gr.Progress(), *values):  # noqa: B008 (gradio's way to ask for progress)
-            profile_v, index_v, video_v, images_v, text_v, refs_v, duration_v, tw, mw, *want_v = values
+            profile_v, index_v, video_v, images_v, text_v, refs_v, duration_v, tw, mw, *rest = values
+            want_v, (cue_v, sync_v) = rest[: len(WANT_KEYS)], rest[len(WANT_KEYS) :]
             new, folder, pipe = worker.describe(None, profile_v, index_v, video_v, images_v, text_v, refs_v,
-                                                duration_v, tw, mw, *want_v, progress=progress)  # fmt: skip
+                                                duration_v, tw, mw, *want_v, cue_text=cue_v, sync=sync_v,
+                                                progress=progress)  # fmt: skip
             fields = fields_of(new)
             labels = labels_of(new)
             updates = [gr.update(value=fields[name]) for name in FIELDS]
-            strip = None
-            if new.inputs["video"]:
-                from vmb.ui.pictures import filmstrip_png
+            description = new.prepared.bridges.description
+            picture = None
+            if new.inputs["video"] or new.inputs["images"] or description.sections:
+                from vmb.ui.pictures import timeline_png
 
-                strip = filmstrip_png(new.inputs["video"], folder / "filmstrip.png")
+                picture = timeline_png(description, folder / "timeline.png", video=new.inputs["video"],
+                                       images=new.inputs["images"], duration_s=new.prepared.duration_s).path  # fmt: skip
             index_folder = getattr(getattr(pipe.retriever, "index", None), "path", None)
             player_updates = _reference_players(new, index_folder, folder)
             note_lines = "".join(f"\n- {n}" for n in new.prepared.notes)
             message = f"✅ described: {len(labels)} reference(s), {new.prepared.duration_s:.1f} s to make{note_lines}"
+            cue_count = len(new.cues)
+            applied = f"timeline made with {cue_count} cue line(s), sync {new.sync}" if cue_count or new.sync != "cuts" else ""
             return (
-                new, message, gr.update(visible=True), *updates, gr.update(value=strip, visible=strip is not None),
+                new, message, gr.update(visible=True), *updates, gr.update(value=picture, visible=picture is not None),
                 gr.update(choices=labels, value=labels), gr.update(choices=labels, value=[]), *player_updates,
-                json.dumps(new.prepared.to_dict(), indent=2, ensure_ascii=False),
+                json.dumps(new.prepared.to_dict(), indent=2, ensure_ascii=False), section_rows(description), applied,
             )  # fmt: skip
 
-        describe_btn.click(
-            on_describe,
-            [profile, index, video, images, text, references, duration, text_weight, music_weight, *wants],
-            [session, status, step2, *edit_fields, filmstrip, keep, pin, *players, bridges_json],
-            api_name="describe", concurrency_limit=1, concurrency_id="pipeline",
-        )  # fmt: skip
+        describe_inputs = [profile, index, video, images, text, references, duration, text_weight, music_weight,
+                           *wants, cues, sync]  # fmt: skip
+        describe_outputs = [session, status, step2, *edit_fields, timeline, keep, pin, *players, bridges_json,
+                            sections, cue_status]  # fmt: skip
+        describe_btn.click(on_describe, describe_inputs, describe_outputs, api_name="describe", concurrency_limit=1,
+                           concurrency_id="pipeline")  # fmt: skip
+        apply_btn.click(on_describe, describe_inputs, describe_outputs, concurrency_limit=1, concurrency_id="pipeline",
+                        api_visibility="private")  # fmt: skip
+        cues.change(worker.check_cues, [session, cues], cue_status, queue=False, api_visibility="private")
 
         @shown_errors
         def on_generate(progress=gr.Progress(), *values):  # noqa: B008 (gradio's way to ask for progress)
-            session_v, profile_v, index_v, seed_v, keep_v, pin_v, tw, mw, *field_v = values
+            session_v, profile_v, index_v, seed_v, keep_v, pin_v, tw, mw, *rest = values
+            field_v, (cue_v, sync_v) = rest[: len(FIELDS)], rest[len(FIELDS) :]
             edits = dict(zip(FIELDS, field_v, strict=True))
             result, folder = worker.generate(session_v, profile_v, index_v, seed_v, edits, keep_v, pin_v,
-                                             tw, mw, progress=progress)  # fmt: skip
-            from vmb.ui.pictures import waveform_png
+                                             tw, mw, cue_text=cue_v, sync=sync_v, progress=progress)  # fmt: skip
+            from vmb.ui.pictures import music_png
 
             report = Path(result.paths["json"]).read_text(encoding="utf-8")
             bars = _bar_marks(result)
-            picture = waveform_png(result.audio, result.sample_rate, folder / "waveform.png", bars)
+            picture = music_png(result.audio, result.sample_rate, folder / "music.png",
+                                result.bridges.description.sections, bars).path  # fmt: skip
             files = [result.paths[k] for k in ("mp4", "wav", "midi", "json") if k in result.paths]
             files += [str(p) for p in sorted(folder.glob("*.vmb.mid")) if str(p) not in files]
             rows = [made.row() for made in session_v.results]
@@ -194,7 +217,8 @@ def build_app(worker: Worker, keep_s: float = DEFAULT_KEEP_S):
                 picture, files, report, rows, gr.update(choices=labels, value=None),
             )  # fmt: skip
 
-        generate_inputs = [session, profile, index, seed, keep, pin, text_weight, music_weight, *edit_fields]
+        generate_inputs = [session, profile, index, seed, keep, pin, text_weight, music_weight, *edit_fields,
+                           cues, sync]  # fmt: skip
         generate_outputs = [session, generate_status, step3, out_video, out_audio, waveform, downloads, result_json, history,
                             earlier]  # fmt: skip
         generate_btn.click(on_generate, generate_inputs, generate_outputs, api_name="generate",

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from vmb.errors import MediaError, VMBError
-from vmb.ui.state import NONE, Session, apply_edits, reference_labels, shown_fields
+from vmb.ui.state import (
+    NONE,
+    Session,
+    apply_edits,
+    check_sync,
+    cue_lines,
+    page_cues,
+    reference_labels,
+    shown_fields,
+)
 from vmb.ui.uploads import UploadLimits
 
 logger = logging.getLogger(__name__)
@@ -114,26 +123,55 @@ class Worker:
 
     # ------------------------------------------------------------------ step 2
     def describe(self, session: Session | None, profile, index, video, images, text, references,
-                 duration, text_weight, music_weight, *want_values, progress=None) -> tuple:  # fmt: skip
+                 duration, text_weight, music_weight, *want_values, cue_text: str | None = None,
+                 sync: str | None = "cuts", progress=None) -> tuple:  # fmt: skip
+        """Prepare the bridges (with the page's cues and sync): ``(session, folder, pipeline)``."""
         if progress is not None:
             progress(0.05, desc="checking the inputs")
+        cues = page_cues(cue_text)  # a bad cue is a message before anything is read
+        sync = check_sync(sync)
         inputs = self.checked_inputs(video, images, text, references, want_values, duration)
         pipe = self.pipeline(profile, index)
         if progress is not None:
             progress(0.2, desc="describing and retrieving")
-        prepared = pipe.prepare(**inputs, text_weight=text_weight, music_weight=music_weight)
-        session = Session(prepared=prepared, inputs=inputs)
+        prepared = pipe.prepare(**inputs, text_weight=text_weight, music_weight=music_weight,
+                                cues=list(cues), sync=sync)  # fmt: skip
+        session = Session(prepared=prepared, inputs=inputs, cues=cue_lines(cue_text), sync=sync)
         folder = self.new_folder()
         return session, folder, pipe
 
+    def check_cues(self, session: Session | None, cue_text: str | None) -> str:
+        """The cue box's status line: how many cues, or the first problem (shown as one types)."""
+        try:
+            cues = page_cues(cue_text)
+            if cues and session is not None and session.prepared is not None:
+                from vmb.describe.cues import check_cues
+
+                check_cues(cues, session.prepared.duration_s, "music")
+        except VMBError as exc:
+            return f"⚠️ {page_message(exc)}"
+        applied = session is not None and session.prepared is not None and cue_lines(cue_text) == session.cues
+        if not cues:
+            return "" if applied or session is None else "no cues: press Apply to remake the timeline without them"
+        spans = sum(not c.is_marker for c in cues)
+        counted = f"{spans} section cue(s), {len(cues) - spans} marker(s)"
+        return f"{counted}, as applied" if applied else f"{counted}: press Apply to remake the timeline"
+
     # ------------------------------------------------------------------ step 3
     def generate(self, session: Session | None, profile, index, seed, edits: dict, keep, pin,
-                 text_weight, music_weight, progress=None):  # fmt: skip
+                 text_weight, music_weight, cue_text: str | None = None, sync: str | None = None,
+                 progress=None):  # fmt: skip
+        """Generate from the edited bridges and save the files: ``(result, folder)``.
+
+        ``cue_text`` and ``sync`` (``None``: the ones the bridges were made with) must be those
+        of the bridges: the timeline is remade by Describe/Apply, never silently here."""
         from vmb.errors import UsageError
         from vmb.outputs import output_stem
 
         if session is None or session.prepared is None:
             raise UsageError("press Describe first: the bridges are made from the inputs in step 1")
+        session.check_timeline("\n".join(session.cues) if cue_text is None else cue_text,
+                               session.sync if sync is None else sync)  # fmt: skip
         pipe = self.pipeline(profile, index)
         prepared, _ = apply_edits(session.prepared, edits, keep=keep, pin=pin,
                                   text_weight=text_weight, music_weight=music_weight)  # fmt: skip

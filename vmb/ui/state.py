@@ -13,13 +13,67 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmb.errors import UsageError
+from vmb.describe.cues import Cue
+from vmb.errors import UsageError, VMBError
 from vmb.pipeline import Prepared
 from vmb.types import Bridges, GenerationResult, Hit, MusicDescription
 
 MIN_BPM, MAX_BPM = 20.0, 300.0
 FIELDS = ("genre", "mood", "instruments", "tempo_bpm", "key", "mode", "energy", "text")
 NONE = "(none)"
+SYNC_CHOICES = ("cuts", "scenes", "off")
+SECTION_COLUMNS = ["#", "start (s)", "end (s)", "energy", "mood", "tempo", "genre", "from", "the section's sentence"]
+
+
+def cue_lines(text: str | None) -> tuple[str, ...]:
+    """The cue box's cues: one per line, blank lines and ``#`` comments left out."""
+    lines = (line.strip() for line in str(text or "").splitlines())
+    return tuple(line for line in lines if line and not line.startswith("#"))
+
+
+def page_cues(text: str | None) -> tuple[Cue, ...]:
+    """The cue box as :class:`~vmb.describe.cues.Cue` objects, each named ``cue line N (...)``
+    so a later error (an overlap, a cue past the video's end) names the line too.
+
+    One cue a line, the syntax of ``vmb generate --cue``: ``0-8=calm``,
+    ``8-16=energetic, fast``, ``16-24=mood:sad,energy:0.3``, or a marker ``12.5``.
+
+    Raises:
+        CueError, UsageError: the first bad line, as ``cue line N: <line>: <problem>``.
+    """
+    from vmb.describe.cues import parse_cue, parse_cues
+    from vmb.vocab import load_vocab
+
+    vocab = load_vocab()
+    cues = []
+    numbered = [(n, line.strip()) for n, line in enumerate(str(text or "").splitlines(), start=1)]
+    for number, line in numbered:
+        if not line or line.startswith("#"):
+            continue
+        try:
+            cue = parse_cue(line, vocab)
+        except VMBError as exc:
+            message = str(exc).removeprefix("--cue ")
+            raise type(exc)(f"cue line {number}: {message}") from None
+        cues.append(dataclasses.replace(cue, label=f"cue line {number} ({line})"))
+    return tuple(parse_cues(cues, vocab=vocab))  # in time order; overlaps are errors
+
+
+def check_sync(sync: str | None) -> str:
+    sync = (sync or "cuts").strip()
+    if sync not in SYNC_CHOICES:
+        raise UsageError(f"sync {sync!r}: use one of {', '.join(SYNC_CHOICES)}")
+    return sync
+
+
+def section_rows(description: MusicDescription) -> list[list]:
+    """The timeline's sections as the page's table (:data:`SECTION_COLUMNS`)."""
+    rows = []
+    for number, s in enumerate(description.sections, start=1):
+        energy = None if s.energy is None else round(float(s.energy), 2)
+        rows.append([number, round(s.start_s, 2), round(s.end_s, 2), energy, ", ".join(s.mood),
+                     s.tempo_class or "", s.genre or "", s.source, s.text])  # fmt: skip
+    return rows
 
 
 def shown_fields(description: MusicDescription) -> dict[str, Any]:
@@ -169,6 +223,15 @@ class Session:
     prepared: Prepared | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
     results: list[Made] = field(default_factory=list)
+    cues: tuple[str, ...] = ()  # the cue box's lines the bridges were prepared with
+    sync: str = "cuts"
+
+    def check_timeline(self, cue_text: str | None, sync: str | None) -> None:
+        """Raise when the page's cues or sync are not those the bridges were made with (the
+        generator gets what the page shows: the timeline is remade by *Apply*)."""
+        if cue_lines(cue_text) != self.cues or check_sync(sync) != self.sync:
+            raise UsageError("the cues or the sync changed after the timeline was made: press "
+                             "'Apply cues and sync' first (the generator gets what the page shows)")  # fmt: skip
 
     def add(self, result: GenerationResult) -> Made:
         tempo = result.bridges.description.tempo_bpm
