@@ -47,6 +47,11 @@ class ItemCache:
         digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
         return self.folder / digest[:2] / f"{digest}.npz"
 
+    def has(self, path: str | os.PathLike, computation: str) -> bool:
+        """Whether an entry for ``(path, computation)`` exists (not read, not counted)."""
+        key = self._key(path, computation)
+        return key is not None and key.is_file()
+
     def get(self, path: str | os.PathLike, computation: str) -> dict[str, np.ndarray] | None:
         key = self._key(path, computation)
         if key is None or not key.is_file():

@@ -1,0 +1,269 @@
+"""vmb eval's built-in audio features: a 48-number description of a clip measured in one cheap
+pass, for FD without model weights (``fd-features``; never called FAD).
+
+Two views of the clip share the work, both at the file's own sample rate (no resampling):
+
+* **spectral frames**: ``FRAMES_PER_S`` Hann-windowed frames a second (``n_fft`` the power of
+  two nearest 50 ms, e.g. 2048 at 32 and 44.1 kHz), spread evenly over the clip; one batched real
+  FFT; the power spectrum up to 11 025 Hz goes through precomputed matrices (a 40-band mel
+  filterbank with a DCT-II, a 12 pitch-class chroma map). Statistics over frames do not need
+  every frame: 8 a second give the same means and spreads as 43 (what the retrieval encoder
+  uses) within the spread between clips, at a fifth of the FFTs.
+* **energy envelope**: the energy of the signal and of its first difference (a high-pass that
+  hears hats and attacks under a sustained pad) in contiguous 10 ms hops; their positive
+  log-energy change is the onset envelope, whose autocorrelation gives tempo and pulse clarity.
+
+=============  ====  ===================================================================
+block          dims  what
+=============  ====  ===================================================================
+chroma         12    mean over frames of the 12 pitch-class energies (each frame max 1)
+mfcc           26    mean and std of 13 MFCCs (40 mel bands up to 11 025 Hz, DCT-II)
+spectral       6     mean and std of log2 centroid, log2 85 % rolloff, mel-band flatness
+rhythm         2     log2(tempo / 120 BPM), pulse clarity (onset autocorrelation peak)
+level          2     RMS level in dBFS / 20, std of the 10 ms level in dB / 20
+=============  ====  ===================================================================
+
+The values are the same whatever the file's sample rate (frequencies in Hz, power per window
+normalised), so sets recorded at different rates compare fairly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+EVAL_FEATURES_ID = "eval-features:v2"
+FRAMES_PER_S = 8.0
+MIN_FRAMES = 8
+FMAX_HZ = 11025.0
+N_MELS = 40
+N_MFCC = 13
+CHROMA_HZ = (55.0, 5000.0)
+HOP_S = 0.01
+MIN_BPM, MAX_BPM, PRIOR_BPM = 40.0, 220.0, 120.0
+LEVEL_FLOOR_DB = -120.0
+
+EVAL_FEATURE_NAMES: tuple[str, ...] = (
+    *(f"chroma_mean_{i}" for i in range(12)),
+    *(f"mfcc_mean_{i}" for i in range(N_MFCC)),
+    *(f"mfcc_std_{i}" for i in range(N_MFCC)),
+    "log_centroid_mean",
+    "log_centroid_std",
+    "log_rolloff_mean",
+    "log_rolloff_std",
+    "flatness_mean",
+    "flatness_std",
+    "tempo_log2",
+    "pulse_clarity",
+    "loudness",
+    "loudness_std",
+)
+
+# Smallest per-dimension scale before FD: a reference set in which a feature barely varies (a few
+# steady tones) must not turn small differences into huge distances.
+_FLOORS = {"chroma": 0.02, "mfcc": 1.0, "log_": 0.1, "flatness": 0.02, "tempo": 0.1, "pulse": 0.02, "loudness": 0.1}
+
+
+def feature_scale_floor() -> np.ndarray:
+    """Per-dimension floor ``[48]`` of the scale the features are divided by before FD."""
+    return np.asarray(
+        [next(v for k, v in _FLOORS.items() if name.startswith(k)) for name in EVAL_FEATURE_NAMES], np.float32
+    )
+
+
+def frame_size(sr: int) -> int:
+    """The FFT size at ``sr``: the power of two nearest 50 ms."""
+    return int(2 ** round(np.log2(0.05 * sr)))
+
+
+ROLLOFF_BANDS = 24
+
+
+@lru_cache(maxsize=8)
+def _plan(sr: int) -> dict:
+    """Window and one analysis matrix for a sample rate (built once).
+
+    ``matrix [K, 40 + 12 + 2 + B]`` maps the power of the ``K`` FFT bins up to 11 025 Hz to: 40 mel bands, 12 pitch classes, the frame's power
+    and its frequency-weighted power (for the centroid), and ``B`` contiguous log-spaced bands
+    (for the rolloff, interpolated within a band); ``band_edges [B + 1]`` in Hz.
+    """
+    from scipy.fft import dct
+
+    from vmb.retrieve.encoders.features import mel_filterbank
+
+    n_fft = frame_size(sr)
+    fmax = min(FMAX_HZ, sr / 2)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    bins = int(np.searchsorted(freqs, fmax, side="right"))
+    freqs = freqs[:bins]
+    window = np.hanning(n_fft).astype(np.float32)
+    mel = mel_filterbank(sr, n_fft, N_MELS, fmax=fmax)[:, :bins]  # [40, K]
+    edges = np.concatenate([[0.0], np.geomspace(50.0, fmax, ROLLOFF_BANDS)])  # [B + 1]
+    edges[-1] = fmax + sr / n_fft  # the last bin belongs to the last band
+    band = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, ROLLOFF_BANDS - 1)
+    bands = np.zeros((ROLLOFF_BANDS, bins))
+    bands[band, np.arange(bins)] = 1.0
+    rows = np.concatenate([mel, _chroma_map(freqs, sr / n_fft), np.ones((1, bins)), freqs[None, :], bands])
+    rows = rows / float(window.sum()) ** 2  # power per window, whatever n_fft
+    edges[-1] = fmax
+    return {
+        "n_fft": n_fft,
+        "bins": bins,
+        "window": window,
+        "matrix": np.ascontiguousarray(rows.T, np.float32),  # [K, R]
+        "dct": np.ascontiguousarray(dct(np.eye(N_MELS), type=2, axis=0, norm="ortho")[:N_MFCC].T, np.float32),
+        "band_edges": edges,
+    }
+
+
+def _chroma_map(freqs: np.ndarray, bin_hz: float) -> np.ndarray:
+    """``[12, K]``: each bin between 55 Hz and 5 kHz spread over the pitch classes near its
+    pitch (Gaussian in semitones, as wide as the bin), columns summing to 1; other bins 0."""
+    out = np.zeros((12, freqs.shape[0]))
+    inside = (freqs >= CHROMA_HZ[0]) & (freqs <= CHROMA_HZ[1])
+    f = freqs[inside]
+    pitch = 69.0 + 12.0 * np.log2(f / 440.0)
+    width = 12.0 * np.log2((f + bin_hz / 2) / np.maximum(f - bin_hz / 2, 1.0))
+    sigma = np.maximum(width / 2, 0.5)
+    classes = np.arange(12)[:, None]
+    distance = (pitch[None, :] - classes + 6.0) % 12.0 - 6.0
+    weights = np.exp(-0.5 * (distance / sigma[None, :]) ** 2)
+    out[:, inside] = weights / weights.sum(axis=0, keepdims=True)
+    return out
+
+
+def _frames(mono: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
+    """``[F, n_fft]`` (a strided view, no copy): ``FRAMES_PER_S`` frames a second (at least
+    ``MIN_FRAMES``) at an even hop over ``mono`` ``[T]``, the last ending at the clip's end."""
+    if mono.shape[0] < n_fft:
+        mono = np.pad(mono, (0, n_fft - mono.shape[0]))
+    span = mono.shape[0] - n_fft
+    count = 1 if span == 0 else max(MIN_FRAMES, int(round(FRAMES_PER_S * mono.shape[0] / sr)))
+    hop = max(1, span // (count - 1)) if count > 1 else 1
+    count = min(count, span // hop + 1)
+    start = span - hop * (count - 1)  # centre the frames: the same margin at both ends
+    view = mono[start // 2 :]
+    return np.lib.stride_tricks.as_strided(view, (count, n_fft), (hop * view.strides[0], view.strides[0]), writeable=False)
+
+
+def _spectral(mono: np.ndarray, sr: int) -> np.ndarray:
+    """chroma (12), MFCC mean/std (26), spectral shape mean/std (6): one FFT of the frames and
+    one matrix product."""
+    from scipy.fft import rfft
+
+    plan = _plan(sr)
+    frames = _frames(mono, sr, plan["n_fft"]) * plan["window"]  # [F, n_fft]
+    spectrum = rfft(frames, axis=1, overwrite_x=True)[:, : plan["bins"]]  # [F, K] complex64
+    power = spectrum.real**2 + spectrum.imag**2  # [F, K]
+    out = power @ plan["matrix"]  # [F, R]
+    mel, chroma = out[:, :N_MELS], out[:, N_MELS : N_MELS + 12]
+    total, weighted = out[:, N_MELS + 12], out[:, N_MELS + 13]
+    bands = out[:, N_MELS + 14 :]  # [F, B]
+    log_mel = np.log(np.maximum(mel, 1e-12))  # natural log: flatness below; dB for the MFCCs
+    mfcc = (10.0 / np.log(10.0)) * (log_mel @ plan["dct"])  # [F, 13]
+    chroma = chroma / np.maximum(chroma.max(axis=1, keepdims=True), 1e-20)
+    centroid = weighted / np.maximum(total, 1e-20)
+    rolloff = _rolloff(bands, plan["band_edges"])
+    flatness = np.exp(log_mel.mean(axis=1)) / np.maximum(mel.mean(axis=1), 1e-12)
+    shape = np.stack([np.log2(centroid + 1.0), np.log2(rolloff + 1.0), flatness], axis=1)  # [F, 3]
+    return np.concatenate(
+        [chroma.mean(axis=0), mfcc.mean(axis=0), mfcc.std(axis=0), np.stack([shape.mean(axis=0), shape.std(axis=0)], 1).ravel()]
+    )
+
+
+def _rolloff(bands: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``[F]`` Hz below which 85 % of each frame's power lies, from band powers ``[F, B]``
+    (linear within the band that crosses 85 %); 0 for a silent frame."""
+    cumulative = np.cumsum(bands, axis=1)
+    target = 0.85 * cumulative[:, -1]
+    index = np.minimum((cumulative < target[:, None]).sum(axis=1), bands.shape[1] - 1)
+    rows = np.arange(bands.shape[0])
+    before = np.where(index > 0, cumulative[rows, index - 1], 0.0)
+    share = (target - before) / np.maximum(bands[rows, index], 1e-30)
+    return edges[index] + np.clip(share, 0.0, 1.0) * (edges[index + 1] - edges[index])
+
+
+def _rhythm_and_level(mono: np.ndarray, sr: int) -> np.ndarray:
+    """log2 tempo / 120, pulse clarity, RMS dBFS / 20, std of 10 ms level in dB / 20."""
+    hop = max(1, int(round(HOP_S * sr)))
+    n = mono.shape[0] // hop
+    body = mono[: n * hop].reshape(n, hop)
+    energy = np.einsum("ij,ij->i", body, body)  # [n] energy per hop
+    tail = mono[n * hop :]
+    mean_square = (float(energy.sum()) + float(np.dot(tail, tail))) / max(mono.shape[0], 1)
+    loudness = max(LEVEL_FLOOR_DB, 10.0 * np.log10(mean_square)) if mean_square > 0 else LEVEL_FLOOR_DB
+    if n < 4:
+        return np.asarray([0.0, 0.0, loudness / 20.0, 0.0])
+    diff = np.empty(n * hop, np.float32)  # first difference: a gentle high-pass
+    diff[0] = mono[0]
+    np.subtract(mono[1 : n * hop], mono[: n * hop - 1], out=diff[1:])
+    diff = diff.reshape(n, hop)
+    bright = np.einsum("ij,ij->i", diff, diff)  # [n]
+    level = 10.0 * np.log10(np.maximum(energy / hop, 10 ** (LEVEL_FLOOR_DB / 10)))
+    loudness_std = float(level.std())
+    onsets = np.zeros(n - 1)
+    for e in (energy, bright):
+        top = float(e.max())
+        if top <= 0:
+            continue
+        db = 10.0 * np.log10(np.maximum(e, top * 1e-8))
+        onsets += np.maximum(np.diff(db), 0.0)
+    tempo, clarity = _tempo(onsets, 1.0 / (hop / sr))
+    return np.asarray([np.log2(max(tempo, 1.0) / PRIOR_BPM), clarity, loudness / 20.0, loudness_std / 20.0])
+
+
+def _tempo(onsets: np.ndarray, fps: float) -> tuple[float, float]:
+    """``(bpm, clarity)`` from the autocorrelation of an onset envelope ``[n]`` at ``fps``:
+    the lag between ``MIN_BPM`` and ``MAX_BPM`` with the highest autocorrelation weighted by a
+    log-normal prior around 120 BPM (one octave wide); clarity is the unweighted peak value
+    (1 for a perfectly periodic envelope, near 0 for noise). ``(0, 0)`` without onsets."""
+    x = onsets - onsets.mean()
+    n = x.shape[0]
+    lo, hi = int(np.floor(60.0 * fps / MAX_BPM)), int(np.ceil(60.0 * fps / MIN_BPM))
+    if n < 2 * lo + 2 or not np.any(x):
+        return 0.0, 0.0
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    spectrum = np.fft.rfft(x, size)
+    acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, size)[: min(hi + 2, n)]
+    if acf[0] <= 0:
+        return 0.0, 0.0
+    acf = acf / acf[0]
+    lags = np.arange(max(lo, 1), acf.shape[0] - 1)
+    if lags.size == 0:
+        return 0.0, 0.0
+    bpm = 60.0 * fps / lags
+    weight = np.exp(-0.5 * np.log2(bpm / PRIOR_BPM) ** 2)
+    best = int(lags[np.argmax(acf[lags] * weight)])
+    a, b, c = acf[best - 1], acf[best], acf[best + 1]
+    denom = a - 2 * b + c
+    shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
+    return float(60.0 * fps / (best + shift)), float(max(0.0, acf[lags].max()))
+
+
+def measure_features(mono: np.ndarray, sr: int) -> np.ndarray:
+    """The feature vector ``[48]`` (float32, see the module table) of a mono clip ``[T]`` at ``sr``."""
+    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if mono.ndim != 1:
+        raise ValueError(f"expected mono audio [T], got shape {mono.shape}")
+    with _one_blas_thread():
+        return np.concatenate([_spectral(mono, sr), _rhythm_and_level(mono, sr)]).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - comes with librosa (scikit-learn)
+        return None
+    return ThreadpoolController().select(user_api="blas")
+
+
+def _one_blas_thread():
+    """numpy's BLAS on one thread for these small products: threads fighting over a loaded CPU
+    make a [80, 700] x [700, 40] product ~100x slower. The controller is found once (finding
+    it costs ~0.4 ms, limiting with it ~10 us)."""
+    from contextlib import nullcontext
+
+    controller = _blas_controller()
+    return controller.limit(limits=1) if controller is not None else nullcontext()
