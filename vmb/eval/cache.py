@@ -28,23 +28,34 @@ def default_cache_dir() -> Path:
 
 
 class ItemCache:
-    """``get``/``put`` arrays for ``(file, computation)``; ``folder=None`` disables caching."""
+    """``get``/``put`` arrays for ``(file, computation)``; ``folder=None`` disables caching.
+
+    A file's identity (resolved path, size, modification time) is read once per ``ItemCache``
+    (one ``evaluate`` call): a file that changes during a run is seen as changed by the next.
+    """
 
     def __init__(self, folder: str | os.PathLike | None):
         self.folder = Path(folder) if folder is not None else None
         self.hits = 0
         self.misses = 0
+        self._files: dict[str, str | None] = {}  # path -> "resolved|size|mtime", once per run
+        self._made: set[Path] = set()
 
     def _key(self, path: str | os.PathLike, computation: str) -> Path | None:
         if self.folder is None:
             return None
-        p = Path(path).resolve()
-        try:
-            st = p.stat()
-        except OSError:
+        name = os.fspath(path)
+        if name not in self._files:
+            p = Path(path).resolve()
+            try:
+                st = p.stat()
+                self._files[name] = f"{p}|{st.st_size}|{st.st_mtime_ns}"
+            except OSError:
+                self._files[name] = None
+        identity = self._files[name]
+        if identity is None:
             return None
-        raw = f"{CACHE_VERSION}|{p}|{st.st_size}|{st.st_mtime_ns}|{computation}"
-        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(f"{CACHE_VERSION}|{identity}|{computation}".encode("utf-8")).hexdigest()
         return self.folder / digest[:2] / f"{digest}.npz"
 
     def has(self, path: str | os.PathLike, computation: str) -> bool:
@@ -73,7 +84,9 @@ class ItemCache:
         buffer = io.BytesIO()
         np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
         try:
-            key.parent.mkdir(parents=True, exist_ok=True)
+            if key.parent not in self._made:
+                key.parent.mkdir(parents=True, exist_ok=True)
+                self._made.add(key.parent)
             atomic_write_bytes(key, buffer.getvalue())
         except OSError:  # an unwritable cache only costs time
             self.folder = None

@@ -1,10 +1,11 @@
 """Per-item computations for ``evaluate``: the cache, and each item's audio decoded once, the
 next one while the current one is measured.
 
-Decoding (libsndfile, FFmpeg) and measuring (FFT, BLAS) both run outside Python's lock, so with
-``decode_ahead`` a second core decodes item ``i + 1`` while item ``i`` is measured; only items
-with a computation missing from the cache are decoded. At most the current item and the next
-are held in memory.
+Decoding (libsndfile, FFmpeg), writing cache entries and measuring (FFT, BLAS) all run mostly
+outside Python's lock, so with ``decode_ahead`` one background thread decodes item ``i + 1``
+and writes item ``i``'s cache entries while item ``i`` is measured on the calling thread; only
+items with a computation missing from the cache are decoded. At most the current item and the
+next are held in memory; on a clean exit every cache entry is written before ``close`` returns.
 """
 
 from __future__ import annotations
@@ -46,13 +47,14 @@ class ItemRunner:
     def __enter__(self) -> ItemRunner:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(cancel=exc_type is not None)
 
-    def close(self) -> None:
-        """Stop the decoding thread (a decode under way finishes; queued ones are dropped)."""
+    def close(self, cancel: bool = False) -> None:
+        """Stop the background thread once its queue is done (``cancel``: drop what is queued;
+        a dropped cache entry is computed again next time)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
             self._pool = None
         self._ahead.clear()
 
@@ -82,5 +84,8 @@ class ItemRunner:
         if cached is not None:
             return cached
         arrays = fn()
-        self.cache.put(path, computation, arrays)
+        if self._pool is not None:
+            self._pool.submit(self.cache.put, path, computation, arrays)
+        else:
+            self.cache.put(path, computation, arrays)
         return arrays
