@@ -12,7 +12,7 @@ name               what                                                 needs
 ``kl-ast``         KL of AudioSet class distributions, paired by name   reference, AST
 ``clap-score``     CLAP text–audio cosine                               captions or results
 ``alignment``      cut/beat BHS/BCS and motion–loudness                 videos
-``imagebind``      ImageBind video–audio score                          (no backend yet)
+``imagebind``      ImageBind video–audio score: not computed (see README)  (no backend)
 ``control``        tempo/key/mode/energy/instruments asked vs measured  vmb result JSONs
 =================  ===================================================  ==================
 
@@ -161,8 +161,11 @@ def _imagebind_note() -> str:
     import importlib.util
 
     if importlib.util.find_spec("imagebind") is None:
-        return "not computed: the imagebind package is not installed (no ImageBind backend)"
-    return "not computed: vmb has no ImageBind backend yet"
+        return (
+            "not computed: no ImageBind backend (the imagebind packages import torchaudio, torchvision "
+            "and pytorchvideo, which do not work with vmb's torch; the weights are not on a model hub)"
+        )
+    return "not computed: an imagebind package is installed, but vmb has no ImageBind backend to call it"
 
 
 def _choose_metrics(wanted, gen: ItemSet, ref, captions, models, notes: list[str]) -> list[str]:
