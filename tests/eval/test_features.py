@@ -119,9 +119,9 @@ def test_decode_ahead_gives_the_same_report_and_the_cache_is_complete(chord_sets
     from vmb.eval import evaluate
 
     one = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "one", decode_ahead=False)
-    ahead = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "ahead")
+    ahead = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "ahead", decode_ahead=True)
     assert ahead.metric("fd-features").value == pytest.approx(one.metric("fd-features").value, rel=1e-12)
     assert ahead.metric("fd-features").details["ci_low"] == pytest.approx(one.metric("fd-features").details["ci_low"])
-    again = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "ahead")
+    again = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "ahead", decode_ahead=True)
     assert again.settings["cache"]["misses"] == 0 and again.settings["cache"]["hits"] == 10
     assert again.metric("fd-features").value == pytest.approx(one.metric("fd-features").value, rel=1e-12)

@@ -78,7 +78,7 @@ def evaluate(
     seed: int = 0,
     cache_dir: str | os.PathLike | None | bool = True,
     progress: bool = False,
-    decode_ahead: bool = True,
+    decode_ahead: bool = False,
 ) -> EvalReport:
     """Measure ``generated`` (folder, list of files or :class:`ItemSet`) against ``reference``.
 
@@ -90,8 +90,10 @@ def evaluate(
         tolerance_s: the cut/beat tolerance (± seconds).
         bootstrap: bootstrap resamples for the FD intervals (0: none).
         cache_dir: ``True`` = :func:`default_cache_dir`, a folder, or ``None``/``False`` = no cache.
-        decode_ahead: decode the next item in a background thread while the current one is
-            measured (see :mod:`vmb.eval.measuring`); ``False`` does everything in one thread.
+        decode_ahead: decode the next item (and write the cache) in a background thread while
+            the current one is measured (see :mod:`vmb.eval.measuring`). Off by default: on
+            the loaded 2-core machine of ``benchmarks/bench_eval.py`` it cost more CPU and time
+            than it saved.
 
     Raises:
         MediaError: an empty folder, a missing file, no pairs where pairs are needed, or every
@@ -213,7 +215,11 @@ def _measure_side(items: ItemSet, side: str, embedders: dict, chosen: list[str],
     out: dict[str, dict] = {}
     want_events = "alignment" in chosen
     want_measures = "control" in chosen
-    with Progress(transient=True, disable=not progress) as bar:
+    from contextlib import nullcontext
+
+    from vmb.eval.features import one_blas_thread
+
+    with Progress(transient=True, disable=not progress) as bar, one_blas_thread() if "features" in embedders else nullcontext():
         task = bar.add_task(f"measuring {side} items", total=len(items))
         for index, item in enumerate(items.items):
             if index + 1 < len(items.items):

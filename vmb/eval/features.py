@@ -289,7 +289,7 @@ def measure_features(mono: np.ndarray, sr: int) -> np.ndarray:
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     if mono.ndim != 1:
         raise ValueError(f"expected mono audio [T], got shape {mono.shape}")
-    with _one_blas_thread():
+    with one_blas_thread():
         return np.concatenate([_spectral(mono, sr), _rhythm_and_level(mono, sr)]).astype(np.float32)
 
 
@@ -302,11 +302,14 @@ def _blas_controller():
     return ThreadpoolController().select(user_api="blas")
 
 
-def _one_blas_thread():
-    """numpy's BLAS on one thread for these small products: threads fighting over a loaded CPU
-    make a [80, 700] x [700, 40] product ~100x slower. The controller is found once (finding
-    it costs ~0.4 ms, limiting with it ~10 us)."""
+def one_blas_thread():
+    """Context: numpy's BLAS on one thread for these small products (threads fighting over a
+    loaded CPU make a [80, 700] x [700, 40] product ~100x slower); a no-op when it already runs
+    on one. The controller is found once (~0.4 ms); wrap a loop over many clips in it, since
+    each limit and restore costs a little."""
     from contextlib import nullcontext
 
     controller = _blas_controller()
-    return controller.limit(limits=1) if controller is not None else nullcontext()
+    if controller is None or all(lib.get_num_threads() == 1 for lib in controller.lib_controllers):
+        return nullcontext()
+    return controller.limit(limits=1)

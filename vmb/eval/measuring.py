@@ -6,6 +6,8 @@ outside Python's lock, so with ``decode_ahead`` one background thread decodes it
 and writes item ``i``'s cache entries while item ``i`` is measured on the calling thread; only
 items with a computation missing from the cache are decoded. At most the current item and the
 next are held in memory; on a clean exit every cache entry is written before ``close`` returns.
+``evaluate`` leaves it off by default: on the shared 2-core machine where it was measured
+(``benchmarks/bench_eval.py``) the second thread cost more than it overlapped.
 """
 
 from __future__ import annotations
