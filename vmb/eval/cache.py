@@ -32,7 +32,7 @@ def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
             raise TypeError(f"cache: array {name!r} holds Python objects")
         header.append([str(name), a.dtype.str, list(a.shape), a.nbytes])
         blobs.append(a.tobytes())
-    head = json.dumps(header).encode("utf-8")
+    head = json.dumps(header).encode()
     return MAGIC + len(head).to_bytes(8, "little") + head + b"".join(blobs)
 
 
@@ -90,7 +90,7 @@ class ItemCache:
         identity = self._files[name]
         if identity is None:
             return None
-        digest = hashlib.sha256(f"{CACHE_VERSION}|{identity}|{computation}".encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(f"{CACHE_VERSION}|{identity}|{computation}".encode()).hexdigest()
         return os.path.join(self._root, digest[:2], f"{digest}.arrays")
 
     def has(self, path: str | os.PathLike, computation: str) -> bool:

@@ -82,7 +82,7 @@ def frame_size(sr: int) -> int:
     """The FFT size at ``sr``: 64 ms rounded to a multiple of 64 samples (2048 at 32 kHz, 2816
     at 44.1 kHz, 3072 at 48 kHz: the same frame length and bin width, ~15.6 Hz, at every rate;
     sizes with small prime factors, so the FFT stays fast)."""
-    return max(64, int(round(FRAME_S * sr / 64.0)) * 64)
+    return max(64, round(FRAME_S * sr / 64.0) * 64)
 
 
 ROLLOFF_BANDS = 24
@@ -147,7 +147,7 @@ def _frames(mono: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
     if mono.shape[0] < n_fft:
         mono = np.pad(mono, (0, n_fft - mono.shape[0]))
     span = mono.shape[0] - n_fft
-    count = 1 if span == 0 else max(MIN_FRAMES, int(round(FRAMES_PER_S * mono.shape[0] / sr)))
+    count = 1 if span == 0 else max(MIN_FRAMES, round(FRAMES_PER_S * mono.shape[0] / sr))
     hop = max(1, span // (count - 1)) if count > 1 else 1
     count = min(count, span // hop + 1)
     start = span - hop * (count - 1)  # centre the frames: the same margin at both ends
@@ -193,15 +193,15 @@ def _rolloff(bands: np.ndarray, edges: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _rhythm_plan(sr: int) -> dict:
     """Decimation factor, hop and band matrix of the rhythm envelope at ``sr`` (built once)."""
-    factor = max(1, int(round(sr / ENVELOPE_SR)))
+    factor = max(1, round(sr / ENVELOPE_SR))
     rate = sr / factor
     freqs = np.fft.rfftfreq(ENVELOPE_N_FFT, 1.0 / rate)
     bands = np.stack([(freqs > 0) & (freqs < LOW_BAND_HZ), (freqs >= LOW_BAND_HZ) & (freqs < MID_BAND_HZ)], axis=1)
     return {
         "factor": factor,
         "average": np.full(factor, 1.0 / factor, np.float32),
-        "hop": max(1, int(round(HOP_S * rate))),
-        "fps": rate / max(1, int(round(HOP_S * rate))),
+        "hop": max(1, round(HOP_S * rate)),
+        "fps": rate / max(1, round(HOP_S * rate)),
         "window": np.hanning(ENVELOPE_N_FFT).astype(np.float32),
         "bands": bands.astype(np.float32),  # [33, 2]
     }

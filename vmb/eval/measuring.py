@@ -46,7 +46,8 @@ class ItemRunner:
         self._ahead: dict[Path, Future] = {}
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="vmb-eval-decode") if decode_ahead else None
 
-    def __enter__(self) -> ItemRunner:
+    def __enter__(self):
+        """The runner itself."""
         return self
 
     def __exit__(self, exc_type, *exc) -> None:
