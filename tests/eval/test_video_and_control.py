@@ -152,3 +152,10 @@ def test_eval_run_bad_manifest_is_one_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "nope.mp4 does not exist" in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_imagebind_is_reported_as_not_computed_never_a_value(cut_videos):
+    report = evaluate(list(cut_videos), metrics="alignment,imagebind", cache_dir=None)
+    imagebind = report.metric("imagebind")
+    assert imagebind.value is None
+    assert imagebind.note.startswith("not computed") and "ImageBind backend" in imagebind.note

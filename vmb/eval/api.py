@@ -12,7 +12,7 @@ name               what                                                 needs
 ``kl-ast``         KL of AudioSet class distributions, paired by name   reference, AST
 ``clap-score``     CLAP text–audio cosine                               captions or results
 ``alignment``      cut/beat BHS/BCS and motion–loudness                 videos
-``imagebind``      ImageBind video–audio score                          (no backend yet)
+``imagebind``      ImageBind video–audio score: not computed (see README)  (no backend)
 ``control``        tempo/key/mode/energy/instruments asked vs measured  vmb result JSONs
 =================  ===================================================  ==================
 
@@ -38,6 +38,7 @@ from vmb.eval.embedders import DEFAULT_MODELS, LABELS, load_embedder
 from vmb.eval.fd import fd_with_uncertainty
 from vmb.eval.items import EvalItem, ItemSet, collect_items, pair_items, read_captions
 from vmb.eval.kl import kl_divergence, softmax
+from vmb.eval.measuring import ItemRunner
 from vmb.eval.report import EvalReport, MetricResult
 
 METRICS = (
@@ -64,37 +65,6 @@ def _as_items(source, what: str) -> ItemSet:
     return source if isinstance(source, ItemSet) else collect_items(source, what)
 
 
-class _Runner:
-    """Per-item computations with the cache; audio decoded at most once per item."""
-
-    def __init__(self, cache: ItemCache, skipped: list[str]):
-        self.cache = cache
-        self.skipped = skipped
-        self._audio: dict[Path, tuple[np.ndarray, int] | MediaError] = {}
-
-    def audio(self, path: Path) -> tuple[np.ndarray, int]:
-        if path not in self._audio:
-            from vmb.media import read_audio
-
-            try:
-                audio, sr = read_audio(path, mono=True)
-                self._audio = {path: (audio[0], sr)}  # keep only the current item in memory
-            except MediaError as exc:
-                self._audio = {path: exc}
-        got = self._audio[path]
-        if isinstance(got, MediaError):
-            raise got
-        return got
-
-    def compute(self, path: Path, computation: str, fn) -> dict[str, np.ndarray]:
-        cached = self.cache.get(path, computation)
-        if cached is not None:
-            return cached
-        arrays = fn()
-        self.cache.put(path, computation, arrays)
-        return arrays
-
-
 def evaluate(
     generated: str | os.PathLike | Sequence[str | os.PathLike] | ItemSet,
     reference: str | os.PathLike | Sequence[str | os.PathLike] | ItemSet | None = None,
@@ -108,6 +78,7 @@ def evaluate(
     seed: int = 0,
     cache_dir: str | os.PathLike | None | bool = True,
     progress: bool = False,
+    decode_ahead: bool = False,
 ) -> EvalReport:
     """Measure ``generated`` (folder, list of files or :class:`ItemSet`) against ``reference``.
 
@@ -119,6 +90,10 @@ def evaluate(
         tolerance_s: the cut/beat tolerance (± seconds).
         bootstrap: bootstrap resamples for the FD intervals (0: none).
         cache_dir: ``True`` = :func:`default_cache_dir`, a folder, or ``None``/``False`` = no cache.
+        decode_ahead: decode the next item (and write the cache) in a background thread while
+            the current one is measured (see :mod:`vmb.eval.measuring`). Off by default: on
+            the loaded 2-core machine of ``benchmarks/bench_eval.py`` it cost more CPU and time
+            than it saved.
 
     Raises:
         MediaError: an empty folder, a missing file, no pairs where pairs are needed, or every
@@ -150,14 +125,14 @@ def evaluate(
     embedders = {n: load_embedder(n, None if n == "features" else models[n], device) for n in sorted(names)}
     report.settings["models"] = {name: getattr(e, "record", name) for name, e in embedders.items()}
     cache = ItemCache(default_cache_dir() if cache_dir is True else (cache_dir or None))
-    runner = _Runner(cache, report.skipped)
-    gen_data = _measure_side(gen, "generated", embedders, chosen, runner, progress)
-    ref_data: dict[str, dict] = {}
-    if ref is not None:
-        # references need only the embedders of the distribution and paired metrics
-        ref_embedders = {k: v for k, v in embedders.items() if k != "clap" or "fd-clap" in chosen}
-        ref_metrics = [m for m in chosen if m.startswith(("fd-", "kl-"))]
-        ref_data = _measure_side(ref, "reference", ref_embedders, ref_metrics, runner, progress)
+    with ItemRunner(cache, report.skipped, decode_ahead=decode_ahead) as runner:
+        gen_data = _measure_side(gen, "generated", embedders, chosen, runner, progress)
+        ref_data: dict[str, dict] = {}
+        if ref is not None:
+            # references need only the embedders of the distribution and paired metrics
+            ref_embedders = {k: v for k, v in embedders.items() if k != "clap" or "fd-clap" in chosen}
+            ref_metrics = [m for m in chosen if m.startswith(("fd-", "kl-"))]
+            ref_data = _measure_side(ref, "reference", ref_embedders, ref_metrics, runner, progress)
     rows = {name: {"name": name} for name in gen_data}
     for metric in chosen:
         if metric.startswith("fd-"):
@@ -171,7 +146,8 @@ def evaluate(
         elif metric == "imagebind":
             report.metrics.append(MetricResult("imagebind", "ImageBind score", None, "higher", note=_imagebind_note()))
         elif metric == "control":
-            _control_metric(gen, gen_data, embedders.get("clap"), runner, rows, report)
+            with ItemRunner(cache, report.skipped, decode_ahead=False) as runner:
+                _control_metric(gen, gen_data, embedders.get("clap"), runner, rows, report)
     report.items = list(rows.values())
     report.settings["cache"] = {"folder": str(cache.folder) if cache.folder else None, "hits": cache.hits, "misses": cache.misses}
     return report
@@ -187,8 +163,11 @@ def _imagebind_note() -> str:
     import importlib.util
 
     if importlib.util.find_spec("imagebind") is None:
-        return "not computed: the imagebind package is not installed (no ImageBind backend)"
-    return "not computed: vmb has no ImageBind backend yet"
+        return (
+            "not computed: no ImageBind backend (the imagebind packages import torchaudio, torchvision "
+            "and pytorchvideo, which do not work with vmb's torch; the weights are not on a model hub)"
+        )
+    return "not computed: an imagebind package is installed, but vmb has no ImageBind backend to call it"
 
 
 def _choose_metrics(wanted, gen: ItemSet, ref, captions, models, notes: list[str]) -> list[str]:
@@ -228,7 +207,7 @@ def _choose_metrics(wanted, gen: ItemSet, ref, captions, models, notes: list[str
     return chosen
 
 
-def _measure_side(items: ItemSet, side: str, embedders: dict, chosen: list[str], runner: _Runner, progress: bool) -> dict[str, dict]:
+def _measure_side(items: ItemSet, side: str, embedders: dict, chosen: list[str], runner: ItemRunner, progress: bool) -> dict[str, dict]:
     """``{item name: {"emb:<name>": arrays, "events": ..., "rhythm": ..., "measures": ...}}``;
     unreadable items are skipped with a line in ``runner.skipped``."""
     from rich.progress import Progress
@@ -236,9 +215,16 @@ def _measure_side(items: ItemSet, side: str, embedders: dict, chosen: list[str],
     out: dict[str, dict] = {}
     want_events = "alignment" in chosen
     want_measures = "control" in chosen
-    with Progress(transient=True, disable=not progress) as bar:
+    from contextlib import nullcontext
+
+    from vmb.eval.features import one_blas_thread
+
+    with Progress(transient=True, disable=not progress) as bar, one_blas_thread() if "features" in embedders else nullcontext():
         task = bar.add_task(f"measuring {side} items", total=len(items))
-        for item in items.items:
+        for index, item in enumerate(items.items):
+            if index + 1 < len(items.items):
+                following = items.items[index + 1]
+                runner.decode_ahead(following.audio, _audio_computations(following, embedders, want_events, want_measures))
             try:
                 out[item.name] = _measure_item(item, embedders, want_events, want_measures, runner)
             except MediaError as exc:
@@ -249,7 +235,20 @@ def _measure_side(items: ItemSet, side: str, embedders: dict, chosen: list[str],
     return out
 
 
-def _measure_item(item: EvalItem, embedders: dict, want_events: bool, want_measures: bool, runner: _Runner) -> dict:
+EVENTS, MEASURES, RHYTHM = "events:librosa-v2", "measures:v1", "rhythm:v1"
+
+
+def _audio_computations(item: EvalItem, embedders: dict, want_events: bool, want_measures: bool) -> list[str]:
+    """The cache names of what is computed on ``item``'s audio."""
+    names = [f"emb:{name}:{embedder.record}" for name, embedder in embedders.items()]
+    if want_events and item.video is not None:
+        names.append(EVENTS)
+    if want_measures and item.result is not None:
+        names.append(MEASURES)
+    return names
+
+
+def _measure_item(item: EvalItem, embedders: dict, want_events: bool, want_measures: bool, runner: ItemRunner) -> dict:
     data: dict = {}
     for name, embedder in embedders.items():
         data[f"emb:{name}"] = runner.compute(item.audio, f"emb:{name}:{embedder.record}", lambda e=embedder: e.embed(*runner.audio(item.audio)))
@@ -265,10 +264,10 @@ def _measure_item(item: EvalItem, embedders: dict, want_events: bool, want_measu
             r = alignment.video_rhythm(item.video)
             return {"cuts": r.cuts, "times": r.times, "motion": r.motion, "duration_s": np.asarray(r.duration_s)}
 
-        data["events"] = runner.compute(item.audio, "events:librosa-v2", events)
-        data["rhythm"] = runner.compute(item.video, "rhythm:v1", rhythm)
+        data["events"] = runner.compute(item.audio, EVENTS, events)
+        data["rhythm"] = runner.compute(item.video, RHYTHM, rhythm)
     if want_measures and item.result is not None:
-        data["measures"] = runner.compute(item.audio, "measures:v1", lambda: controllability.measure_audio(*runner.audio(item.audio)).to_arrays())
+        data["measures"] = runner.compute(item.audio, MEASURES, lambda: controllability.measure_audio(*runner.audio(item.audio)).to_arrays())
     return data
 
 
@@ -282,7 +281,7 @@ def _fd_metric(metric: str, gen_data: dict, ref_data: dict, bootstrap: int, seed
         return
     note = ""
     if name == "features":
-        from vmb.eval.embedders import feature_scale_floor
+        from vmb.eval.features import feature_scale_floor
         from vmb.retrieve.encoders.features import FeatureStats
 
         stats = FeatureStats.fit(np.concatenate(ref_rows))
@@ -397,7 +396,7 @@ def _alignment_metric(gen: ItemSet, gen_data: dict, tolerance_s: float, rows: di
         )
 
 
-def _control_metric(gen: ItemSet, gen_data: dict, clap, runner: _Runner, rows: dict, report: EvalReport) -> None:
+def _control_metric(gen: ItemSet, gen_data: dict, clap, runner: ItemRunner, rows: dict, report: EvalReport) -> None:
     shares: dict[str, list[bool]] = {}
     deltas: dict[str, list[float]] = {}
     energy_asked, energy_lufs = [], []
@@ -446,7 +445,7 @@ def _control_metric(gen: ItemSet, gen_data: dict, clap, runner: _Runner, rows: d
         ref_measures = []
         for name, _, path in pinned:
             try:
-                arrays = runner.compute(path, "measures:v1", lambda p=path: controllability.measure_audio(*runner.audio(p)).to_arrays())
+                arrays = runner.compute(path, MEASURES, lambda p=path: controllability.measure_audio(*runner.audio(p)).to_arrays())
                 ref_measures.append(controllability.AudioMeasures.from_arrays(arrays))
             except MediaError as exc:
                 report.skipped.append(f"generated {name}: pinned reference: {exc}")

@@ -6,8 +6,9 @@ row per window or pooled second, so long clips count by their length as in fadtk
 ==============  ====================================  ===========================================
 name            model                                 rows
 ==============  ====================================  ===========================================
-``features``    vmb's built-in measured features      1 per clip, raw ``[72]`` (standardised on
-                (no weights; *not* FAD)               the reference set before FD)
+``features``    vmb eval's built-in measured features 1 per clip, raw ``[48]`` (standardised on
+                (:mod:`vmb.eval.features`; no         the reference set before FD)
+                weights; *not* FAD)
 ``clap``        ``laion/larger_clap_music``           1 per 10 s window, L2-normalised audio
                 (``ClapModel``)                       projection ``[512]``
 ``encodec``     ``facebook/encodec_32khz``            1 per second: the encoder's continuous
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vmb.eval.features import EVAL_FEATURES_ID, measure_features
 from vmb.hub import load_pretrained, model_record, quiet_transformers, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -64,37 +66,15 @@ def _resample(mono: np.ndarray, sr: int, target: int) -> np.ndarray:
     return mono if sr == target else resample(mono[None, :], sr, target)[0]
 
 
-# Smallest per-dimension scale of the built-in features before FD: a reference set in which a
-# feature barely varies (a few steady tones) must not turn small differences into huge distances.
-_FEATURE_FLOORS = {"chroma": 0.02, "mfcc": 1.0, "log_": 0.1, "flatness": 0.02, "tempo": 0.1, "loudness": 0.1}
-
-
-def feature_scale_floor() -> np.ndarray:
-    """Per-dimension floor ``[72]`` of the scale the built-in features are divided by."""
-    from vmb.retrieve.encoders.features import FEATURE_NAMES
-
-    return np.asarray(
-        [next(v for k, v in _FEATURE_FLOORS.items() if name.startswith(k)) for name in FEATURE_NAMES], np.float32
-    )
-
-
 @dataclass
 class FeaturesEmbedder:
-    """vmb's built-in measured features (offline; never called FAD)."""
+    """vmb eval's built-in measured features (:mod:`vmb.eval.features`; offline; never called FAD)."""
 
     name: str = "features"
-    sample_rate: int = 22050
-
-    @property
-    def record(self) -> str:
-        from vmb.retrieve.encoders.features import FEATURES_ID
-
-        return FEATURES_ID
+    record: str = EVAL_FEATURES_ID
 
     def embed(self, mono: np.ndarray, sr: int) -> dict[str, np.ndarray]:
-        from vmb.retrieve.encoders.features import FeaturesEncoder
-
-        return {"rows": FeaturesEncoder().measure(mono, sr)[None, :]}
+        return {"rows": measure_features(mono, sr)[None, :]}
 
 
 class ClapEmbedder:

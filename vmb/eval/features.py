@@ -1,0 +1,315 @@
+"""vmb eval's built-in audio features: a 48-number description of a clip measured in one cheap
+pass, for FD without model weights (``fd-features``; never called FAD).
+
+Two views of the clip share the work, both at the file's own sample rate (no resampling):
+
+* **spectral frames**: ``FRAMES_PER_S`` Hann-windowed 64 ms frames a second (2048 samples at
+  32 kHz), spread evenly over the clip; one batched real
+  FFT; the power spectrum up to 11 025 Hz goes through precomputed matrices (a 40-band mel
+  filterbank with a DCT-II, a 12 pitch-class chroma map). Statistics over frames do not need
+  every frame: 8 a second give the same means and spreads as 43 (what the retrieval encoder
+  uses) within the spread between clips, at a fifth of the FFTs.
+* **rhythm envelope**: the clip averaged down to ~4 kHz, a 64-point STFT every 10 ms, the
+  positive log-power changes below 200 Hz and from 200 Hz to 1.8 kHz as accents; their
+  autocorrelation under a tempo prior gives tempo and pulse clarity (the same approach as
+  :mod:`vmb.analysis.tempo`'s first step, without its beat tracking).
+
+=============  ====  ===================================================================
+block          dims  what
+=============  ====  ===================================================================
+chroma         12    mean over frames of the 12 pitch-class energies (each frame max 1)
+mfcc           26    mean and std of 13 MFCCs (40 mel bands up to 11 025 Hz, DCT-II)
+spectral       6     mean and std of log2 centroid, log2 85 % rolloff, mel-band flatness
+rhythm         2     log2(tempo / 120 BPM), pulse clarity (onset autocorrelation peak)
+level          2     RMS level in dBFS / 20, std of the 10 ms level (below 2 kHz) in dB / 20
+=============  ====  ===================================================================
+
+The values are the same whatever the file's sample rate (frequencies in Hz, power per window
+normalised), so sets recorded at different rates compare fairly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from scipy.fft import rfft
+
+EVAL_FEATURES_ID = "eval-features:v2"
+FRAMES_PER_S = 8.0
+FRAME_S = 0.064
+MIN_FRAMES = 8
+FMAX_HZ = 11025.0
+N_MELS = 40
+N_MFCC = 13
+CHROMA_HZ = (55.0, 5000.0)
+HOP_S = 0.01
+ENVELOPE_SR = 4000.0  # the rhythm envelope's rate before its STFT
+ENVELOPE_N_FFT = 64
+LOW_BAND_HZ, MID_BAND_HZ = 200.0, 1800.0
+MIN_BPM, MAX_BPM, PRIOR_BPM = 40.0, 220.0, 120.0
+LEVEL_FLOOR_DB = -120.0
+
+EVAL_FEATURE_NAMES: tuple[str, ...] = (
+    *(f"chroma_mean_{i}" for i in range(12)),
+    *(f"mfcc_mean_{i}" for i in range(N_MFCC)),
+    *(f"mfcc_std_{i}" for i in range(N_MFCC)),
+    "log_centroid_mean",
+    "log_centroid_std",
+    "log_rolloff_mean",
+    "log_rolloff_std",
+    "flatness_mean",
+    "flatness_std",
+    "tempo_log2",
+    "pulse_clarity",
+    "loudness",
+    "loudness_std",
+)
+
+# Smallest per-dimension scale before FD: a reference set in which a feature barely varies (a few
+# steady tones) must not turn small differences into huge distances.
+_FLOORS = {"chroma": 0.02, "mfcc": 1.0, "log_": 0.1, "flatness": 0.02, "tempo": 0.1, "pulse": 0.15, "loudness": 0.1}
+
+
+def feature_scale_floor() -> np.ndarray:
+    """Per-dimension floor ``[48]`` of the scale the features are divided by before FD."""
+    return np.asarray(
+        [next(v for k, v in _FLOORS.items() if name.startswith(k)) for name in EVAL_FEATURE_NAMES], np.float32
+    )
+
+
+def frame_size(sr: int) -> int:
+    """The FFT size at ``sr``: 64 ms rounded to a multiple of 64 samples (2048 at 32 kHz, 2816
+    at 44.1 kHz, 3072 at 48 kHz: the same frame length and bin width, ~15.6 Hz, at every rate;
+    sizes with small prime factors, so the FFT stays fast)."""
+    return max(64, round(FRAME_S * sr / 64.0) * 64)
+
+
+ROLLOFF_BANDS = 24
+
+
+@lru_cache(maxsize=8)
+def _plan(sr: int) -> dict:
+    """Window and one analysis matrix for a sample rate (built once).
+
+    ``matrix [K, 40 + 12 + 2 + B]`` maps the power of the ``K`` FFT bins up to 11 025 Hz to: 40 mel bands, 12 pitch classes, the frame's power
+    and its frequency-weighted power (for the centroid), and ``B`` contiguous log-spaced bands
+    (for the rolloff, interpolated within a band); ``band_edges [B + 1]`` in Hz.
+    """
+    from scipy.fft import dct
+
+    from vmb.retrieve.encoders.features import mel_filterbank
+
+    n_fft = frame_size(sr)
+    fmax = min(FMAX_HZ, sr / 2)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    bins = int(np.searchsorted(freqs, fmax, side="right"))
+    freqs = freqs[:bins]
+    window = np.hanning(n_fft).astype(np.float32)
+    mel = mel_filterbank(sr, n_fft, N_MELS, fmax=fmax)[:, :bins]  # [40, K]
+    edges = np.concatenate([[0.0], np.geomspace(50.0, fmax, ROLLOFF_BANDS)])  # [B + 1]
+    edges[-1] = fmax + sr / n_fft  # the last bin belongs to the last band
+    band = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, ROLLOFF_BANDS - 1)
+    bands = np.zeros((ROLLOFF_BANDS, bins))
+    bands[band, np.arange(bins)] = 1.0
+    rows = np.concatenate([mel, _chroma_map(freqs, sr / n_fft), np.ones((1, bins)), freqs[None, :], bands])
+    rows = rows / float(window.sum()) ** 2  # power per window, whatever n_fft
+    edges[-1] = fmax
+    return {
+        "n_fft": n_fft,
+        "bins": bins,
+        "window": window,
+        "matrix": np.ascontiguousarray(rows.T, np.float32),  # [K, R]
+        "dct": np.ascontiguousarray(dct(np.eye(N_MELS), type=2, axis=0, norm="ortho")[:N_MFCC].T, np.float32),
+        "band_edges": edges,
+    }
+
+
+def _chroma_map(freqs: np.ndarray, bin_hz: float) -> np.ndarray:
+    """``[12, K]``: each bin between 55 Hz and 5 kHz spread over the pitch classes near its
+    pitch (Gaussian in semitones, as wide as the bin), columns summing to 1; other bins 0."""
+    out = np.zeros((12, freqs.shape[0]))
+    inside = (freqs >= CHROMA_HZ[0]) & (freqs <= CHROMA_HZ[1])
+    f = freqs[inside]
+    pitch = 69.0 + 12.0 * np.log2(f / 440.0)
+    width = 12.0 * np.log2((f + bin_hz / 2) / np.maximum(f - bin_hz / 2, 1.0))
+    sigma = np.maximum(width / 2, 0.5)
+    classes = np.arange(12)[:, None]
+    distance = (pitch[None, :] - classes + 6.0) % 12.0 - 6.0
+    weights = np.exp(-0.5 * (distance / sigma[None, :]) ** 2)
+    out[:, inside] = weights / weights.sum(axis=0, keepdims=True)
+    return out
+
+
+def _frames(mono: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
+    """``[F, n_fft]`` (a strided view, no copy): ``FRAMES_PER_S`` frames a second (at least
+    ``MIN_FRAMES``) at an even hop over ``mono`` ``[T]``, the last ending at the clip's end."""
+    if mono.shape[0] < n_fft:
+        mono = np.pad(mono, (0, n_fft - mono.shape[0]))
+    span = mono.shape[0] - n_fft
+    count = 1 if span == 0 else max(MIN_FRAMES, round(FRAMES_PER_S * mono.shape[0] / sr))
+    hop = max(1, span // (count - 1)) if count > 1 else 1
+    count = min(count, span // hop + 1)
+    start = span - hop * (count - 1)  # centre the frames: the same margin at both ends
+    view = mono[start // 2 :]
+    return np.lib.stride_tricks.as_strided(view, (count, n_fft), (hop * view.strides[0], view.strides[0]), writeable=False)
+
+
+def _spectral(mono: np.ndarray, sr: int) -> np.ndarray:
+    """chroma (12), MFCC mean/std (26), spectral shape mean/std (6): one FFT of the frames and
+    one matrix product."""
+    plan = _plan(sr)
+    frames = _frames(mono, sr, plan["n_fft"]) * plan["window"]  # [F, n_fft]
+    spectrum = rfft(frames, axis=1, overwrite_x=True)[:, : plan["bins"]]  # [F, K] complex64
+    power = spectrum.real**2 + spectrum.imag**2  # [F, K]
+    out = power @ plan["matrix"]  # [F, R]
+    mel, chroma = out[:, :N_MELS], out[:, N_MELS : N_MELS + 12]
+    total, weighted = out[:, N_MELS + 12], out[:, N_MELS + 13]
+    bands = out[:, N_MELS + 14 :]  # [F, B]
+    log_mel = np.log(np.maximum(mel, 1e-12))  # natural log: flatness below; dB for the MFCCs
+    mfcc = (10.0 / np.log(10.0)) * (log_mel @ plan["dct"])  # [F, 13]
+    chroma = chroma / np.maximum(chroma.max(axis=1, keepdims=True), 1e-20)
+    centroid = weighted / np.maximum(total, 1e-20)
+    rolloff = _rolloff(bands, plan["band_edges"])
+    flatness = np.exp(log_mel.mean(axis=1)) / np.maximum(mel.mean(axis=1), 1e-12)
+    shape = np.stack([np.log2(centroid + 1.0), np.log2(rolloff + 1.0), flatness], axis=1)  # [F, 3]
+    return np.concatenate(
+        [chroma.mean(axis=0), mfcc.mean(axis=0), mfcc.std(axis=0), np.stack([shape.mean(axis=0), shape.std(axis=0)], 1).ravel()]
+    )
+
+
+def _rolloff(bands: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``[F]`` Hz below which 85 % of each frame's power lies, from band powers ``[F, B]``
+    (linear within the band that crosses 85 %); 0 for a silent frame."""
+    cumulative = np.cumsum(bands, axis=1)
+    target = 0.85 * cumulative[:, -1]
+    index = np.minimum((cumulative < target[:, None]).sum(axis=1), bands.shape[1] - 1)
+    rows = np.arange(bands.shape[0])
+    before = np.where(index > 0, cumulative[rows, index - 1], 0.0)
+    share = (target - before) / np.maximum(bands[rows, index], 1e-30)
+    return edges[index] + np.clip(share, 0.0, 1.0) * (edges[index + 1] - edges[index])
+
+
+@lru_cache(maxsize=8)
+def _rhythm_plan(sr: int) -> dict:
+    """Decimation factor, hop and band matrix of the rhythm envelope at ``sr`` (built once)."""
+    factor = max(1, round(sr / ENVELOPE_SR))
+    rate = sr / factor
+    freqs = np.fft.rfftfreq(ENVELOPE_N_FFT, 1.0 / rate)
+    bands = np.stack([(freqs > 0) & (freqs < LOW_BAND_HZ), (freqs >= LOW_BAND_HZ) & (freqs < MID_BAND_HZ)], axis=1)
+    return {
+        "factor": factor,
+        "average": np.full(factor, 1.0 / factor, np.float32),
+        "hop": max(1, round(HOP_S * rate)),
+        "fps": rate / max(1, round(HOP_S * rate)),
+        "window": np.hanning(ENVELOPE_N_FFT).astype(np.float32),
+        "bands": bands.astype(np.float32),  # [33, 2]
+    }
+
+
+def _rhythm_and_level(mono: np.ndarray, sr: int) -> np.ndarray:
+    """log2 tempo / 120, pulse clarity, RMS dBFS / 20, std of the 10 ms level in dB / 20.
+
+    The clip is averaged down to ~4 kHz (blocks of ``sr / 4000`` samples), a 64-point STFT at
+    10 ms hops gives the power below 200 Hz (kick, bass) and from 200 Hz to 1.8 kHz (snare
+    body, chords): their positive log-power changes, each scaled to unit spread and summed, are
+    the accents (hi-hats left out: they mark the subdivision, not the beat; and they sit above
+    what every sample rate keeps). Tempo and pulse clarity come from the accents'
+    autocorrelation (:func:`_tempo`)."""
+    mean_square = float(np.dot(mono, mono)) / max(mono.shape[0], 1)
+    loudness = max(LEVEL_FLOOR_DB, 10.0 * np.log10(mean_square)) if mean_square > 0 else LEVEL_FLOOR_DB
+    plan = _rhythm_plan(sr)
+    factor, hop = plan["factor"], plan["hop"]
+    n = mono.shape[0] // factor
+    count = (n - ENVELOPE_N_FFT) // hop + 1 if n >= ENVELOPE_N_FFT else 0
+    if count < 8:
+        return np.asarray([0.0, 0.0, loudness / 20.0, 0.0])
+    low_rate = mono[: n * factor].reshape(n, factor) @ plan["average"]  # [n] at ~4 kHz
+    step = low_rate.strides[0]
+    frames = np.lib.stride_tricks.as_strided(low_rate, (count, ENVELOPE_N_FFT), (hop * step, step), writeable=False)
+    spectrum = rfft(frames * plan["window"], axis=1)
+    power = spectrum.real**2 + spectrum.imag**2  # [count, 33]
+    level_db = 10.0 * np.log10(np.maximum(power.sum(axis=1), 1e-12))
+    level_db = np.maximum(level_db, level_db.max() - 80.0)
+    accents = np.zeros(count - 1)
+    for band in (power @ plan["bands"]).T:  # low, mid
+        top = float(band.max())
+        if top <= 0:
+            continue
+        flux = np.maximum(np.diff(10.0 * np.log10(np.maximum(band, top * 1e-8))), 0.0)
+        spread = float(flux.std())
+        if spread > 1e-6:
+            accents += flux / spread
+    tempo, clarity = _tempo(_accents(accents, plan["fps"]), plan["fps"])
+    return np.asarray([np.log2(max(tempo, 1.0) / PRIOR_BPM), clarity, loudness / 20.0, float(level_db.std()) / 20.0])
+
+
+def _accents(flux: np.ndarray, fps: float) -> np.ndarray:
+    """Local mean (1 s) removed, half-wave rectified, raised to the power 1.5 (beats where
+    several instruments start outweigh the subdivisions), smoothed over ~40 ms (a period that is
+    not a whole number of hops keeps one peak)."""
+    from scipy.ndimage import gaussian_filter1d, uniform_filter1d
+
+    o = np.maximum(flux - uniform_filter1d(flux, size=max(3, int(fps)), mode="nearest"), 0.0) ** 1.5
+    return gaussian_filter1d(o, sigma=2.0, mode="constant")
+
+
+def _tempo(onsets: np.ndarray, fps: float) -> tuple[float, float]:
+    """``(bpm, clarity)`` from the autocorrelation of an onset envelope ``[n]`` at ``fps``:
+    the lag between ``MIN_BPM`` and ``MAX_BPM`` with the highest autocorrelation weighted by a
+    log-normal prior around 120 BPM (one octave wide), refined between lags by a parabola;
+    clarity is the autocorrelation there (unbiased, interpolated: 1 for a perfectly periodic
+    envelope, near 0 for noise). ``(0, 0)`` without onsets."""
+    x = onsets - onsets.mean()
+    n = x.shape[0]
+    lo, hi = int(np.floor(60.0 * fps / MAX_BPM)), int(np.ceil(60.0 * fps / MIN_BPM))
+    if n < 2 * lo + 2 or not np.any(x):
+        return 0.0, 0.0
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    spectrum = np.fft.rfft(x, size)
+    acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, size)[: min(hi + 2, n)]
+    if acf[0] <= 0:
+        return 0.0, 0.0
+    acf = acf / acf[0] * (n / (n - np.arange(acf.shape[0])))  # unbiased: no lag-dependent decay
+    lags = np.arange(max(lo, 1), acf.shape[0] - 1)
+    if lags.size == 0:
+        return 0.0, 0.0
+    bpm = 60.0 * fps / lags
+    weight = np.exp(-0.5 * np.log2(bpm / PRIOR_BPM) ** 2)
+    best = int(lags[np.argmax(acf[lags] * weight)])
+    a, b, c = acf[best - 1], acf[best], acf[best + 1]
+    denom = a - 2 * b + c
+    shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
+    clarity = b - 0.25 * (a - c) * shift
+    return float(60.0 * fps / (best + shift)), float(np.clip(clarity, 0.0, 1.0))
+
+
+def measure_features(mono: np.ndarray, sr: int) -> np.ndarray:
+    """The feature vector ``[48]`` (float32, see the module table) of a mono clip ``[T]`` at ``sr``."""
+    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if mono.ndim != 1:
+        raise ValueError(f"expected mono audio [T], got shape {mono.shape}")
+    with one_blas_thread():
+        return np.concatenate([_spectral(mono, sr), _rhythm_and_level(mono, sr)]).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - comes with librosa (scikit-learn)
+        return None
+    return ThreadpoolController().select(user_api="blas")
+
+
+def one_blas_thread():
+    """Context: numpy's BLAS on one thread for these small products (threads fighting over a
+    loaded CPU make a [80, 700] x [700, 40] product ~100x slower); a no-op when it already runs
+    on one. The controller is found once (~0.4 ms); wrap a loop over many clips in it, since
+    each limit and restore costs a little."""
+    from contextlib import nullcontext
+
+    controller = _blas_controller()
+    if controller is None or all(lib.get_num_threads() == 1 for lib in controller.lib_controllers):
+        return nullcontext()
+    return controller.limit(limits=1)
