@@ -146,3 +146,108 @@ def audiocraft_logits(sd: dict, codes: torch.Tensor, text_states: torch.Tensor, 
         x = x + F.gelu(h @ sd[p + "linear1.weight"].T) @ sd[p + "linear2.weight"].T
     x = _layer_norm(x, sd, "out_norm")
     return torch.stack([x @ sd[f"linears.{k}.weight"].T for k in range(n_q)], dim=1)
+
+
+# ---------------------------------------------------------------- laion-clap
+
+def _relative_position_index(window: int) -> torch.Tensor:
+    """Swin's pair-wise relative position index ``[W*W, W*W]`` (HTSAT's WindowAttention buffer)."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+    rel[:, :, 0] += window - 1
+    rel[:, :, 1] += window - 1
+    rel[:, :, 0] *= 2 * window - 1
+    return rel.sum(-1)
+
+
+def laion_clap_state(text_config: dict, embed=16, depths=(1, 1), heads=(2, 2), window=8, mel_bins=64,
+                     spec_size=256, patch=4, num_classes=527, joint=32, n_fft=1024, seed=0) -> dict:  # fmt: skip
+    """A laion-clap ``CLAP`` state dict (HTSAT audio branch, RoBERTa text branch), random weights."""
+    from transformers import RobertaConfig, RobertaModel
+
+    g = torch.Generator().manual_seed(seed)
+
+    def w(*shape, std=0.1):
+        return torch.randn(*shape, generator=g) * std
+
+    torch.manual_seed(seed)
+    roberta = RobertaModel(RobertaConfig(**text_config), add_pooling_layer=True)
+    sd = {}
+    for k, v in roberta.state_dict().items():  # wider than RoBERTa's 0.02 init: texts must differ
+        trained = v.is_floating_point() and "LayerNorm" not in k
+        sd[f"text_branch.{k}"] = w(*v.shape, std=0.3) if trained else v.clone()
+    a = "audio_branch."
+    sd[a + "spectrogram_extractor.stft.conv_real.weight"] = w(n_fft // 2 + 1, 1, n_fft)
+    sd[a + "spectrogram_extractor.stft.conv_imag.weight"] = w(n_fft // 2 + 1, 1, n_fft)
+    sd[a + "logmel_extractor.melW"] = w(n_fft // 2 + 1, mel_bins)
+    sd[a + "bn0.weight"], sd[a + "bn0.bias"] = 1 + w(mel_bins), w(mel_bins)
+    sd[a + "bn0.running_mean"], sd[a + "bn0.running_var"] = w(mel_bins), 1 + w(mel_bins).abs()
+    sd[a + "bn0.num_batches_tracked"] = torch.tensor(1000)
+    sd[a + "patch_embed.proj.weight"], sd[a + "patch_embed.proj.bias"] = w(embed, 1, patch, patch), w(embed)
+    sd[a + "patch_embed.norm.weight"], sd[a + "patch_embed.norm.bias"] = 1 + w(embed), w(embed)
+    for i, (depth, head) in enumerate(zip(depths, heads)):
+        dim = embed * 2**i
+        for j in range(depth):
+            p = f"{a}layers.{i}.blocks.{j}."
+            sd[p + "norm1.weight"], sd[p + "norm1.bias"] = 1 + w(dim), w(dim)
+            sd[p + "attn.relative_position_bias_table"] = w((2 * window - 1) ** 2, head)
+            sd[p + "attn.relative_position_index"] = _relative_position_index(window)
+            sd[p + "attn.qkv.weight"], sd[p + "attn.qkv.bias"] = w(3 * dim, dim), w(3 * dim)
+            sd[p + "attn.proj.weight"], sd[p + "attn.proj.bias"] = w(dim, dim), w(dim)
+            sd[p + "norm2.weight"], sd[p + "norm2.bias"] = 1 + w(dim), w(dim)
+            sd[p + "mlp.fc1.weight"], sd[p + "mlp.fc1.bias"] = w(4 * dim, dim), w(4 * dim)
+            sd[p + "mlp.fc2.weight"], sd[p + "mlp.fc2.bias"] = w(dim, 4 * dim), w(dim)
+        if i < len(depths) - 1:
+            p = f"{a}layers.{i}.downsample."
+            sd[p + "reduction.weight"] = w(2 * dim, 4 * dim)
+            sd[p + "norm.weight"], sd[p + "norm.bias"] = 1 + w(4 * dim), w(4 * dim)
+    features = embed * 2 ** (len(depths) - 1)
+    sd[a + "norm.weight"], sd[a + "norm.bias"] = 1 + w(features), w(features)
+    freq_ratio = spec_size // mel_bins
+    sf = spec_size // 2 ** (len(depths) - 1) // patch // freq_ratio
+    sd[a + "tscam_conv.weight"], sd[a + "tscam_conv.bias"] = w(num_classes, features, sf, 3), w(num_classes)
+    sd[a + "head.weight"], sd[a + "head.bias"] = w(num_classes, num_classes), w(num_classes)
+    text_width = text_config["hidden_size"]
+    for which, width in (("text", text_width), ("audio", features)):
+        sd[f"{which}_projection.0.weight"], sd[f"{which}_projection.0.bias"] = w(joint, width), w(joint)
+        sd[f"{which}_projection.2.weight"], sd[f"{which}_projection.2.bias"] = w(joint, joint), w(joint)
+        for index in (0, 3):  # MLPLayers([joint] * 3): Linear, ReLU, Dropout, Linear
+            sd[f"{which}_transform.sequential.{index}.weight"] = w(joint, joint)
+            sd[f"{which}_transform.sequential.{index}.bias"] = w(joint)
+    sd["logit_scale_a"] = torch.tensor(math.log(1 / 0.07))
+    sd["logit_scale_t"] = torch.tensor(math.log(1 / 0.07))
+    return sd
+
+
+def write_laion_clap_checkpoint(path: Path, state: dict) -> Path:
+    """Save ``state`` as laion-clap's training does (DDP ``module.`` prefix, an epoch number)."""
+    torch.save({"epoch": 15, "state_dict": {f"module.{k}": v for k, v in state.items()}}, path)
+    return path
+
+
+def laion_text_embedding(state: dict, text_config: dict, input_ids, attention_mask) -> torch.Tensor:
+    """laion-clap's ``get_text_embedding``: RoBERTa pooler → Linear, ReLU, Linear → L2 norm."""
+    from transformers import RobertaConfig, RobertaModel
+
+    roberta = RobertaModel(RobertaConfig(**text_config), add_pooling_layer=True).eval()
+    text = {k[len("text_branch."):]: v for k, v in state.items() if k.startswith("text_branch.")}
+    roberta.load_state_dict(text, strict=False)
+    pooled = roberta(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+    x = F.relu(pooled @ state["text_projection.0.weight"].T + state["text_projection.0.bias"])
+    x = x @ state["text_projection.2.weight"].T + state["text_projection.2.bias"]
+    return F.normalize(x, dim=-1)
+
+
+def htsat_window_attention(state: dict, prefix: str, x: torch.Tensor, heads: int, window: int) -> torch.Tensor:
+    """HTSAT's ``WindowAttention`` (no shift mask) on windows ``[nW, W*W, C]`` from the
+    original weights: fused qkv, scaled dot product + relative position bias, softmax, proj."""
+    b, n, c = x.shape
+    qkv = (x @ state[prefix + "attn.qkv.weight"].T + state[prefix + "attn.qkv.bias"])
+    q, k, v = qkv.reshape(b, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+    attn = (q * (c // heads) ** -0.5) @ k.transpose(-2, -1)
+    table = state[prefix + "attn.relative_position_bias_table"]
+    index = state[prefix + "attn.relative_position_index"]
+    bias = table[index.view(-1)].view(window * window, window * window, -1).permute(2, 0, 1)
+    attn = (attn + bias.unsqueeze(0)).softmax(-1)
+    out = (attn @ v).transpose(1, 2).reshape(b, n, c)
+    return out @ state[prefix + "attn.proj.weight"].T + state[prefix + "attn.proj.bias"]

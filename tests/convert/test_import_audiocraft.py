@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from convert.original_layouts import audiocraft_lm_state, audiocraft_logits, write_audiocraft_export
 from tiny.musicgen import tiny_musicgen_path  # noqa: F401  (fixture)
 from typer.testing import CliRunner
 
-from convert.original_layouts import audiocraft_lm_state, audiocraft_logits, write_audiocraft_export
 from vmb.cli import app
 
 runner = CliRunner()
