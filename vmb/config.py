@@ -90,6 +90,13 @@ class GeneratorConfig:
 
 
 @dataclass
+class VideoConfig:
+    # how read_frames decodes: PyAV, decord (the optional extra), or auto (decord only where it
+    # was measured faster; see vmb/media/video_decord.py)
+    backend: Literal["auto", "pyav", "decord"] = "auto"
+
+
+@dataclass
 class Config:
     profile: str = "builtin"
     describer: DescriberConfig = field(default_factory=DescriberConfig)
@@ -97,6 +104,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     seed: int | None = None
