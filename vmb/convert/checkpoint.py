@@ -58,7 +58,6 @@ def load_weights(path: str | os.PathLike) -> Any:
     if not (is_zip or head.startswith(_PICKLE_MAGIC)):
         raise CheckpointError(path, "not a PyTorch checkpoint (neither torch's zip nor a pickle)")
 
-    import pickle
     import warnings
     import zipfile
 
@@ -68,16 +67,18 @@ def load_weights(path: str | os.PathLike) -> Any:
         with warnings.catch_warnings():  # e.g. "pickle protocol 4": the error below says it all
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((line for line in first if "GLOBAL" in line or "Unsupported" in line), "")
-        why = f" ({detail.strip()[:160]})" if detail else ""
-        raise CheckpointError(
-            path, f"holds Python objects other than weights, refused by weights_only=True{why}"
-        ) from None
-    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(path, f"damaged or truncated checkpoint ({first[:160]})") from None
+    except Exception as exc:
+        if type(exc).__name__ == "UnpicklingError":  # what weights_only=True raises on objects
+            lines = str(exc).strip().splitlines()
+            detail = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), "")
+            why = f" ({detail.strip()[:160]})" if detail else ""
+            raise CheckpointError(
+                path, f"holds Python objects other than weights, refused by weights_only=True{why}"
+            ) from None
+        if isinstance(exc, (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError)):
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(path, f"damaged or truncated checkpoint ({first[:160]})") from None
+        raise
 
 
 def flat_tensors(state: Any, path: str | os.PathLike, what: str = "state dict") -> dict[str, Any]:
