@@ -90,6 +90,13 @@ class GeneratorConfig:
 
 
 @dataclass
+class VideoConfig:
+    # how read_frames decodes: PyAV, decord (the optional extra), or auto (decord only where it
+    # was measured faster; see vmb/media/video_decord.py)
+    backend: Literal["auto", "pyav", "decord"] = "auto"
+
+
+@dataclass
 class Config:
     profile: str = "builtin"
     describer: DescriberConfig = field(default_factory=DescriberConfig)
@@ -97,6 +104,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     seed: int | None = None
@@ -136,6 +144,12 @@ class _NotYAML(ConfigError):
     """Text that is not YAML (a plain string for ``--set``)."""
 
 
+# libyaml's safe loader (about 7x faster than PyYAML's pure-Python one on configs/composer.yaml,
+# measured); the same safe types, and the node tree is counted below before anything is built.
+# libyaml itself refuses nesting deeper than 1000 levels while parsing.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(text: str, source: str) -> Any:
     """YAML ``text`` (safe types only) with bounded work: at most :data:`MAX_YAML_NODES` nodes
     once aliases are expanded (no "billion laughs"), :data:`MAX_YAML_DEPTH` levels, no
@@ -144,7 +158,7 @@ def parse_yaml(text: str, source: str) -> Any:
     Raises:
         ConfigError: naming ``source`` and the problem, in one line.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _SAFE_LOADER(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -142,6 +142,10 @@ class Pipeline:
             config = config.with_overrides(list(overrides))
         if index is not None:
             config = config.with_overrides([f"index.path={index}"])
+        from vmb.media.video_decord import resolve_backend, set_video_backend
+
+        set_video_backend(config.video.backend)  # read_frames' default (video.backend)
+        resolve_backend()  # video.backend=decord without decord installed: said here, once
         retriever = open_retriever(config)
         generator = load_generator(config, retriever)
         return cls(describer=None, generator=generator, retriever=retriever, config=config)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from vmb.config import configs_dir
+from vmb.config import configs_dir, parse_yaml
 from vmb.errors import ConfigError, UsageError
 from vmb.types import Wants
 
@@ -107,7 +107,7 @@ def normalize_key(word: str, vocab: Vocab | None = None) -> str | None:
 @functools.lru_cache(maxsize=4)
 def _load(path: Path) -> Vocab:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"), str(path))  # libyaml, counted aliases
     except FileNotFoundError:
         raise ConfigError(f"{path}: vocabulary file not found") from None
     except yaml.YAMLError as exc:

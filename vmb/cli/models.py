@@ -1,6 +1,8 @@
-"""``vmb models`` and ``vmb models pull``: the models each profile uses, and downloading them.
+"""``vmb models``, ``vmb models pull`` and ``vmb models import``: the models each profile uses,
+downloading them, and converting checkpoints of audiocraft and laion-clap.
 
-The work is done by :mod:`vmb.models` (the cache scan, ``snapshot_download``).
+The work is done by :mod:`vmb.models` (the cache scan, ``snapshot_download``) and
+:mod:`vmb.convert` (the conversions).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from vmb.cli.app import HELP_OPTIONS, JsonOpt, SetOpt, print_json, say
+from vmb.cli.app import HELP_OPTIONS, JsonOpt, SetOpt, err_console, print_json, say
 
 models_app = typer.Typer(
     help="The models each profile uses: size, where they are cached, and downloading them.",
@@ -61,6 +63,40 @@ def models_pull(
     for r in results:
         state = "downloaded" if r.downloaded else "already present"
         say(f"{r.model}: {state}, {human_size(r.size_bytes)} at {r.path}")
+
+
+@models_app.command("import")
+def models_import(
+    kind: Annotated[str, typer.Argument(help="audiocraft (a MusicGen export) or laion-clap (a CLAP .pt).")],
+    path: Annotated[str, typer.Argument(help="The checkpoint: an audiocraft folder or state_dict.bin, a laion-clap .pt.")],
+    out: Annotated[str | None, typer.Option("--out", help="The new folder (must not exist). Default: <data home>/models/NAME.")] = None,
+    base: Annotated[str | None, typer.Option("--base", help="transformers model giving what the checkpoint lacks (tokenizer, T5, EnCodec, config).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert an audiocraft MusicGen or a laion-clap checkpoint to the transformers folder vmb loads."""
+    from vmb.convert import KINDS, convert, default_out
+
+    if kind not in KINDS:
+        from vmb.errors import UsageError
+
+        raise UsageError(f"models import: unknown kind {kind!r} (one of: {', '.join(KINDS)})")
+    target = out or str(default_out(kind, path))
+    with err_console.status(f"converting {path} ({kind})", spinner="dots") if not as_json else _nothing():
+        result = convert(kind, path, target, base=base)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    say(f"{result.out}: {result.parameters / 1e6:.1f} M parameters from {result.source} (base {result.base})")
+    for note in result.notes:
+        say(f"    {note}")
+    setting = "generator.model" if kind == "audiocraft" else "encoder.model"
+    say(f"use it with: --set {setting}={result.out}")
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
 
 
 def register(app: typer.Typer) -> None:

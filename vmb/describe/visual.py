@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from vmb.config import Config, configs_dir
+from vmb.config import Config, configs_dir, parse_yaml
 from vmb.describe.measure import colour_stats, motion_stats
 from vmb.describe.schema import merge, summarise, write_sentence
 from vmb.describe.text import parse_text
@@ -84,7 +84,7 @@ class VisualRules:
         """
         path = Path(path) if path else configs_dir() / RULES_FILE
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = parse_yaml(path.read_text(encoding="utf-8"), str(path))  # libyaml, counted aliases
         except FileNotFoundError:
             raise ConfigError(f"{path}: rule table not found") from None
         except yaml.YAMLError as exc:

@@ -10,8 +10,10 @@ from vmb.media.image import read_image
 from vmb.media.mux import mux
 from vmb.media.probe import MediaInfo, probe
 from vmb.media.video import read_frames
+from vmb.media.video_decord import VIDEO_BACKENDS, set_video_backend
 
 __all__ = [
+    "VIDEO_BACKENDS",
     "MediaInfo",
     "mux",
     "probe",
@@ -19,5 +21,6 @@ __all__ = [
     "read_frames",
     "read_image",
     "resample",
+    "set_video_backend",
     "write_wav",
 ]

@@ -104,6 +104,8 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     from vmb.media.image import open_image
 
     path = check_file(path)
+    if _is_video_container(path):
+        return _probe_av(path)  # Pillow would load every image plugin before giving up
     image = None
     try:
         image, _ = open_image(path)
@@ -115,6 +117,24 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         with image:
             return _probe_image(path, image)
     return _probe_av(path)
+
+
+# ISO-BMFF brands of still images (HEIF/AVIF): these go to Pillow like any image.
+_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif", b"avis"}
+
+
+def _is_video_container(path) -> bool:
+    """Whether the file starts like an MP4/MOV (``ftyp`` box of a non-image brand) or a
+    Matroska/WebM (EBML) file: then it is not a still image, and Pillow's format detection (about
+    a tenth of a second of plugin imports in a fresh process, measured) is skipped."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        return False
+    if head[4:8] == b"ftyp":
+        return head[8:12] not in _IMAGE_BRANDS
+    return head[:4] == b"\x1a\x45\xdf\xa3"
 
 
 def _probe_image(path, image) -> MediaInfo:

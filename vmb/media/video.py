@@ -30,6 +30,7 @@ from vmb.media.checks import (
     stream_seconds,
     unsupported_codec_reason,
 )
+from vmb.media.video_decord import decode_decord, resolve_backend, video_backend
 
 # With no index reaching the target: seek when it is further away than this (seconds) or than
 # the longest keyframe interval seen, whichever is larger.
@@ -49,6 +50,7 @@ def read_frames(
     num_frames: int | None = None,
     fps: float | None = None,
     max_side: int | None = None,
+    backend: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sample frames uniformly over a video.
 
@@ -63,6 +65,9 @@ def read_frames(
         fps: sampling rate in frames per second.
         max_side: if given, frames are scaled down (in FFmpeg) so the longer side is at most
             this many pixels; never scaled up.
+        backend: ``pyav``, ``decord`` or ``auto`` (:mod:`vmb.media.video_decord`); ``None``
+            uses the configured one (``video.backend``, ``auto`` by default). The file checks,
+            the duration and the sample times are PyAV's either way.
 
     Returns:
         ``(frames, timestamps)``: frames ``[N, H, W, 3]`` uint8 RGB and the presentation time
@@ -89,8 +94,28 @@ def read_frames(
         duration, exact = video_duration(container, stream)
         duration = verified_duration(path, duration, exact)
         targets = sample_times(duration, num_frames=num_frames, fps=fps)
+        if resolve_backend(backend) == "decord":
+            decoded = _decode_with_decord(container, stream, path, targets, max_side, backend)
+            if decoded is not None:
+                return decoded
+            container.seek(0, stream=stream)  # auto, and a video decord cannot read: PyAV's way
         frames, times = _decode_at(container, stream, path, targets, duration, exact, max_side)
         return np.stack(frames), np.array(times, np.float64)
+
+
+def _decode_with_decord(container, stream, path, targets, max_side, backend) -> tuple[np.ndarray, np.ndarray] | None:
+    """The same frames through decord (PyAV gives the display size); ``None`` for a video
+    decord 0.6 cannot read (a rotated one) when the backend was chosen by ``auto``."""
+    from vmb.media.probe import _first_frame_rotation
+
+    sar = float(stream.sample_aspect_ratio) if stream.sample_aspect_ratio else 1.0
+    width, height = stream.codec_context.width, stream.codec_context.height
+    size = output_size(width, height, sar, max_side)
+    if _first_frame_rotation(container, stream, path):
+        if (backend or "") != "decord" and video_backend() != "decord":
+            return None
+        raise MediaError(path, "decord cannot decode a rotated (phone) video; use video.backend=pyav or auto")
+    return decode_decord(path, targets, None if size == (width, height) else size, 0)
 
 
 def video_stream(container, path) -> object:

@@ -23,8 +23,8 @@ import io
 import json
 import logging
 import os
-import stat
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -438,7 +438,9 @@ class MusicIndex:
         index = read_faiss(INDEX_FILE)
         audio_index = read_faiss(AUDIO_FILE) if info.audio else None
         try:
-            table = frame_from_arrow(pq.read_table(io.BytesIO(blobs[CLIPS_FILE])))
+            # ParquetFile reads the one file directly: pq.read_table goes through
+            # pyarrow.dataset, a fifth of a second of imports in a fresh process (measured)
+            table = frame_from_arrow(pq.ParquetFile(io.BytesIO(blobs[CLIPS_FILE])).read())
         except Exception as exc:  # noqa: BLE001  (pyarrow raises several types for a bad file)
             raise IndexFileError(
                 path / CLIPS_FILE, f"not a readable Parquet file ({type(exc).__name__})"

@@ -3,14 +3,24 @@
 From the audio of a :class:`~vmb.types.Hit` it measures (with :mod:`vmb.analysis`) the tempo
 and beats, the key and mode, a chord per beat (beat chroma matched to triad templates) and the
 energy envelope per bar, and turns the chords into a loop of bars in the reference's key.
+
+Analyses are cached twice: in the process (by path, modification time and segment) and on disk
+under ``<cache home>/reference/`` (:func:`vmb.home.cache_home`), keyed by the clip id, the
+SHA-256 of the file, the segment and :data:`CACHE_VERSION`, so a fresh process does not measure
+the demo library's references again. A cache entry is a small JSON file written atomically; one
+that cannot be read or does not match its key is measured again and replaced.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
+import json
 import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +29,11 @@ from vmb.types import Hit
 
 ANALYSIS_SR = 22050
 MAX_LOOP_BARS = 8
+# Bump when analyze_audio's results change, so old cache entries are measured again.
+CACHE_VERSION = 1
+# Files larger than this are analysed without the disk cache (hashing them would cost more).
+MAX_CACHED_FILE_BYTES = 512 * 1024 * 1024
+MAX_CACHE_ENTRY_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,8 +108,108 @@ def analyze_reference(hit: Hit) -> ReferenceFeatures:
 
 @functools.lru_cache(maxsize=32)
 def _analyze_cached(clip, path: str, mtime: int, label: str) -> ReferenceFeatures:
+    key = _disk_key(clip, path)
+    if key is not None:
+        found = _read_entry(key, label)
+        if found is not None:
+            return found
     audio, sr = read_reference(Hit(clip, 0.0, 0, "pinned"))
-    return analyze_audio(audio, sr, label)
+    features = analyze_audio(audio, sr, label)
+    if key is not None:
+        _write_entry(key, features)
+    return features
+
+
+def _file_sha256(path: str) -> str | None:
+    """SHA-256 of a regular file up to :data:`MAX_CACHED_FILE_BYTES`, else ``None`` (a pipe, a
+    device, a folder or a missing file is left to :func:`read_reference` to report)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CACHED_FILE_BYTES:
+            return None
+        digest = hashlib.sha256()
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _disk_key(clip, path: str) -> dict | None:
+    """What a cache entry must match: clip id, file checksum, segment, analysis version."""
+    checksum = _file_sha256(path)
+    if checksum is None:
+        return None
+    return {"clip_id": str(clip.id), "sha256": checksum, "start_s": float(clip.start_s),
+            "duration_s": None if clip.duration_s is None else float(clip.duration_s),
+            "sample_rate": ANALYSIS_SR, "version": CACHE_VERSION}  # fmt: skip
+
+
+def _entry_path(key: dict) -> Path:
+    from vmb.home import cache_home
+
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    return cache_home() / "reference" / f"{name}.json"
+
+
+def _read_entry(key: dict, label: str) -> ReferenceFeatures | None:
+    """The cached analysis for ``key``, or ``None`` (absent, unreadable or for another key)."""
+    from vmb.fileio import read_limited
+
+    try:
+        data = json.loads(read_limited(_entry_path(key), MAX_CACHE_ENTRY_BYTES))
+        if data.get("key") != key:
+            return None
+        return _features_from_dict(data["features"], label)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _write_entry(key: dict, features: ReferenceFeatures) -> None:
+    """Store the analysis; a cache that cannot be written (read-only home) is skipped."""
+    from vmb.fileio import atomic_write_json
+
+    path = _entry_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {"key": key, "features": _features_to_dict(features)}, indent=None)
+    except OSError:
+        pass  # the cache only saves time; the analysis itself is returned either way
+
+
+def _features_to_dict(features: ReferenceFeatures) -> dict:
+    return {"tempo_bpm": features.tempo_bpm, "tempo_confidence": features.tempo_confidence,
+            "key": features.key, "mode": features.mode, "key_confidence": features.key_confidence,
+            "bars": [[[c.root, c.quality, c.symbol] for c in bar] for bar in features.bars],
+            "energy": features.energy, "bar_energy": list(features.bar_energy),
+            "duration_s": features.duration_s}  # fmt: skip
+
+
+def _features_from_dict(data: dict, label: str) -> ReferenceFeatures:
+    """Inverse of :func:`_features_to_dict`; raises ``ValueError``/``TypeError``/``KeyError`` on an
+    entry that is not one."""
+    from vmb.generate.builtin.tables import QUALITIES
+
+    def chord(item) -> ChordSpec:
+        root, quality, symbol = item
+        if not isinstance(root, int) or not 0 <= root < 12 or quality not in QUALITIES:
+            raise ValueError(f"not a chord: {item!r}")
+        return ChordSpec(root, str(quality), str(symbol))
+
+    return ReferenceFeatures(
+        label=label,
+        tempo_bpm=float(data["tempo_bpm"]),
+        tempo_confidence=float(data["tempo_confidence"]),
+        key=str(data["key"]),
+        mode=str(data["mode"]),
+        key_confidence=float(data["key_confidence"]),
+        bars=tuple(tuple(chord(c) for c in bar) for bar in data["bars"]),
+        energy=float(data["energy"]),
+        bar_energy=tuple(float(x) for x in data["bar_energy"]),
+        duration_s=float(data["duration_s"]),
+    )
 
 
 def analyze_audio(audio: np.ndarray, sr: int, label: str = "reference") -> ReferenceFeatures:

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from vmb.config import configs_dir
+from vmb.config import configs_dir, parse_yaml
 from vmb.errors import ConfigError
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -228,7 +228,7 @@ def load_tables(path: str | Path | None = None) -> ComposerTables:
 @functools.lru_cache(maxsize=4)
 def _load(path: Path) -> ComposerTables:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"), str(path))  # libyaml, counted aliases
     except FileNotFoundError:
         raise ConfigError(f"{path}: composer tables not found") from None
     except yaml.YAMLError as exc:
