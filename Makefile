@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,eval,ui,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,eval,ui,ray,decord]"
 	@touch $@
 
 # FluidSynth + the General MIDI soundfont for the built-in renderer (optional: without them vmb
