@@ -3,6 +3,7 @@ and file removal, without a browser."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -48,6 +49,27 @@ def test_edits_drop_and_pin():
     assert new.bridges.text_weight == 5.0 and new.duration_s == 2.0
     assert "edited in the page: tempo_bpm = 150.0" in notes and new.notes[-len(notes):] == tuple(notes)
     assert any(n.startswith("dropped in the page: reference 3") for n in notes)
+
+
+def test_global_edits_reach_the_timeline_sections():
+    """What the page edits is what every section says: no section keeps "(pop)" once the genre
+    is jazz, a contradicting section mood gives way to the edited mood, energy shifts with it."""
+    from vmb.describe.schema import section_sentence
+
+    sections = (Section(0.0, 4.0, energy=0.2, mood=("calm", "dark"), genre="pop", tempo_class="slow"),
+                Section(4.0, 8.0, energy=0.8, mood=("energetic", "happy"), genre="pop", instruments=("drums",)))
+    sections = tuple(s.replace(text=section_sentence(s, i, 2)) for i, s in enumerate(sections))
+    p = prepared()
+    p = p.replace(bridges=dataclasses.replace(p.bridges, description=p.bridges.description.replace(sections=sections)))
+    assert "(pop" in sections[0].text
+    fields = {**shown_fields(p.bridges.description), "genre": "jazz", "mood": ["sad"], "energy": 0.6567}
+    new, _ = apply_edits(p, fields)
+    out = new.bridges.description.sections
+    assert [s.genre for s in out] == [None, None] and all("pop" not in s.text for s in out)
+    assert out[0].mood == ("sad", "calm", "dark")[:2] and out[1].mood == ("sad", "energetic")
+    assert [s.energy for s in out] == [0.4, 1.0]  # +0.2, clipped at 1
+    assert out[1].instruments == ("drums",) and out[0].tempo_class == "slow"  # not edited: kept
+    assert "jazz" in new.bridges.description.text and "(pop" not in new.bridges.description.text
 
 
 def test_a_typed_sentence_is_kept():

@@ -111,6 +111,38 @@ def reference_labels(bridges: Bridges) -> list[str]:
     return [hit_label(i + 1, hit) for i, hit in enumerate(bridges.references)]
 
 
+def edit_sections(original: MusicDescription, values: dict[str, Any]) -> tuple:
+    """The timeline's sections with the page's edits of the global fields carried into them, so
+    that a section never keeps what the user changed (a section says "(pop)" no more once the
+    genre is edited to jazz): an edited genre, instruments or tempo replaces the sections' own
+    (they fall back to the global one), an edited mood replaces the section moods that
+    contradict it, an edited energy shifts every section's energy by the same amount. Each
+    changed section's sentence is written again."""
+    from vmb.describe.schema import contradicts, section_sentence
+
+    if not original.sections:
+        return original.sections
+    out = []
+    for sec in original.sections:
+        changes: dict[str, Any] = {}
+        if "genre" in values:
+            changes["genre"] = None
+        if "instruments" in values:
+            changes["instruments"] = ()
+        if "tempo_bpm" in values:
+            changes["tempo_class"] = None
+        if "mood" in values:
+            wanted = tuple(values["mood"] or ())
+            kept = tuple(m for m in sec.mood if not contradicts(m, wanted))
+            changes["mood"] = tuple(dict.fromkeys((*wanted, *kept)))[: max(len(sec.mood), len(wanted))]
+        if values.get("energy") is not None and sec.energy is not None:
+            before = original.energy if original.energy is not None else values["energy"]
+            changes["energy"] = round(min(1.0, max(0.0, sec.energy + values["energy"] - before)), 3)
+        out.append(sec.replace(**changes) if changes else sec)
+    return tuple(sec.replace(text=section_sentence(sec, i, len(out))) if sec != original.sections[i] else sec
+                 for i, sec in enumerate(out))  # fmt: skip
+
+
 def apply_edits(
     prepared: Prepared,
     edits: dict[str, Any],
@@ -156,7 +188,8 @@ def apply_edits(
                 raise UsageError(f"tempo {bpm:g} BPM: expected {MIN_BPM:g} to {MAX_BPM:g} (or empty for none)")
             values["tempo_class"] = None if bpm is None else load_vocab().tempo_class(bpm)
         sentence_edited = "text" in values
-        description = original.replace(**values, source=_edited_source(original.source))
+        sections = edit_sections(original, values)
+        description = original.replace(**values, sections=sections, source=_edited_source(original.source))
         if not sentence_edited:
             description = description.replace(text=write_sentence(description))
         notes = [f"edited in the page: {name} = {_show(values[name])}" for name in sorted(values)]
