@@ -71,6 +71,7 @@ class Plan:
     choices: dict[str, str] = field(default_factory=dict)
     drums: bool | None = None  # True: asked for, False: refused in the words, None: by style
     drums_reason: str = ""
+    tempo_stated: bool = False  # the user typed this BPM: kept exactly (a loop fits around it)
 
     @property
     def key(self) -> str:
@@ -274,6 +275,7 @@ def blend(
         choices["tempo"] += f"; outside {MIN_BPM:g}-{MAX_BPM:g} BPM, clamped"
     return Plan(
         tempo_bpm=float(min(max(tempo, MIN_BPM), MAX_BPM)),
+        tempo_stated=d.is_stated("tempo_bpm") and MIN_BPM <= tempo <= MAX_BPM,
         drums=drums,
         drums_reason=drums_reason,
         tonic=int(tonic),
