@@ -20,6 +20,7 @@ CEILING_DBTP = -1.0
 TARGET_LUFS = -14.0
 BLOCK_S = 0.4
 HIGHPASS_HZ = 20.0
+DC_CHUNK = 1 << 16  # samples per channel filtered at a time
 OVERSAMPLE = 4
 TAPS_PER_PHASE = 12
 HEADROOM = 0.97  # the limiter aims 0.26 dB under the ceiling: meters with longer filters read a
@@ -68,7 +69,7 @@ def _interpolator() -> np.ndarray:
     return np.stack([h[k::OVERSAMPLE] for k in range(OVERSAMPLE)])
 
 
-def true_peak_envelope(audio: np.ndarray, floor: float = 0.0) -> np.ndarray:
+def true_peak_envelope(audio: np.ndarray, floor: float = 0.0, sample_peaks: np.ndarray | None = None) -> np.ndarray:
     """Per-sample true peak ``[T]``: the largest magnitude over the channels of the signal and
     of its 4x polyphase interpolation between each sample and the next.
 
@@ -78,7 +79,7 @@ def true_peak_envelope(audio: np.ndarray, floor: float = 0.0) -> np.ndarray:
     the envelope with a level of at least ``floor`` get the same answer, faster).
     """
     x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-    env = np.abs(x).max(axis=0).astype(np.float64)
+    env = sample_peak_envelope(x) if sample_peaks is None else sample_peaks.copy()
     if floor <= 0:
         _interpolated_peaks(x, env, 0, x.shape[1])
         return env
@@ -96,6 +97,14 @@ def true_peak_envelope(audio: np.ndarray, floor: float = 0.0) -> np.ndarray:
     edges = np.flatnonzero(np.diff(np.r_[0, wanted.astype(np.int8), 0]))
     for b0, b1 in zip(edges[::2], edges[1::2]):
         _interpolated_peaks(x, env, int(b0) * PEAK_BLOCK, min(n, int(b1) * PEAK_BLOCK))
+    return env
+
+
+def sample_peak_envelope(x: np.ndarray) -> np.ndarray:
+    """The largest magnitude over the channels of ``[C, T]``, per sample ``[T]`` (float64)."""
+    env = np.abs(x[0]).astype(np.float64)
+    for ch in x[1:]:
+        np.maximum(env, np.abs(ch), out=env)
     return env
 
 
@@ -134,13 +143,18 @@ def limiter_gain(peak: np.ndarray, sr: int, ceiling: float, lookahead_s: float =
     """Gain ``[T]`` so that ``peak * gain <= ceiling``: each block of ``lookahead_s`` gets the
     gain its own peak needs, min-filtered with its neighbours and interpolated linearly, so the
     gain starts to fall a block before a peak and moves smoothly."""
-    if peak.size == 0 or peak.max() <= ceiling:
-        return np.ones(len(peak), np.float64)
+    if peak.size == 0:
+        return np.ones(0, np.float64)
     w = max(1, int(lookahead_s * sr))
     n_blocks = -(-len(peak) // w)
-    padded = np.zeros(n_blocks * w, np.float64)
-    padded[: len(peak)] = peak
-    need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(n_blocks, w).max(axis=1), 1e-12))
+    full = len(peak) // w
+    block_max = np.empty(n_blocks, np.float64)
+    block_max[:full] = peak[: full * w].reshape(full, w).max(axis=1)
+    if n_blocks > full:
+        block_max[full:] = peak[full * w:].max()
+    if block_max.max() <= ceiling:
+        return np.ones(len(peak), np.float64)
+    need = np.minimum(1.0, ceiling / np.maximum(block_max, 1e-12))
     need = np.minimum(need, np.minimum(np.r_[need[1:], 1.0], np.r_[1.0, need[:-1]]))
     centres = (np.arange(n_blocks) + 0.5) * w
     return np.interp(np.arange(len(peak)), centres, need)
@@ -186,12 +200,18 @@ def remove_dc(x: np.ndarray, sr: int, loop: bool = False) -> np.ndarray:
     if x.shape[1] == 0:
         return x.astype(np.float32)
     b, a = butter(2, HIGHPASS_HZ, btype="highpass", fs=sr)
-    if loop:
-        n = x.shape[1]
-        reps = max(2, int(np.ceil(sr / max(n, 1))) + 1)  # at least a second of settling
-        return lfilter(b, a, np.tile(x.astype(np.float64), (1, reps)), axis=1)[:, -n:].astype(np.float32)
-    # (float64 in and out: lfilter's fast path needs the signal's dtype to match the filter's)
-    return lfilter(b, a, x.astype(np.float64), axis=1).astype(np.float32)
+    n = x.shape[1]
+    reps = max(2, int(np.ceil(sr / max(n, 1))) + 1) if loop else 1  # a loop: a second of settling
+    out = np.empty((x.shape[0], n), np.float32)
+    state = np.zeros((x.shape[0], 2))
+    # in float64 (the pole sits 0.3 % from the unit circle), a chunk at a time so the
+    # float64 copies stay small
+    for rep in range(reps):
+        for i in range(0, n, DC_CHUNK):
+            y, state = lfilter(b, a, x[:, i: i + DC_CHUNK].astype(np.float64), axis=1, zi=state)
+            if rep == reps - 1:
+                out[:, i: i + DC_CHUNK] = y
+    return out
 
 
 def mastering_gain(x: np.ndarray, sr: int, target_lufs: float, ceiling_dbtp: float) -> np.ndarray:
@@ -208,20 +228,22 @@ def mastering_gain(x: np.ndarray, sr: int, target_lufs: float, ceiling_dbtp: flo
     # the gain moves slowly: the peaks of x * g are peaks * g. True peaks are interpolated only
     # where they could reach the limiter's threshold at the highest gain used so far
     limit_at = ceiling * HEADROOM
-    peaks = true_peak_envelope(x, floor=limit_at / g0)
-    gain = np.full(n, g0)
-    limited = limiter_gain(peaks * gain, sr, limit_at)
-    gain = gain * limited
+    sample_peaks = sample_peak_envelope(x)
+    peaks = true_peak_envelope(x, floor=limit_at / g0, sample_peaks=sample_peaks)
+    limited = limiter_gain(peaks, sr, limit_at / g0)  # the limiter on peaks * g0
     # what limiting took from the loudness: the power-weighted mean of the limiter's gain
-    power = np.mean(np.square(x, dtype=np.float64), axis=0)
+    power = np.einsum("ct,ct->t", x, x, dtype=np.float64)
     total = float(power.sum())
-    now = target_lufs + (10.0 * np.log10(float((power * limited ** 2).sum()) / total) if total > 0 else 0.0)
+    now = target_lufs + (10.0 * np.log10(float(np.dot(power, limited * limited)) / total) if total > 0 else 0.0)
+    del power
+    gain = limited
+    gain *= g0
     if abs(now - target_lufs) >= 0.3:
         lift = 10.0 ** ((target_lufs - now) / 20.0)
         # a higher gain: points that could not reach the threshold before may now
-        peaks = true_peak_envelope(x, floor=limit_at / (g0 * lift))
-        gain = gain * lift
-        gain = gain * limiter_gain(peaks * gain, sr, limit_at)
+        peaks = true_peak_envelope(x, floor=limit_at / (g0 * lift), sample_peaks=sample_peaks)
+        gain *= lift
+        gain *= limiter_gain(peaks * gain, sr, limit_at)
     # the gain changes by well under 0.01 dB over the interpolator's 12 samples, so the true
     # peaks of x * gain are peaks * gain: this check needs no second oversampling
     peak = float((peaks * gain).max(initial=0.0))
@@ -247,11 +269,12 @@ def master_parts(audio: np.ndarray, sr: int, num_samples: int | None = None, tar
             gain[:n_in] *= np.linspace(0.0, 1.0, n_in)
         if n_out:
             gain[-n_out:] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n_out))
-    mix = np.ascontiguousarray(x * gain[None, :], dtype=np.float32)
+    gain = gain.astype(np.float32)
+    mix = np.ascontiguousarray(x * gain[None, :])
     out = {}
     for name, stem in (stems or {}).items():
         y = remove_dc(_fit(stem, num_samples if num_samples is not None else x.shape[1], loop), sr, loop)
-        out[name] = np.ascontiguousarray(y * gain[None, :], dtype=np.float32)
+        out[name] = np.ascontiguousarray(y * gain[None, :])
     return mix, out
 
 
