@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from generate.builtin.conftest import needs_fluidsynth
 
 from vmb.analysis import beat_chroma, estimate_key, estimate_tempo, loudness_db, onset_density
 from vmb.generate.builtin import BuiltinGenerator
 from vmb.generate.builtin.tables import PITCH_CLASSES
-
-from generate.builtin.conftest import needs_fluidsynth
 
 
 def generate(renderer, bridges, duration, seed=0, **kw):
@@ -73,7 +72,6 @@ def librosa_key(audio: np.ndarray, sr: int) -> tuple[str, str]:
     """Key by librosa: the mean constant-Q chroma of the whole piece correlated (Pearson) with
     the 24 rotations of the Krumhansl-Kessler profiles; the best is ``(tonic, mode)``."""
     import librosa
-
     from generate.builtin.listening import ANALYSIS_SR, mono
 
     profile = librosa.feature.chroma_cqt(y=mono(audio, sr), sr=ANALYSIS_SR).mean(axis=1)

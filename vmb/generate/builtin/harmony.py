@@ -17,8 +17,8 @@ import numpy as np
 from vmb.generate.builtin.arrangement import ChordEvent, Note
 from vmb.generate.builtin.tables import (
     BEATS_PER_BAR,
-    ChordSpec,
     SCALES,
+    ChordSpec,
     Progression,
     colour_chord,
     diatonic_chord,
