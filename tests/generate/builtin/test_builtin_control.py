@@ -97,9 +97,11 @@ def librosa_key_accuracy(make_bridges, keys, duration):
 @needs_fluidsynth
 def test_librosa_hears_the_asked_key(make_bridges):
     """Half of the 24 keys (every tonic once, major and minor, sharps included), each in another
-    style (drums, 7ths, power chords, pedals), 10 s each through FluidSynth: librosa's chroma
-    with the Krumhansl-Kessler profiles names the asked key in at least 80 %."""
-    accuracy, wrong = librosa_key_accuracy(make_bridges, KEYS_DEFAULT, 10.0)
+    style (drums, 7ths, power chords, pedals), 16 s each (long enough for the A section to
+    return varied) through FluidSynth: librosa's chroma with the Krumhansl-Kessler profiles
+    names the asked key in at least 80 % (11 of 12 today; the harmony before this test, with
+    chromatic substitutes in minor, scored 9 of 12)."""
+    accuracy, wrong = librosa_key_accuracy(make_bridges, KEYS_DEFAULT, 16.0)
     assert accuracy >= 0.8, wrong
 
 
