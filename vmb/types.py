@@ -168,6 +168,12 @@ class MusicDescription:
     ``energy_step_s`` seconds from 0; ``sync`` how strictly the music should follow the
     picture: ``cuts`` (sections and cuts), ``scenes`` (sections only) or ``off``.
     The global fields above are a consistent summary of the sections.
+
+    ``stated`` is where the values came from: the names of the fields the user gave (typed in
+    the text, or a ``--want``); the other set fields were inferred (measured in the visuals,
+    read by a VLM). Stated values are kept exactly by the generators; inferred ones may blend
+    with references. ``None`` (a description built by hand, or JSON written before vmb recorded
+    this) means every set field counts as stated.
     """
 
     genre: str | None = None
@@ -186,8 +192,11 @@ class MusicDescription:
     energy_curve: tuple[float, ...] = ()
     energy_step_s: float = 1.0
     sync: str | None = None
+    stated: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.stated is not None:
+            object.__setattr__(self, "stated", tuple(dict.fromkeys(str(n) for n in self.stated)))
         object.__setattr__(self, "mood", _tuple(self.mood))
         object.__setattr__(self, "instruments", _tuple(self.instruments))
         object.__setattr__(self, "sections", tuple(
@@ -199,6 +208,12 @@ class MusicDescription:
         object.__setattr__(
             self, "energy_curve", tuple(float(e) for e in self.energy_curve or ())
         )
+
+    def is_stated(self, name: str) -> bool:
+        """Whether field ``name`` is set and the user gave it (see ``stated``)."""
+        if getattr(self, name, None) in (None, ()):
+            return False
+        return self.stated is None or name in self.stated
 
     @property
     def duration_s(self) -> float | None:

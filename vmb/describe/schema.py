@@ -203,6 +203,11 @@ def merge(
         theme=pick("theme"),
         source="+".join(s for s in (pixels.source, words.source) if s),
     )
+    # provenance: a field is stated when its value is the user's (pixels' values never are)
+    merged = merged.replace(stated=tuple(
+        n for n in _FIELDS
+        if merged.is_stated(n) and words.is_stated(n) and getattr(merged, n) == getattr(words, n)
+    ))
     inferred = write_sentence(merged) if has_fields(pixels) else pixels.text.strip()
     text = " ".join(t for t in (_sentence_case(words.text), inferred) if t)
     return merged.replace(text=text)
@@ -264,8 +269,11 @@ def summarise(
         bpm = float(round(min_bpm + energy * (max_bpm - min_bpm)))
         tempo_class = vocab.tempo_class(bpm)
     theme = lead.theme if all(d.theme == lead.theme for d, _ in parts) else None
+    stated = lead.stated
+    if stated is not None and bpm != lead.tempo_bpm:
+        stated = tuple(n for n in stated if n not in ("tempo_bpm", "tempo_class"))
     merged = lead.replace(mood=moods, energy=energy, tempo_bpm=bpm, tempo_class=tempo_class,
-                          theme=theme,
+                          theme=theme, stated=stated,
                           text="", sections=(), cuts=(), energy_curve=())  # fmt: skip
     return merged.replace(text=write_sentence(merged))
 
@@ -314,8 +322,11 @@ def apply_wants(
             section = section.replace(**update)
             section = section.replace(text=section_sentence(section, i, len(d.sections)))
         sections.append(section)
+    if d.stated is not None:  # a want is the user's own value
+        wanted = [n for n in changes if n != "tempo_bpm"]
+        changes["stated"] = tuple(dict.fromkeys((*d.stated, *wanted)))
     out = d.replace(**changes, sections=tuple(sections))
-    if not changes:
+    if not set(changes) - {"stated"}:
         return out
     return out.replace(text=rewrite_text(d, out))
 

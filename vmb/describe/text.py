@@ -78,6 +78,9 @@ def _mode_only(text: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
+_STATABLE = ("genre", "mood", "instruments", "tempo_bpm", "tempo_class", "key", "mode", "energy", "theme")
+
+
 def strip_negated(text: str) -> str:
     """``text`` with negated phrases blanked: "piano, no drums or bass" → "piano,  "."""
     return _NEGATION.sub(" ", text)
@@ -103,7 +106,7 @@ def parse_text(text: str, vocab: Vocab | None = None) -> MusicDescription:
     else:
         tempo_class = tempo_words[0] if tempo_words else None
     key, mode = find_key(text, vocab)
-    return MusicDescription(
+    description = MusicDescription(
         genre=genres[0] if genres else None,
         mood=tuple(moods),
         instruments=tuple(instruments),
@@ -114,6 +117,8 @@ def parse_text(text: str, vocab: Vocab | None = None) -> MusicDescription:
         text=text,
         source="text",
     )
+    # every field here is the user's own words
+    return description.replace(stated=tuple(n for n in _STATABLE if description.is_stated(n)))
 
 
 __all__ = ["BPM_RANGE", "PITCH_CLASSES", "find_bpm", "find_key", "parse_text", "strip_negated"]

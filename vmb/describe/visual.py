@@ -308,6 +308,7 @@ class VisualDescriber:
             energy=round(energy, 3),
             theme=theme,
             source="visual",
+            stated=(),  # measured in the pictures: nothing here was typed by the user
         )
         return description.replace(text=write_sentence(description))
 

@@ -346,7 +346,8 @@ class VLMDescriber:
             for note in parsed.notes:
                 logger.warning("%s: %s", self.model_id, note)
                 notes.append(note)
-            results.append(merge(parsed.description, words, self.vocab))
+            # what the model read in the pictures is inferred, never the user's own value
+            results.append(merge(parsed.description.replace(stated=()), words, self.vocab))
         self.last_notes = tuple(notes)
         self.last_answers = tuple(answers[i] for i in visual)
         return results

@@ -10,9 +10,10 @@ so ``a = 0`` follows the description only and ``a = 1`` the reference only. Per 
 
 =============  ===================================================================================
 tempo          the description's BPM when it states one; else geometric interpolation
-               ``T = Td^(1-a) * Tr^a`` of what its tempo class or mood implies and the
-               reference's beat-tracked tempo
-key, mode      the description's when it states them; else the reference's
+               ``T = Td^(1-a) * Tr^a`` of its inferred BPM (or what its tempo class or mood
+               implies) and the reference's beat-tracked tempo
+key, mode      the description's when it states them; else the reference's (an inferred key or
+               mode of the description wins while ``a < 0.5``)
 energy         linear interpolation ``E = (1-a) Ed + a Er``; ``Er`` is the mean measured energy
                of all references
 harmony        a fraction ``a`` of the body sections plays the reference's chord loop
@@ -27,9 +28,12 @@ The description's side of an attribute is its own field, else what its mood or i
 implies through the composer tables (``"calm"`` means slow, quiet, major), so a description that
 only says ``calm`` still pulls the tempo and energy its way. Where only one side has a value it
 is used whatever the weights; where neither has one, the tables' genre or fallback defaults
-apply. The user's numbers win: a tempo, key or mode the description states (typed in the text, or
-set by the describer) is kept exactly and references only blend the attributes the description
-leaves open (a tempo class or a mood implies a tempo that still blends). Finally the user's
+apply. The user's numbers win: a tempo, key or mode the description *states* (typed in the text or
+given as a ``--want``; :attr:`MusicDescription.stated`) is kept exactly and references only blend
+the attributes the description leaves open. A value the describer *inferred* (a BPM measured
+from the picture's motion, a key from its colour, a VLM's reading) is the description's side of
+a blend like a tempo class or a mood: the tempo blends geometrically, the key and mode are the
+reference's when the music share is at least one half. Finally the user's
 targeted wants (``--want key=D``, ``tempo=fast``...) override everything: they were asked for
 explicitly (a ``tempo`` want clamps only a tempo the description did not state). The followed reference is the first of the bridges' references (pinned
 first, then broad, then targeted), so pinned references are followed the same way as retrieved
@@ -67,6 +71,7 @@ class Plan:
     choices: dict[str, str] = field(default_factory=dict)
     drums: bool | None = None  # True: asked for, False: refused in the words, None: by style
     drums_reason: str = ""
+    tempo_stated: bool = False  # the user typed this BPM: kept exactly (a loop fits around it)
 
     @property
     def key(self) -> str:
@@ -93,6 +98,15 @@ def drums_in_words(description: MusicDescription, wants: Wants | None = None) ->
             i in ("drums", "percussion") for i in description.instruments) or _DRUMS.search(text):
         return True, "asked for"
     return None, ""
+
+
+def inferred_by(description: MusicDescription) -> str:
+    """Where an inferred (not stated) value of ``description`` came from, for the notes."""
+    sources = [s for s in description.source.split("+") if s and s != "text"]
+    if not sources:
+        return "the description (inferred)"
+    what = {"visual": "the visuals"}.get(sources[0], sources[0])
+    return f"the description (inferred from {what}, not stated)"
 
 
 def music_share(text_weight: float, music_weight: float) -> float:
@@ -150,7 +164,7 @@ def blend(
     def text_side(name: str) -> tuple[object, str]:
         value = getattr(d, name, None)
         if value is not None:
-            return value, "description"
+            return value, "description" if d.is_stated(name) else inferred_by(d)
         if name == "tempo_bpm" and d.tempo_class in tables.tempo_classes:
             return float(tables.tempo_classes[d.tempo_class]["bpm"]), f"description tempo class {d.tempo_class}"
         mood = next((m for m in d.mood if name in tables.mood_defaults.get(m, {})), None)
@@ -167,7 +181,7 @@ def blend(
 
     # tempo: geometric blend
     text_tempo, src = text_side("tempo_bpm")
-    if d.tempo_bpm is not None:
+    if d.is_stated("tempo_bpm"):
         tempo = float(d.tempo_bpm)
         choices["tempo"] = f"{tempo:.1f} BPM from the description (stated: kept exactly)"
     elif ref is not None and ref.has_tempo and text_tempo is not None:
@@ -186,7 +200,7 @@ def blend(
 
     # key and mode: categorical, the reference's from a share of one half
     text_mode, mode_src = text_side("mode")
-    if d.mode is not None:
+    if d.is_stated("mode"):
         mode = str(d.mode)
         choices["mode"] = f"{mode} from the description (stated: kept)"
     elif ref is not None and ref.has_key and (a >= 0.5 or text_mode is None):
@@ -198,12 +212,15 @@ def blend(
     else:
         mode, src = fallback("mode")
         choices["mode"] = f"{mode} ({src})"
-    if d.key is not None:
+    if d.is_stated("key"):
         tonic = pitch_class(d.key)
         choices["key"] = f"{PITCH_CLASSES[tonic]} from the description (stated: kept)"
-    elif ref is not None and ref.has_key:
+    elif ref is not None and ref.has_key and (a >= 0.5 or d.key is None):
         tonic = PITCH_CLASSES.index(ref.key)
         choices["key"] = f"{ref.key} from reference {ref.label}"
+    elif d.key is not None:
+        tonic = pitch_class(d.key)
+        choices["key"] = f"{PITCH_CLASSES[tonic]} from {inferred_by(d)}"
     else:
         tonic = pitch_class(gdef.get(f"key_{mode}") or tables.fallback["key"])
         choices["key"] = f"{PITCH_CLASSES[tonic]} ({genre if gdef else 'fallback'} default for {mode})"
@@ -241,7 +258,7 @@ def blend(
     if w.mode:
         mode = w.mode
         choices["mode"] = f"{mode} (want)"
-    if w.tempo and w.tempo in tables.tempo_classes and d.tempo_bpm is None:
+    if w.tempo and w.tempo in tables.tempo_classes and not d.is_stated("tempo_bpm"):
         lo, hi = tables.tempo_classes[w.tempo]["range"]
         if not lo <= tempo < hi:
             clamped = min(max(tempo, lo), hi - 1)
@@ -258,6 +275,7 @@ def blend(
         choices["tempo"] += f"; outside {MIN_BPM:g}-{MAX_BPM:g} BPM, clamped"
     return Plan(
         tempo_bpm=float(min(max(tempo, MIN_BPM), MAX_BPM)),
+        tempo_stated=d.is_stated("tempo_bpm") and MIN_BPM <= tempo <= MAX_BPM,
         drums=drums,
         drums_reason=drums_reason,
         tonic=int(tonic),

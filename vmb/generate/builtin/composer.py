@@ -38,6 +38,7 @@ from vmb.generate.builtin.arrangement import (
 from vmb.generate.builtin.blend import Plan
 from vmb.generate.builtin.form import FormPlan, automatic_form, sections_from_plan
 from vmb.generate.builtin.harmony import RANGES, HarmonyWriter
+from vmb.generate.builtin.looping import fit_loop
 from vmb.generate.builtin.melody import MelodyWriter, _fold
 from vmb.generate.builtin.rhythm import RhythmWriter
 from vmb.generate.builtin.scoring import ARP_FROM_ENERGY, CALM_BELOW, TimelineWriter
@@ -52,7 +53,6 @@ RITARDANDO = (0.97, 0.93, 0.89, 0.85)  # tempo factor of each beat of the cadenc
 TIMPANI_PROGRAM = 47
 MODULATE_FROM_BARS = 64  # pieces this long lift their last sections a whole step
 MODULATION = 2
-LOOP_TEMPO_SLACK = 0.03  # a loop fits whole bars if the tempo moves at most this much, else whole beats
 
 # Mixer settings per role: (volume, pan, reverb send).
 MIX = {
@@ -132,19 +132,12 @@ class _Composer(TimelineWriter, HarmonyWriter, RhythmWriter, MelodyWriter):
         beat_s = 60.0 / bpm
         bar_s = BEATS_PER_BAR * beat_s
         if self.loop:
-            bars = max(1, round(self.duration_s / bar_s))
-            loop_bpm = bars * BEATS_PER_BAR * 60.0 / self.duration_s
-            beats = bars * BEATS_PER_BAR
-            if abs(loop_bpm / bpm - 1.0) > LOOP_TEMPO_SLACK:
-                beats = max(1, round(self.duration_s / beat_s))
-                loop_bpm = beats * 60.0 / self.duration_s
-                bars = math.ceil(beats / BEATS_PER_BAR)
-            self.choices["loop"] = (f"{beats} beats in {self.duration_s:g} s at {loop_bpm:.2f} BPM "
-                                    f"(asked {bpm:.2f}); the last bar leads into the first")
-            self.body_bpm = loop_bpm
-            self.tempo_map = TempoMap(((0.0, loop_bpm),))
-            self.final_beat = self.end_beat = float(beats)
-            return bars
+            fit = fit_loop(self.duration_s, bpm, self.plan.tempo_stated)
+            self.choices["loop"] = f"{fit.note}; the last bar leads into the first"
+            self.body_bpm = fit.body_bpm
+            self.tempo_map = TempoMap(fit.changes)
+            self.final_beat = self.end_beat = float(fit.beats)
+            return fit.bars
         self.body_bpm = bpm
         rit_bar_s = sum(beat_s / f for f in RITARDANDO)
         hold_min = min(max(2.0, 3 * beat_s), 0.5 * self.duration_s)

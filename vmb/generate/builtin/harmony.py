@@ -17,6 +17,7 @@ import numpy as np
 from vmb.generate.builtin.arrangement import ChordEvent, Note
 from vmb.generate.builtin.tables import (
     BEATS_PER_BAR,
+    SCALES,
     ChordSpec,
     Progression,
     colour_chord,
@@ -28,9 +29,9 @@ from vmb.generate.builtin.tables import (
 MAX_CHORD_S = 7.5  # no chord is held longer (a long piece must move)
 STEP = 1.0 / 4  # a sixteenth, in beats
 RANGES = {"comp": (52, 76), "pad": (55, 79), "arp": (60, 86), "bass": (28, 52), "power": (40, 64)}
-# substitutes by interval above the chord's root: the relative (a third below), the chord a
-# third above, the subdominant
-SUBSTITUTES = (9, 4, 5)
+# substitutes by scale steps above the chord's root: the relative (a third below), the chord a
+# third above, the subdominant; counted on the mode's scale so a minor key keeps its own chords
+SUBSTITUTES = (-2, 2, 3)
 
 
 class HarmonyWriter:
@@ -49,8 +50,12 @@ class HarmonyWriter:
         for letter in ("A", "B", "C", "A2", "B2"):
             left = [i for i, p in enumerate(cands) if p.name not in {c.name for c in chosen.values()}]
             if letter == "A":
-                # the first section states the key: a progression with the tonic chord, from it
+                # the first section states the key: a progression with the tonic chord, from it;
+                # in minor one that also puts the minor's own degrees (III, VI) in the bass, so
+                # the key is heard as minor and not as its parallel major
                 left = [i for i in left if _tonic_bar(cands[i], self.mode) is not None] or left
+                if self.mode == "minor":
+                    left = [i for i in left if _sounds_minor(cands[i])] or left
             if not left:
                 chosen[letter] = chosen["A"]
                 continue
@@ -77,11 +82,33 @@ class HarmonyWriter:
         for k, bar in enumerate(bars):
             bar = list(bar)
             if k > 0 and len(bar) == 1 and rng.random() < 0.5:
-                bar = [diatonic_chord(bar[0].root + int(rng.choice(SUBSTITUTES)), self.tonic, self.mode)]
+                sub = self._scale_step_chord(bar[0].root, int(rng.choice(SUBSTITUTES)), avoid_dim=True)
+                bar = [sub] if sub is not None else bar
             if occurrence >= 2 and len(bar) == 1 and k < len(bars) - 1 and rng.random() < 0.5:
-                bar = [bar[0], diatonic_chord(bar[0].root + 7, self.tonic, self.mode)]
+                bar = [bar[0], self._dominant_of(bar[0])]
             out.append(bar)
         return out
+
+    def _scale_step_chord(self, root: int, steps: int, avoid_dim: bool = False) -> ChordSpec | None:
+        """The diatonic triad ``steps`` scale degrees from ``root`` (``None`` when ``root`` is
+        not a scale tone, or the triad is diminished and ``avoid_dim``)."""
+        scale = [(self.tonic + s) % 12 for s in SCALES[self.mode]]
+        if root % 12 not in scale:
+            return None
+        chord = diatonic_chord(scale[(scale.index(root % 12) + steps) % 7], self.tonic, self.mode)
+        if chord.quality == "dim" and avoid_dim:
+            return None
+        return self._with_leading_tone(chord)
+
+    def _dominant_of(self, chord: ChordSpec) -> ChordSpec:
+        """The chord a fifth above ``chord``'s root: diatonic, except the key's own dominant in
+        minor, which is major (its third is the leading tone that tells the key)."""
+        return self._with_leading_tone(diatonic_chord(chord.root + 7, self.tonic, self.mode))
+
+    def _with_leading_tone(self, chord: ChordSpec) -> ChordSpec:
+        if self.mode == "minor" and (chord.root - self.tonic) % 12 == 7 and chord.quality == "min":
+            return ChordSpec(chord.root, "maj", chord.symbol)
+        return chord
 
     def _harmony(self, n_bars: int) -> list[list[ChordSpec]]:
         bars: list[list[ChordSpec]] = [[] for _ in range(n_bars)]
@@ -96,7 +123,9 @@ class HarmonyWriter:
                 continue
             letter = sec.name if sec.name in self.progressions else "A"
             occurrence = seen.get(letter, 0)
-            seen[letter] = occurrence + 1
+            if sec.name != "intro":
+                # the intro previews A's progression: A's first statement is still unvaried
+                seen[letter] = occurrence + 1
             source = letter + "2" if occurrence >= 2 and occurrence % 2 == 0 and letter + "2" in self.progressions else letter
             base = self.progressions[source].chords(self.tonic, self.mode)
             for k in range(sec.bars):
@@ -132,8 +161,9 @@ class HarmonyWriter:
         for i, c in enumerate(halves):
             run = run + 2 if i and halves[i - 1] == c else 2
             if run > max_beats:
-                sub = colour_chord(diatonic_chord(c.root + 5, self.tonic, self.mode), self.style.extensions,
-                                   self.tonic)
+                sub = (self._scale_step_chord(c.root, 3, avoid_dim=True) or self._scale_step_chord(c.root, -2)
+                       or diatonic_chord(c.root + 5, self.tonic, self.mode))
+                sub = colour_chord(sub, self.style.extensions, self.tonic)
                 halves[i] = sub
                 run = 2
         out = []
@@ -289,6 +319,12 @@ def _tonic_bar(prog: Progression, mode: str) -> int | None:
         if bar[0].root == 0:
             return i
     return None
+
+
+def _sounds_minor(prog: Progression) -> bool:
+    """Whether a minor progression has a chord on the third or sixth degree (its root is a
+    note the parallel major lacks)."""
+    return any((c.root in (3, 8)) for bar in prog.chords(0, "minor") for c in bar)
 
 
 def _from_tonic(prog: Progression, mode: str) -> Progression:

@@ -20,6 +20,7 @@ CEILING_DBTP = -1.0
 TARGET_LUFS = -14.0
 BLOCK_S = 0.4
 HIGHPASS_HZ = 20.0
+DC_CHUNK = 1 << 16  # samples per channel filtered at a time
 OVERSAMPLE = 4
 TAPS_PER_PHASE = 12
 HEADROOM = 0.97  # the limiter aims 0.26 dB under the ceiling: meters with longer filters read a
@@ -46,7 +47,9 @@ def integrated_lufs(audio: np.ndarray, sr: int) -> float:
     than one 400 ms block are measured as one block. ``-inf`` for silence."""
     import pyloudnorm
 
-    x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    x = np.atleast_2d(np.asarray(audio))
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
     if x.shape[1] < int(BLOCK_S * sr) + 1:
         reps = int(np.ceil((BLOCK_S * sr + 1) / max(1, x.shape[1])))
         x = np.tile(x, (1, reps))  # a steady short sound, measured as if it lasted one block
@@ -66,18 +69,68 @@ def _interpolator() -> np.ndarray:
     return np.stack([h[k::OVERSAMPLE] for k in range(OVERSAMPLE)])
 
 
-def true_peak_envelope(audio: np.ndarray) -> np.ndarray:
+def true_peak_envelope(audio: np.ndarray, floor: float = 0.0, sample_peaks: np.ndarray | None = None) -> np.ndarray:
     """Per-sample true peak ``[T]``: the largest magnitude over the channels of the signal and
-    of its 4x polyphase interpolation between each sample and the next."""
+    of its 4x polyphase interpolation between each sample and the next.
+
+    With ``floor`` > 0 the interpolation is only computed where it can reach ``floor`` (the
+    sample peaks near it times the interpolator's gain bound); elsewhere the envelope is the
+    sample peak, which is then below ``floor`` as the true peak is (callers that only compare
+    the envelope with a level of at least ``floor`` get the same answer, faster).
+    """
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    env = sample_peak_envelope(x) if sample_peaks is None else sample_peaks.copy()
+    if floor <= 0:
+        _interpolated_peaks(x, env, 0, x.shape[1])
+        return env
+    n = len(env)
+    blocks = -(-n // PEAK_BLOCK)
+    padded = np.zeros(blocks * PEAK_BLOCK)
+    padded[:n] = env
+    block_max = padded.reshape(blocks, PEAK_BLOCK).max(axis=1)
+    # an interpolated point depends on the TAPS_PER_PHASE samples around it: a block's
+    # neighbours count too
+    near = np.maximum(block_max, np.maximum(np.r_[block_max[1:], 0.0], np.r_[0.0, block_max[:-1]]))
+    wanted = near * _interpolator_bound() >= floor
+    if not wanted.any():
+        return env
+    edges = np.flatnonzero(np.diff(np.r_[0, wanted.astype(np.int8), 0]))
+    for b0, b1 in zip(edges[::2], edges[1::2]):
+        _interpolated_peaks(x, env, int(b0) * PEAK_BLOCK, min(n, int(b1) * PEAK_BLOCK))
+    return env
+
+
+def sample_peak_envelope(x: np.ndarray) -> np.ndarray:
+    """The largest magnitude over the channels of ``[C, T]``, per sample ``[T]`` (float64)."""
+    env = np.abs(x[0]).astype(np.float64)
+    for ch in x[1:]:
+        np.maximum(env, np.abs(ch), out=env)
+    return env
+
+
+PEAK_BLOCK = 256  # samples: the granularity at which true peaks are computed only where needed
+
+
+@functools.lru_cache(maxsize=1)
+def _interpolator_bound() -> float:
+    """The largest magnitude any interpolated point can have for samples within [-1, 1]."""
+    return float(np.abs(_interpolator()).sum(axis=1).max())
+
+
+def _interpolated_peaks(x: np.ndarray, env: np.ndarray, start: int, stop: int) -> None:
+    """Raise ``env[start:stop]`` to the interpolated peaks between samples ``start..stop``."""
     from scipy.signal import lfilter
 
-    x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-    env = np.abs(x).max(axis=0).astype(np.float64)
     delay = TAPS_PER_PHASE // 2  # the interpolated points lag the input by about this many samples
+    lo = max(0, start - TAPS_PER_PHASE)  # the filter starts early enough to be settled at start
+    hi = min(x.shape[1], stop + delay)
+    seg = x[:, lo:hi]
     for phase in _interpolator()[1:]:
-        y = np.abs(lfilter(phase.astype(np.float32), np.float32(1.0), x, axis=1)).max(axis=0)
-        env[: len(env) - delay] = np.maximum(env[: len(env) - delay], y[delay:])
-    return env
+        y = np.abs(lfilter(phase.astype(np.float32), np.float32(1.0), seg, axis=1)).max(axis=0)
+        # y[i + delay] is the point after sample lo + i
+        a, b = start - lo, min(stop, hi - delay) - lo
+        if b > a:
+            env[lo + a: lo + b] = np.maximum(env[lo + a: lo + b], y[a + delay: b + delay])
 
 
 def true_peak_dbtp(audio: np.ndarray) -> float:
@@ -90,13 +143,18 @@ def limiter_gain(peak: np.ndarray, sr: int, ceiling: float, lookahead_s: float =
     """Gain ``[T]`` so that ``peak * gain <= ceiling``: each block of ``lookahead_s`` gets the
     gain its own peak needs, min-filtered with its neighbours and interpolated linearly, so the
     gain starts to fall a block before a peak and moves smoothly."""
-    if peak.size == 0 or peak.max() <= ceiling:
-        return np.ones(len(peak), np.float64)
+    if peak.size == 0:
+        return np.ones(0, np.float64)
     w = max(1, int(lookahead_s * sr))
     n_blocks = -(-len(peak) // w)
-    padded = np.zeros(n_blocks * w, np.float64)
-    padded[: len(peak)] = peak
-    need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(n_blocks, w).max(axis=1), 1e-12))
+    full = len(peak) // w
+    block_max = np.empty(n_blocks, np.float64)
+    block_max[:full] = peak[: full * w].reshape(full, w).max(axis=1)
+    if n_blocks > full:
+        block_max[full:] = peak[full * w:].max()
+    if block_max.max() <= ceiling:
+        return np.ones(len(peak), np.float64)
+    need = np.minimum(1.0, ceiling / np.maximum(block_max, 1e-12))
     need = np.minimum(need, np.minimum(np.r_[need[1:], 1.0], np.r_[1.0, need[:-1]]))
     centres = (np.arange(n_blocks) + 0.5) * w
     return np.interp(np.arange(len(peak)), centres, need)
@@ -112,7 +170,9 @@ def limit(audio: np.ndarray, sr: int, ceiling_db: float = CEILING_DBTP, lookahea
 def _fit(x: np.ndarray, num_samples: int | None, loop: bool) -> np.ndarray:
     """``[C, T]`` → ``[2, num_samples]``: mono doubled, padded or cut; a loop's tail (the
     release and reverb rendered past the end) is added back onto its start."""
-    x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    x = np.asarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
     if x.ndim == 1:
         x = x[None, :]
     if x.shape[0] == 1:
@@ -121,7 +181,7 @@ def _fit(x: np.ndarray, num_samples: int | None, loop: bool) -> np.ndarray:
     if num_samples is None:
         return x
     if loop and x.shape[1] > num_samples > 0:
-        out = np.zeros((2, num_samples))
+        out = np.zeros((2, num_samples), np.float32)
         for start in range(0, x.shape[1], num_samples):
             seg = x[:, start: start + num_samples]
             out[:, : seg.shape[1]] += seg
@@ -132,18 +192,26 @@ def _fit(x: np.ndarray, num_samples: int | None, loop: bool) -> np.ndarray:
 
 
 def remove_dc(x: np.ndarray, sr: int, loop: bool = False) -> np.ndarray:
-    """2nd-order Butterworth high-pass at :data:`HIGHPASS_HZ` ``[C, T]``; a loop is filtered as
-    the second of two copies (the filter's steady state across the seam)."""
-    from scipy.signal import butter, sosfilt
+    """2nd-order Butterworth high-pass at :data:`HIGHPASS_HZ` ``[C, T]`` (computed in float64,
+    returned float32); a loop is filtered as the second of two copies (the filter's steady
+    state across the seam)."""
+    from scipy.signal import butter, lfilter
 
     if x.shape[1] == 0:
-        return x
-    sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=sr, output="sos")
-    if loop:
-        n = x.shape[1]
-        reps = max(2, int(np.ceil(sr / max(n, 1))) + 1)  # at least a second of settling
-        return sosfilt(sos, np.tile(x, (1, reps)), axis=1)[:, -n:]
-    return sosfilt(sos, x, axis=1)
+        return x.astype(np.float32)
+    b, a = butter(2, HIGHPASS_HZ, btype="highpass", fs=sr)
+    n = x.shape[1]
+    reps = max(2, int(np.ceil(sr / max(n, 1))) + 1) if loop else 1  # a loop: a second of settling
+    out = np.empty((x.shape[0], n), np.float32)
+    state = np.zeros((x.shape[0], 2))
+    # in float64 (the pole sits 0.3 % from the unit circle), a chunk at a time so the
+    # float64 copies stay small
+    for rep in range(reps):
+        for i in range(0, n, DC_CHUNK):
+            y, state = lfilter(b, a, x[:, i: i + DC_CHUNK].astype(np.float64), axis=1, zi=state)
+            if rep == reps - 1:
+                out[:, i: i + DC_CHUNK] = y
+    return out
 
 
 def mastering_gain(x: np.ndarray, sr: int, target_lufs: float, ceiling_dbtp: float) -> np.ndarray:
@@ -156,17 +224,26 @@ def mastering_gain(x: np.ndarray, sr: int, target_lufs: float, ceiling_dbtp: flo
     level = integrated_lufs(x, sr)
     if not np.isfinite(level):
         return np.ones(n)
-    peaks = true_peak_envelope(x)  # the gain moves slowly: the peaks of x * g are peaks * g
-    gain = np.full(n, 10.0 ** ((target_lufs - level) / 20.0))
-    limited = limiter_gain(peaks * gain, sr, ceiling * HEADROOM)
-    gain = gain * limited
+    g0 = 10.0 ** ((target_lufs - level) / 20.0)
+    # the gain moves slowly: the peaks of x * g are peaks * g. True peaks are interpolated only
+    # where they could reach the limiter's threshold at the highest gain used so far
+    limit_at = ceiling * HEADROOM
+    sample_peaks = sample_peak_envelope(x)
+    peaks = true_peak_envelope(x, floor=limit_at / g0, sample_peaks=sample_peaks)
+    limited = limiter_gain(peaks, sr, limit_at / g0)  # the limiter on peaks * g0
     # what limiting took from the loudness: the power-weighted mean of the limiter's gain
-    power = np.mean(np.square(x), axis=0)
+    power = np.einsum("ct,ct->t", x, x, dtype=np.float64)
     total = float(power.sum())
-    now = target_lufs + (10.0 * np.log10(float((power * limited ** 2).sum()) / total) if total > 0 else 0.0)
+    now = target_lufs + (10.0 * np.log10(float(np.dot(power, limited * limited)) / total) if total > 0 else 0.0)
+    del power
+    gain = limited
+    gain *= g0
     if abs(now - target_lufs) >= 0.3:
-        gain = gain * 10.0 ** ((target_lufs - now) / 20.0)
-        gain = gain * limiter_gain(peaks * gain, sr, ceiling * HEADROOM)
+        lift = 10.0 ** ((target_lufs - now) / 20.0)
+        # a higher gain: points that could not reach the threshold before may now
+        peaks = true_peak_envelope(x, floor=limit_at / (g0 * lift), sample_peaks=sample_peaks)
+        gain *= lift
+        gain *= limiter_gain(peaks * gain, sr, limit_at)
     # the gain changes by well under 0.01 dB over the interpolator's 12 samples, so the true
     # peaks of x * gain are peaks * gain: this check needs no second oversampling
     peak = float((peaks * gain).max(initial=0.0))
@@ -192,11 +269,12 @@ def master_parts(audio: np.ndarray, sr: int, num_samples: int | None = None, tar
             gain[:n_in] *= np.linspace(0.0, 1.0, n_in)
         if n_out:
             gain[-n_out:] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n_out))
-    mix = np.ascontiguousarray(x * gain[None, :], dtype=np.float32)
+    gain = gain.astype(np.float32)
+    mix = np.ascontiguousarray(x * gain[None, :])
     out = {}
     for name, stem in (stems or {}).items():
         y = remove_dc(_fit(stem, num_samples if num_samples is not None else x.shape[1], loop), sr, loop)
-        out[name] = np.ascontiguousarray(y * gain[None, :], dtype=np.float32)
+        out[name] = np.ascontiguousarray(y * gain[None, :])
     return mix, out
 
 
