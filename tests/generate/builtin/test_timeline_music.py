@@ -116,6 +116,12 @@ def test_a_stated_tempo_is_kept_exactly_and_only_the_phase_moves():
     assert arr.tempo_bpm == 97.0 and "moved" not in arr.choices["tempo"]
     free = gen.compose(Bridges(description=_timeline(tempo=97.0), text="x"), 12.0, seed=0)
     assert free.tempo_bpm == pytest.approx(100.0, abs=0.3)  # cuts every 0.6 s: 100 BPM, within 8 %
+    # provenance decides, not the source label: a merged video+text description whose BPM the
+    # user did not give may move; one whose BPM the user typed may not
+    inferred = _timeline(tempo=97.0, source="visual+text").replace(stated=("genre",))
+    assert gen.compose(Bridges(description=inferred, text="x"), 12.0, seed=0).tempo_bpm == pytest.approx(100.0, abs=0.3)
+    typed_too = _timeline(tempo=97.0).replace(stated=("tempo_bpm",))
+    assert gen.compose(Bridges(description=typed_too, text="x"), 12.0, seed=0).tempo_bpm == 97.0
     assert "20 of 20 cuts on a beat" in free.choices["cuts on beats"] or "19 of 19" in free.choices["cuts on beats"]
 
 

@@ -181,10 +181,16 @@ def sections_from_plan(form: FormPlan, bar_s: float, n_bars: int, energy: float,
 
 
 def tempo_is_free(description: MusicDescription) -> bool:
-    """Whether the composer may move the tempo: no BPM in the description, or only the one the
-    built-in describer estimated from the pixels (``source == "visual"``). A BPM the user typed
-    (a ``text`` source), a VLM's or a cue's is kept exactly."""
-    return description.tempo_bpm is None or description.source == "visual"
+    """Whether the composer may move the tempo (by up to 8 %, to put cuts on beats): no BPM in
+    the description, or one the user did not give (``description.stated``: a describer's or a
+    VLM's reading of the picture). A BPM the user typed or wanted is kept exactly. Descriptions
+    written before ``stated`` existed keep the old rule: only the built-in describer's estimate
+    (``source == "visual"``) may move."""
+    if description.tempo_bpm is None:
+        return True
+    if description.stated is None:
+        return description.source == "visual"
+    return not description.is_stated("tempo_bpm")
 
 
 def form_from_description(description: MusicDescription, duration_s: float) -> FormPlan | None:
