@@ -205,7 +205,7 @@ def merge(
     )
     # provenance: a field is stated when its value is the user's (pixels' values never are)
     merged = merged.replace(stated=tuple(
-        n for n in _FIELDS
+        n for n in FIELDS
         if merged.is_stated(n) and words.is_stated(n) and getattr(merged, n) == getattr(words, n)
     ))
     inferred = write_sentence(merged) if has_fields(pixels) else pixels.text.strip()
