@@ -7,10 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
-from vmb.config import configs_dir, parse_yaml
-from vmb.errors import ConfigError, UsageError
+from vmb.config import configs_dir, read_yaml_file
+from vmb.errors import UsageError
 from vmb.types import Wants
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -106,12 +105,7 @@ def normalize_key(word: str, vocab: Vocab | None = None) -> str | None:
 
 @functools.lru_cache(maxsize=4)
 def _load(path: Path) -> Vocab:
-    try:
-        data = parse_yaml(path.read_text(encoding="utf-8"), str(path))  # libyaml, counted aliases
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: vocabulary file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = read_yaml_file(path, "vocabulary file")
 
     def table(section: dict) -> dict[str, tuple[str, ...]]:
         return {str(k): tuple(str(s) for s in (v or ())) for k, v in section.items()}
