@@ -35,11 +35,12 @@ import json
 import logging
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vmb.errors import UsageError
+from vmb.train.loop import TrainingResult
 
 logger = logging.getLogger(__name__)
 
@@ -144,40 +145,17 @@ class AdapterTrainingArgs:
 
 
 @dataclass
-class AdapterTrainingResult:
+class AdapterTrainingResult(TrainingResult):
     """What :func:`train_adapter` did."""
-
-    out: Path
-    state: Any  # vmb.train.loop.TrainState
-    train_examples: int
-    held_out_examples: int
-    trainable_parameters: int
-    total_parameters: int
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def trainable_share(self) -> float:
-        return self.trainable_parameters / max(1, self.total_parameters)
 
     @property
     def tokens_per_second(self) -> float:
         return self.state.tokens / max(self.state.train_seconds, 1e-9)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "out": str(self.out),
-            "steps": self.state.step,
-            "final_loss": self.state.losses[-1] if self.state.losses else None,
-            "first_loss": self.state.losses[0] if self.state.losses else None,
-            "eval_losses": [[s, v] for s, v in self.state.eval_losses],
-            "train_examples": self.train_examples,
-            "held_out_examples": self.held_out_examples,
-            "trainable_parameters": self.trainable_parameters,
-            "total_parameters": self.total_parameters,
-            "trainable_share": self.trainable_share,
-            "tokens_per_second": self.tokens_per_second,
-            "notes": list(self.notes),
-        }
+        data = super().to_dict()
+        notes = data.pop("notes")
+        return {**data, "tokens_per_second": self.tokens_per_second, "notes": notes}
 
 
 def split_by_track(examples: list, fraction: float, seed: int) -> tuple[list, list]:

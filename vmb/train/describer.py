@@ -44,6 +44,7 @@ import numpy as np
 from vmb.errors import ConfigError, OutputError, UsageError
 from vmb.fileio import replace_folder
 from vmb.manifest import read_rows
+from vmb.train.loop import TrainingResult
 
 logger = logging.getLogger(__name__)
 
@@ -157,31 +158,8 @@ class DescriberExample:
 
 
 @dataclass
-class DescriberTrainingResult:
+class DescriberTrainingResult(TrainingResult):
     """What :func:`train_describer` did."""
-
-    out: Path
-    state: Any  # vmb.train.loop.TrainState
-    train_examples: int
-    held_out_examples: int
-    trainable_parameters: int
-    total_parameters: int
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "out": str(self.out),
-            "steps": self.state.step,
-            "first_loss": self.state.losses[0] if self.state.losses else None,
-            "final_loss": self.state.losses[-1] if self.state.losses else None,
-            "eval_losses": [[s, v] for s, v in self.state.eval_losses],
-            "train_examples": self.train_examples,
-            "held_out_examples": self.held_out_examples,
-            "trainable_parameters": self.trainable_parameters,
-            "total_parameters": self.total_parameters,
-            "trainable_share": self.trainable_parameters / max(1, self.total_parameters),
-            "notes": list(self.notes),
-        }
 
 
 def _target_of(row: dict[str, Any]) -> str:

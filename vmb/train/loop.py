@@ -78,6 +78,40 @@ class TrainState:
         )
 
 
+@dataclass
+class TrainingResult:
+    """What a trainer did (the adapter and describer trainers return subclasses): the folder it
+    wrote, the loop's final :class:`TrainState`, the split and the parameter counts."""
+
+    out: Path
+    state: TrainState
+    train_examples: int
+    held_out_examples: int
+    trainable_parameters: int
+    total_parameters: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def trainable_share(self) -> float:
+        return self.trainable_parameters / max(1, self.total_parameters)
+
+    def to_dict(self) -> dict[str, Any]:
+        losses = self.state.losses
+        return {
+            "out": str(self.out),
+            "steps": self.state.step,
+            "first_loss": losses[0] if losses else None,
+            "final_loss": losses[-1] if losses else None,
+            "eval_losses": [[s, v] for s, v in self.state.eval_losses],
+            "train_examples": self.train_examples,
+            "held_out_examples": self.held_out_examples,
+            "trainable_parameters": self.trainable_parameters,
+            "total_parameters": self.total_parameters,
+            "trainable_share": self.trainable_share,
+            "notes": list(self.notes),
+        }
+
+
 @dataclass(frozen=True)
 class StepOutput:
     """What one step's loss function returns: the mean loss (a scalar tensor with grad) and the
