@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from vmb.errors import UsageError
-from vmb.train.loop import TrainingResult
+from vmb.train.loop import TrainingResult, check_range
 
 logger = logging.getLogger(__name__)
 
@@ -115,20 +115,13 @@ class AdapterTrainingArgs:
             raise UsageError(f"--mechanism {self.mechanism!r} is not one of: {', '.join(MECHANISMS)}")
         if self.embedding_source not in ("encodec", "clap"):
             raise UsageError(f"--embedding-source {self.embedding_source!r} is not one of: encodec, clap")
-        for name in ("steps", "batch_size", "num_tokens", "proj_dim"):
-            if int(getattr(self, name)) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        check_range(self, ("steps", "batch_size", "num_tokens", "proj_dim"), "at least 1")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UsageError(f"--lr {self.lr}: must be a positive number")
         if not self.segment_s >= 1.0:
             raise UsageError(f"--segment-s {self.segment_s}: must be at least 1 second")
-        for name in ("text_dropout", "music_dropout", "eval_fraction"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise UsageError(f"--{name.replace('_', '-')} {value}: must be in [0, 1)")
-        for name in ("eval_every", "save_every", "weight_decay", "grad_clip"):
-            if getattr(self, name) < 0:
-                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be 0 or more")
+        check_range(self, ("text_dropout", "music_dropout", "eval_fraction"), "in [0, 1)")
+        check_range(self, ("eval_every", "save_every", "weight_decay", "grad_clip"), "0 or more")
         if self.control_layers is not None and self.control_layers < 1:
             raise UsageError(f"--control-layers {self.control_layers}: must be at least 1")
         if self.max_segments is not None and self.max_segments < 1:

@@ -44,7 +44,7 @@ import numpy as np
 from vmb.errors import ConfigError, OutputError, UsageError
 from vmb.fileio import replace_folder
 from vmb.manifest import read_rows
-from vmb.train.loop import TrainingResult
+from vmb.train.loop import TrainingResult, check_range
 
 logger = logging.getLogger(__name__)
 
@@ -102,17 +102,11 @@ class DescriberTrainingArgs:
     stop_at: int | None = None
 
     def check(self) -> None:
-        for name in ("lora_rank", "steps", "batch_size", "num_frames"):
-            if int(getattr(self, name)) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        check_range(self, ("lora_rank", "steps", "batch_size", "num_frames"), "at least 1")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UsageError(f"--lr {self.lr}: must be a positive number")
-        for name in ("lora_dropout", "eval_fraction"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be in [0, 1)")
-        for name in ("eval_every", "save_every", "grad_clip"):
-            if getattr(self, name) < 0:
-                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be 0 or more")
+        check_range(self, ("lora_dropout", "eval_fraction"), "in [0, 1)")
+        check_range(self, ("eval_every", "save_every", "grad_clip"), "0 or more")
 
     @property
     def alpha(self) -> float:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vmb.errors import ConfigError
+from vmb.errors import ConfigError, UsageError
 from vmb.fileio import atomic_folder, atomic_write_json
 
 if TYPE_CHECKING:
@@ -309,6 +309,24 @@ def restore_trainable(named: dict[str, torch.nn.Parameter], tensors: dict[str, t
                 raise ConfigError(f"{source}: tensor {name!r} has shape {tuple(value.shape)}, "
                                   f"the run needs {tuple(parameter.shape)}")  # fmt: skip
             parameter.copy_(value.to(parameter.device, parameter.dtype))
+
+
+# the range rules of the trainers' numeric options; the key is also the message's wording
+_RANGES: dict[str, Callable[[Any], bool]] = {
+    "at least 1": lambda value: int(value) >= 1,
+    "in [0, 1)": lambda value: 0.0 <= value < 1.0,
+    "0 or more": lambda value: not value < 0,
+}
+
+
+def check_range(args: Any, names: tuple[str, ...], rule: str) -> None:
+    """Raise :class:`UsageError` for the first of the options ``names`` (attributes of a
+    trainer's arguments) outside ``rule`` (a key of :data:`_RANGES`), naming it as on the command
+    line: ``--eval-every -1: must be 0 or more``."""
+    for name in names:
+        value = getattr(args, name)
+        if not _RANGES[rule](value):
+            raise UsageError(f"--{name.replace('_', '-')} {value}: must be {rule}")
 
 
 def check_resume_args(saved: dict[str, Any], current: dict[str, Any], keys: tuple[str, ...], source: str) -> None:
