@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from vmb.config import configs_dir, read_yaml_file
 from vmb.errors import UsageError
 from vmb.types import Wants
@@ -102,6 +101,18 @@ def normalize_key(word: str, vocab: Vocab | None = None) -> str | None:
         return w
     return vocab.key_aliases.get(w)
 
+
+
+def key_phrase(key: str | None, mode: str | None) -> str | None:
+    """How a sentence says a key and mode: ``in D minor``, ``in the key of D`` (no mode) or
+    ``in a minor key`` (no key); ``None`` when neither is set."""
+    if key and mode:
+        return f"in {key} {mode}"
+    if key:
+        return f"in the key of {key}"
+    if mode:
+        return f"in a {mode} key"
+    return None
 
 @functools.lru_cache(maxsize=4)
 def _load(path: Path) -> Vocab:
