@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from vmb.errors import UsageError
-from vmb.train.loop import TrainingResult, check_range
+from vmb.train.runs import TrainingResult, check_range, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -326,17 +326,6 @@ def _mechanism_kwargs(args: AdapterTrainingArgs) -> dict[str, Any]:
     return kwargs
 
 
-def _check_out(out: Path, resume: bool) -> None:
-    from vmb.train.loop import list_checkpoints
-
-    if resume:
-        if not list_checkpoints(out):
-            raise UsageError(f"--resume: {out} holds no checkpoint to resume from")
-        return
-    if out.exists() and (list_checkpoints(out) or (out / "adapter_model.safetensors").exists()):
-        raise UsageError(f"{out}: already holds a training run; pass --resume to continue it or choose another --out")
-
-
 def train_adapter(args: AdapterTrainingArgs) -> AdapterTrainingResult:
     """Train the music-bridge adapter (see the module docstring) and save it to ``args.out``.
 
@@ -350,16 +339,10 @@ def train_adapter(args: AdapterTrainingArgs) -> AdapterTrainingResult:
 
     from vmb.generate.musicgen import MusicGenGenerator
     from vmb.generate.musicgen.adapters import create_adapter
-    from vmb.hub import resolve_device
     from vmb.train import loop
     from vmb.train.music_examples import prepare_examples
 
-    args.check()
-    out = Path(args.out).expanduser()
-    _check_out(out, args.resume)
-    device = resolve_device(args.device)
-    precision = loop.resolve_precision(args.precision, device)
-    loop.seed_everything(args.seed)
+    out, device, precision = start_run(args, "adapter_model.safetensors")
 
     generator = MusicGenGenerator.from_pretrained(args.base, device=device, dtype="float32")
     model = generator.model.eval().requires_grad_(False)

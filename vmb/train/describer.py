@@ -44,7 +44,7 @@ import numpy as np
 from vmb.errors import ConfigError, OutputError, UsageError
 from vmb.fileio import replace_folder
 from vmb.manifest import read_rows
-from vmb.train.loop import TrainingResult, check_range
+from vmb.train.runs import TrainingResult, check_range, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -286,17 +286,6 @@ class DescriberObjective:
         return loss, int((labels != -100).sum())
 
 
-def _check_out(out: Path, resume: bool) -> None:
-    from vmb.train.loop import list_checkpoints
-
-    if resume:
-        if not list_checkpoints(out):
-            raise UsageError(f"--resume: {out} holds no checkpoint to resume from")
-        return
-    if out.exists() and (list_checkpoints(out) or (out / LORA_FOLDER).exists()):
-        raise UsageError(f"{out}: already holds a training run; pass --resume to continue it or choose another --out")
-
-
 def _processor_files(base: str) -> Path | None:
     """The folder holding the base checkpoint's files (local folder or the hub cache)."""
     local = Path(base).expanduser()
@@ -371,15 +360,9 @@ def train_describer(args: DescriberTrainingArgs):
     from peft import LoraConfig, get_peft_model
 
     from vmb.describe.vlm import VLMDescriber
-    from vmb.hub import resolve_device
     from vmb.train import loop
 
-    args.check()
-    out = Path(args.out).expanduser()
-    _check_out(out, args.resume)
-    device = resolve_device(args.device)
-    precision = loop.resolve_precision(args.precision, device)
-    loop.seed_everything(args.seed)
+    out, device, precision = start_run(args, LORA_FOLDER)
     examples = read_examples(args.data)
 
     dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[precision]

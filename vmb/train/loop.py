@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vmb.errors import ConfigError, UsageError
+from vmb.errors import ConfigError
 from vmb.fileio import atomic_folder, atomic_write_json
 
 if TYPE_CHECKING:
@@ -76,40 +76,6 @@ class TrainState:
             train_seconds=float(data.get("train_seconds", 0.0)),
             scaler=dict(data.get("scaler") or {}),
         )
-
-
-@dataclass
-class TrainingResult:
-    """What a trainer did (the adapter and describer trainers return subclasses): the folder it
-    wrote, the loop's final :class:`TrainState`, the split and the parameter counts."""
-
-    out: Path
-    state: TrainState
-    train_examples: int
-    held_out_examples: int
-    trainable_parameters: int
-    total_parameters: int
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def trainable_share(self) -> float:
-        return self.trainable_parameters / max(1, self.total_parameters)
-
-    def to_dict(self) -> dict[str, Any]:
-        losses = self.state.losses
-        return {
-            "out": str(self.out),
-            "steps": self.state.step,
-            "first_loss": losses[0] if losses else None,
-            "final_loss": losses[-1] if losses else None,
-            "eval_losses": [[s, v] for s, v in self.state.eval_losses],
-            "train_examples": self.train_examples,
-            "held_out_examples": self.held_out_examples,
-            "trainable_parameters": self.trainable_parameters,
-            "total_parameters": self.total_parameters,
-            "trainable_share": self.trainable_share,
-            "notes": list(self.notes),
-        }
 
 
 @dataclass(frozen=True)
@@ -309,24 +275,6 @@ def restore_trainable(named: dict[str, torch.nn.Parameter], tensors: dict[str, t
                 raise ConfigError(f"{source}: tensor {name!r} has shape {tuple(value.shape)}, "
                                   f"the run needs {tuple(parameter.shape)}")  # fmt: skip
             parameter.copy_(value.to(parameter.device, parameter.dtype))
-
-
-# the range rules of the trainers' numeric options; the key is also the message's wording
-_RANGES: dict[str, Callable[[Any], bool]] = {
-    "at least 1": lambda value: int(value) >= 1,
-    "in [0, 1)": lambda value: 0.0 <= value < 1.0,
-    "0 or more": lambda value: not value < 0,
-}
-
-
-def check_range(args: Any, names: tuple[str, ...], rule: str) -> None:
-    """Raise :class:`UsageError` for the first of the options ``names`` (attributes of a
-    trainer's arguments) outside ``rule`` (a key of :data:`_RANGES`), naming it as on the command
-    line: ``--eval-every -1: must be 0 or more``."""
-    for name in names:
-        value = getattr(args, name)
-        if not _RANGES[rule](value):
-            raise UsageError(f"--{name.replace('_', '-')} {value}: must be {rule}")
 
 
 def check_resume_args(saved: dict[str, Any], current: dict[str, Any], keys: tuple[str, ...], source: str) -> None:
