@@ -177,6 +177,20 @@ def parse_yaml(text: str, source: str) -> Any:
         loader.dispose()
 
 
+def read_yaml_file(path: Path, what: str) -> Any:
+    """The YAML data file ``path`` (one of vmb's tables) through :func:`parse_yaml`.
+
+    Raises:
+        ConfigError: ``path`` is missing (named as ``what``, e.g. "rule table") or not YAML.
+    """
+    try:
+        return parse_yaml(path.read_text(encoding="utf-8"), str(path))  # libyaml, counted aliases
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
 def _check_expanded_size(root, source: str) -> None:
     """Count the nodes ``root`` expands to (aliases counted at every use), without expanding."""
     sizes: dict[int, int] = {}

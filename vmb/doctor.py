@@ -35,6 +35,13 @@ class Check:
     fix: str = ""
     required: bool = False
 
+    @classmethod
+    def outcome(
+        cls, name: str, ok: bool, found: str, cost: str, fix: str, required: bool = False
+    ) -> Check:
+        """The check ``name``; its ``cost`` and ``fix`` are kept only when it failed."""
+        return cls(name, ok, found, "" if ok else cost, "" if ok else fix, required)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -42,9 +49,8 @@ class Check:
 def check_python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     ok = sys.version_info >= (3, 10)
-    return Check("python", ok, f"{version} ({sys.executable})",
-                 "" if ok else "vmb needs Python 3.10 or newer", "" if ok else "install Python >= 3.10",
-                 required=True)  # fmt: skip
+    return Check.outcome("python", ok, f"{version} ({sys.executable})", "vmb needs Python 3.10 or newer",
+                         "install Python >= 3.10", required=True)  # fmt: skip
 
 
 def check_torch() -> list[Check]:
@@ -99,16 +105,16 @@ def check_renderer() -> list[Check]:
     from vmb.generate.builtin.render_fluidsynth import find_fluidsynth, find_soundfont
 
     exe = find_fluidsynth()
-    checks = [Check("fluidsynth", exe is not None, exe or "not on PATH",
-                    "" if exe else "the builtin profile renders with the numpy synthesiser: plainer instrument sounds",
-                    "" if exe else "apt install fluidsynth (macOS: brew install fluid-synth)")]  # fmt: skip
+    checks = [Check.outcome("fluidsynth", exe is not None, exe or "not on PATH",
+                            "the builtin profile renders with the numpy synthesiser: plainer instrument sounds",
+                            "apt install fluidsynth (macOS: brew install fluid-synth)")]  # fmt: skip
     try:
         font, where = find_soundfont()
     except ConfigError as exc:
         font, where = None, str(exc)
-    checks.append(Check("soundfont", font is not None, f"{font} ({where})" if font else where,
-                        "" if font else "FluidSynth has no instruments: the numpy synthesiser renders instead",
-                        "" if font else "apt install fluid-soundfont-gm, or set $VMB_SOUNDFONT to a .sf2 file"))  # fmt: skip
+    checks.append(Check.outcome("soundfont", font is not None, f"{font} ({where})" if font else where,
+                                "FluidSynth has no instruments: the numpy synthesiser renders instead",
+                                "apt install fluid-soundfont-gm, or set $VMB_SOUNDFONT to a .sf2 file"))  # fmt: skip
     return checks
 
 
@@ -134,8 +140,8 @@ def check_models() -> list[Check]:
         else:
             cost = _MODEL_COST.get(status.role, "the default profile cannot run")
             fix = f"vmb models pull {status.model}"
-        checks.append(Check(f"model {status.profile}/{status.role}", status.present, found,
-                            "" if status.present else cost, "" if status.present else fix))  # fmt: skip
+        name = f"model {status.profile}/{status.role}"
+        checks.append(Check.outcome(name, status.present, found, cost, fix))
     return checks
 
 
@@ -144,10 +150,10 @@ def check_demo_library() -> Check:
 
     path = demo_index_path()
     ok = (path / "info.json").is_file()
-    return Check("demo library", ok, str(path) if ok else f"not built yet ({path})",
-                 "" if ok else "the first builtin run builds it before making music (renders and indexes the "
-                 "music21 corpus, once)",
-                 "" if ok else "vmb index demo")  # fmt: skip
+    return Check.outcome("demo library", ok, str(path) if ok else f"not built yet ({path})",
+                         "the first builtin run builds it before making music (renders and indexes the "
+                         "music21 corpus, once)",
+                         "vmb index demo")  # fmt: skip
 
 
 def check_data_home() -> Check:
@@ -157,9 +163,8 @@ def check_data_home() -> Check:
     where = f"{home} (${ENV})" if os.environ.get(ENV) else str(home)
     probe = home if home.exists() else next((p for p in home.parents if p.exists()), home)
     writable = os.access(probe, os.W_OK | os.X_OK)
-    return Check("data home", writable, where,
-                 "" if writable else "the demo library and caches cannot be written",
-                 "" if writable else f"set ${ENV} to a writable folder", required=True)  # fmt: skip
+    return Check.outcome("data home", writable, where, "the demo library and caches cannot be written",
+                         f"set ${ENV} to a writable folder", required=True)  # fmt: skip
 
 
 def run_checks() -> list[Check]:

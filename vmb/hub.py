@@ -59,15 +59,17 @@ def hub_cache() -> str:
         return os.path.expanduser("~/.cache/huggingface/hub")
 
 
-def hub_reachable(timeout_s: float = 3.0) -> bool:
-    """Whether the hub endpoint (``HF_ENDPOINT``) answers a TCP connection within ``timeout_s``."""
+def hub_reachable(timeout_s: float = 3.0, endpoint: str | None = None) -> bool:
+    """Whether the hub ``endpoint`` (default: ``HF_ENDPOINT``, else huggingface.co) answers a TCP
+    connection within ``timeout_s``."""
     import socket
     from urllib.parse import urlparse
 
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    url = urlparse(endpoint or os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
     port = url.port or (443 if url.scheme == "https" else 80)
+    host = url.hostname or ("" if endpoint else "huggingface.co")
     try:
-        with socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout_s):
+        with socket.create_connection((host, port), timeout=timeout_s):
             return True
     except OSError:
         return False

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,55 +57,52 @@ def read_rows(
     except UnicodeDecodeError as exc:
         raise error(path, f"cannot read the {what} (not UTF-8 text at byte {exc.start})") from None
 
-    def bad(where: str, reason: str) -> None:
-        if skipped is None:
-            raise error(path, reason)
-        skipped.append({"path": where, "reason": reason})
-
+    reader = None if path.suffix.lower() == ".jsonl" else csv.DictReader(io.StringIO(text, newline=""))
     rows: list[tuple[dict[str, Any], str]] = []
-    if path.suffix.lower() == ".jsonl":
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"{path.name}:{i}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad(where, f"line {i} is not valid JSON ({exc.msg})")
-                continue
-            except RecursionError:
-                bad(where, f"line {i} is nested too deeply")
-                continue
-            if not isinstance(row, dict):
-                bad(where, f"line {i} is not a JSON object")
-                continue
-            problem = row_problem(row)
-            if problem:
-                bad(where, f"line {i}: {problem}")
-                continue
-            rows.append((row, where))
-    else:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        first = 2
-        for r in reader:
-            where = f"{path.name}:{first}"
-            last, first = reader.line_num, reader.line_num + 1
-            row = {k.strip(): v for k, v in r.items() if k}
-            if last > int(where.rsplit(":", 1)[1]) and any(
-                isinstance(v, str) and "\n" in v for v in row.values()
-            ):
-                bad(where, f"line {where.rsplit(':', 1)[1]}: a quote left open swallows lines up to {last}")
-                continue
-            problem = row_problem(row)
-            if problem:
-                bad(where, f"line {where.rsplit(':', 1)[1]}: {problem}")
-                continue
-            rows.append((row, where))
-        if reader.fieldnames is None:
-            raise error(path, f"empty {what}")
+    for line, row, reason in _jsonl_lines(text) if reader is None else _csv_lines(reader):
+        where = f"{path.name}:{line}"
+        if reason is None and (problem := row_problem(row)):
+            reason = f"line {line}: {problem}"
+        if reason is not None:
+            if skipped is None:
+                raise error(path, reason)
+            skipped.append({"path": where, "reason": reason})
+            continue
+        rows.append((row, where))
+    if reader is not None and reader.fieldnames is None:
+        raise error(path, f"empty {what}")
     if path_columns and rows and not any(c in rows[0][0] for c in path_columns):
         raise error(path, f"no path column (expected one of: {', '.join(path_columns)})")
     return rows
+
+
+def _jsonl_lines(text: str) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line number, row, why it is no row or None)`` for each non-blank line of JSONL."""
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield i, None, f"line {i} is not valid JSON ({exc.msg})"
+            continue
+        except RecursionError:
+            yield i, None, f"line {i} is nested too deeply"
+            continue
+        yield i, row, None if isinstance(row, dict) else f"line {i} is not a JSON object"
+
+
+def _csv_lines(reader: csv.DictReader) -> Iterator[tuple[int, dict[str, Any], str | None]]:
+    """``(line number, row, why it is no row or None)`` for each record of a CSV file (the line
+    it starts on; a record whose quote was left open swallows the lines after it)."""
+    first = 2
+    for record in reader:
+        line, last, first = first, reader.line_num, reader.line_num + 1
+        row = {k.strip(): v for k, v in record.items() if k}
+        if last > line and any(isinstance(v, str) and "\n" in v for v in row.values()):
+            yield line, row, f"line {line}: a quote left open swallows lines up to {last}"
+        else:
+            yield line, row, None
 
 
 def row_problem(row: dict[str, Any]) -> str | None:

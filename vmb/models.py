@@ -206,11 +206,11 @@ def _download(model: str, endpoint: str, cache_dir: str | os.PathLike | None, pr
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError
 
-    from vmb.hub import is_offline
+    from vmb.hub import hub_reachable, is_offline
 
     if is_offline():
         raise ModelUnavailable(model, "HF_HUB_OFFLINE is set", "unset HF_HUB_OFFLINE to download")
-    if not _reachable(endpoint):
+    if not hub_reachable(endpoint=endpoint):
         raise ModelUnavailable(model, f"the hub {endpoint} is unreachable", "check the network or HF_ENDPOINT")
     had = _in_cache(model, cache_dir)
     try:
@@ -263,19 +263,6 @@ def _silent_tqdm() -> type:
             super().__init__(*args, **kwargs)
 
     return Silent
-
-
-def _reachable(endpoint: str, timeout_s: float = 3.0) -> bool:
-    import socket
-    from urllib.parse import urlparse
-
-    url = urlparse(endpoint)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname or "", port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
 
 
 def _scan_cache(cache_dir: str | os.PathLike | None = None) -> dict[str, tuple[int, str]]:

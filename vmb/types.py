@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 
@@ -41,6 +41,22 @@ def _tuple(value: Any) -> tuple:
     if isinstance(value, str):
         return (value,)
     return tuple(value)
+
+
+class _FieldsDict:
+    """``to_dict`` / ``from_dict`` / ``replace`` for a frozen dataclass whose JSON form is its
+    fields one to one (unknown keys are ignored on reading, so older and newer files load)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def replace(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -85,7 +101,7 @@ class MediaInput:
 
 
 @dataclass(frozen=True)
-class Section:
+class Section(_FieldsDict):
     """One stretch of the timeline, ``start_s`` to ``end_s`` seconds, and what it differs in.
 
     ``energy`` (0..1), ``mood``, ``tempo_class``, ``genre`` and ``instruments`` (empty: the
@@ -119,17 +135,6 @@ class Section:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Section:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    def replace(self, **changes: Any) -> Section:
-        return dataclasses.replace(self, **changes)
-
 
 @dataclass(frozen=True)
 class Cut:
@@ -156,7 +161,7 @@ class Cut:
 
 
 @dataclass(frozen=True)
-class MusicDescription:
+class MusicDescription(_FieldsDict):
     """The text bridge: a detailed description of the music to make.
 
     ``mood`` and ``instruments`` hold words of the vocabularies in ``configs/vocab.yaml``;
@@ -220,17 +225,6 @@ class MusicDescription:
         """The timeline's length (end of the last section), ``None`` without sections."""
         return self.sections[-1].end_s if self.sections else None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MusicDescription:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    def replace(self, **changes: Any) -> MusicDescription:
-        return dataclasses.replace(self, **changes)
-
 
 @dataclass(frozen=True)
 class Wants:
@@ -268,7 +262,7 @@ class Wants:
 
 
 @dataclass(frozen=True)
-class ClipAttributes:
+class ClipAttributes(_FieldsDict):
     """Measured or tagged attributes of an indexed music clip."""
 
     tempo_bpm: float | None = None
@@ -284,14 +278,6 @@ class ClipAttributes:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mood", _tuple(self.mood))
         object.__setattr__(self, "instruments", _tuple(self.instruments))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _clean(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ClipAttributes:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass(frozen=True)

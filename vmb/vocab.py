@@ -7,10 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from vmb.config import configs_dir, parse_yaml
-from vmb.errors import ConfigError, UsageError
+from vmb.config import configs_dir, read_yaml_file
+from vmb.errors import UsageError
 from vmb.types import Wants
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -104,14 +102,21 @@ def normalize_key(word: str, vocab: Vocab | None = None) -> str | None:
     return vocab.key_aliases.get(w)
 
 
+
+def key_phrase(key: str | None, mode: str | None) -> str | None:
+    """How a sentence says a key and mode: ``in D minor``, ``in the key of D`` (no mode) or
+    ``in a minor key`` (no key); ``None`` when neither is set."""
+    if key and mode:
+        return f"in {key} {mode}"
+    if key:
+        return f"in the key of {key}"
+    if mode:
+        return f"in a {mode} key"
+    return None
+
 @functools.lru_cache(maxsize=4)
 def _load(path: Path) -> Vocab:
-    try:
-        data = parse_yaml(path.read_text(encoding="utf-8"), str(path))  # libyaml, counted aliases
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: vocabulary file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = read_yaml_file(path, "vocabulary file")
 
     def table(section: dict) -> dict[str, tuple[str, ...]]:
         return {str(k): tuple(str(s) for s in (v or ())) for k, v in section.items()}

@@ -199,3 +199,12 @@ def test_doctor_reports_what_is_missing_and_its_cost(monkeypatch, tmp_path):
     text = runner.invoke(app, ["doctor"])
     assert text.exit_code == 0, text.output
     assert "soundfont: FluidSynth has no instruments" in text.output
+
+
+def test_a_passing_check_carries_no_cost_or_fix():
+    from vmb.doctor import Check
+
+    passed = Check.outcome("fluidsynth", True, "/usr/bin/fluidsynth", "plainer sounds", "apt install fluidsynth")
+    failed = Check.outcome("fluidsynth", False, "not on PATH", "plainer sounds", "apt install fluidsynth")
+    assert (passed.cost, passed.fix) == ("", "")
+    assert (failed.cost, failed.fix, failed.required) == ("plainer sounds", "apt install fluidsynth", False)

@@ -124,3 +124,30 @@ def test_schedule_precision_batches_and_split():
     train, held = split_by_track(examples, 0.25, seed=0)
     assert len({e.track for e in held}) == 1 and not {e.track for e in held} & {e.track for e in train}
     assert split_by_track(examples[:2], 0.5, 0)[1] == []  # one track: nothing to hold out
+
+
+@pytest.mark.parametrize(
+    ("trainer", "change", "message"),
+    [
+        ("adapter", {"steps": 0}, "--steps 0: must be at least 1"),
+        ("adapter", {"music_dropout": 1.0}, "--music-dropout 1.0: must be in [0, 1)"),
+        ("adapter", {"weight_decay": -0.5}, "--weight-decay -0.5: must be 0 or more"),
+        ("describer", {"num_frames": 0}, "--num-frames 0: must be at least 1"),
+        ("describer", {"lora_dropout": -0.1}, "--lora-dropout -0.1: must be in [0, 1)"),
+        ("describer", {"save_every": -3}, "--save-every -3: must be 0 or more"),
+    ],
+)
+def test_trainer_options_out_of_range_name_the_option(trainer, change, message):
+    from vmb.errors import UsageError
+    from vmb.train.adapter import AdapterTrainingArgs
+    from vmb.train.describer import DescriberTrainingArgs
+
+    def make(**kwargs):
+        if trainer == "adapter":
+            return AdapterTrainingArgs("data", "index", "base", "out", **kwargs)
+        return DescriberTrainingArgs("data", "base", "out", **kwargs)
+
+    make().check()  # the defaults pass
+    with pytest.raises(UsageError) as caught:
+        make(**change).check()
+    assert str(caught.value) == message

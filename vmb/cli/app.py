@@ -141,6 +141,7 @@ SetOpt = Annotated[
     list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 VideoOpt = Annotated[str | None, typer.Option("--video", help="A video file.")]
 ImageOpt = Annotated[list[str] | None, typer.Option("--image", help="An image file (repeatable).")]
 TextOpt = Annotated[

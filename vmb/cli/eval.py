@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from vmb.cli.app import DeviceOpt
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -33,7 +35,6 @@ MetricsOpt = Annotated[
 ClapOpt = Annotated[str | None, typer.Option("--clap-model", help="CLAP hub id or folder (default laion/larger_clap_music).")]
 EncodecOpt = Annotated[str | None, typer.Option("--encodec-model", help="EnCodec hub id or folder (default facebook/encodec_32khz).")]
 AstOpt = Annotated[str | None, typer.Option("--ast-model", help="AST hub id or folder (default MIT/ast-finetuned-audioset-10-10-0.4593).")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Compute everything again (no per-item cache).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vmb.cli.app import JsonOpt, QuietOpt, group, print_json, say, say_notes
+from vmb.cli.app import DeviceOpt, JsonOpt, QuietOpt, group, print_json, say, say_notes
 
 train_app = group("Train vmb's learned parts: the music-bridge adapter and the description model.")
 
@@ -26,7 +26,6 @@ ResumeOpt = Annotated[
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of batches, dropout and the split.")]
 EvalEveryOpt = Annotated[int, typer.Option("--eval-every", help="Steps between held-out losses.")]
 SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Steps between checkpoints.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 
 
 def _interrupted(out: str) -> typer.Exit:

@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmb.convert.checkpoint import CheckpointError, check_out, flat_tensors, load_weights, need
+from vmb.convert.checkpoint import (
+    CheckpointError,
+    check_out,
+    flat_tensors,
+    load_base,
+    load_weights,
+    need,
+)
 
 DEFAULT_BASE = "facebook/musicgen-small"
 LM_FILE = "state_dict.bin"
@@ -221,21 +228,9 @@ def rename(state: dict[str, Any], geo: LMGeometry, path) -> tuple[dict[str, Any]
 
 
 def _load_base(base: str):
-    import torch
-    from transformers import AutoConfig, AutoProcessor, MusicgenForConditionalGeneration
+    from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
-    from vmb.errors import ConfigError
-    from vmb.hub import load_pretrained, quiet_transformers
-
-    quiet_transformers()
-    hint = "give --base a local transformers MusicGen folder, or download it (vmb models pull ID)"
-    config = load_pretrained(AutoConfig.from_pretrained, base, hint=hint)
-    if config.model_type != "musicgen":
-        raise ConfigError(f"--base {base}: a {config.model_type!r} model, not a transformers MusicGen")
-    model = load_pretrained(MusicgenForConditionalGeneration.from_pretrained, base, hint=hint,
-                            dtype=torch.float32)  # fmt: skip
-    processor = load_pretrained(AutoProcessor.from_pretrained, base, hint=hint)
-    return model, processor
+    return load_base(base, "musicgen", "MusicGen", MusicgenForConditionalGeneration, AutoProcessor)
 
 
 def convert_audiocraft(path: str | os.PathLike, out: str | os.PathLike, base: str = DEFAULT_BASE) -> ImportResult:

@@ -128,3 +128,27 @@ def need(state: dict[str, Any], name: str, path, shape: tuple[int, ...] | None =
 
 
 __all__ = ["CheckpointError", "check_out", "flat_tensors", "load_weights", "need", "strip_prefix"]
+
+
+def load_base(base: str, model_type: str, label: str, model_class: Any, processor_class: Any):
+    """``(model, processor)`` of the transformers ``base`` a conversion starts from (float32),
+    through :func:`vmb.hub.load_pretrained`.
+
+    Raises:
+        ModelUnavailable: ``base`` is neither a local folder nor in the cache (offline).
+        ConfigError: ``base`` is not a ``model_type`` model (``label`` names it for the user).
+    """
+    import torch
+    from transformers import AutoConfig
+
+    from vmb.errors import ConfigError
+    from vmb.hub import load_pretrained, quiet_transformers
+
+    quiet_transformers()
+    hint = f"give --base a local transformers {label} folder, or download it (vmb models pull ID)"
+    config = load_pretrained(AutoConfig.from_pretrained, base, hint=hint)
+    if config.model_type != model_type:
+        raise ConfigError(f"--base {base}: a {config.model_type!r} model, not a transformers {label}")
+    model = load_pretrained(model_class.from_pretrained, base, hint=hint, dtype=torch.float32)
+    processor = load_pretrained(processor_class.from_pretrained, base, hint=hint)
+    return model, processor

@@ -34,6 +34,7 @@ from vmb.convert.checkpoint import (
     CheckpointError,
     check_out,
     flat_tensors,
+    load_base,
     load_weights,
     strip_prefix,
 )
@@ -138,20 +139,9 @@ def rename(state: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 
 def _load_base(base: str):
-    import torch
-    from transformers import AutoConfig, ClapModel, ClapProcessor
+    from transformers import ClapModel, ClapProcessor
 
-    from vmb.errors import ConfigError
-    from vmb.hub import load_pretrained, quiet_transformers
-
-    quiet_transformers()
-    hint = "give --base a local transformers CLAP folder, or download it (vmb models pull ID)"
-    config = load_pretrained(AutoConfig.from_pretrained, base, hint=hint)
-    if config.model_type != "clap":
-        raise ConfigError(f"--base {base}: a {config.model_type!r} model, not a transformers CLAP")
-    model = load_pretrained(ClapModel.from_pretrained, base, hint=hint, dtype=torch.float32)
-    processor = load_pretrained(ClapProcessor.from_pretrained, base, hint=hint)
-    return model, processor
+    return load_base(base, "clap", "CLAP", ClapModel, ClapProcessor)
 
 
 # buffers transformers computes itself; a checkpoint need not have them

@@ -62,7 +62,7 @@ import yaml
 
 from vmb.config import configs_dir
 from vmb.types import MusicDescription, Section, Wants
-from vmb.vocab import Vocab, load_vocab
+from vmb.vocab import Vocab, key_phrase, load_vocab
 
 MAX_MOODS = 3
 MAX_INSTRUMENTS = 5
@@ -114,12 +114,8 @@ def write_sentence(description: MusicDescription) -> str:
     moods = _join(list(d.mood[:MAX_MOODS]))
     head = f"{moods} {noun}" if moods else noun
     parts = [f"{_article(head)} {head}"]
-    if d.key and d.mode:
-        parts.append(f" in {d.key} {d.mode}")
-    elif d.key:
-        parts.append(f" in the key of {d.key}")
-    elif d.mode:
-        parts.append(f" in a {d.mode} key")
+    if key := key_phrase(d.key, d.mode):
+        parts.append(f" {key}")
     if d.tempo_bpm is not None and d.tempo_class:
         parts.append(f" at {d.tempo_bpm:.0f} BPM ({d.tempo_class} tempo)")
     elif d.tempo_bpm is not None:

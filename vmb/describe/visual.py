@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from vmb.config import Config, configs_dir, parse_yaml
+from vmb.config import Config, configs_dir, read_yaml_file
 from vmb.describe.measure import colour_stats, motion_stats
 from vmb.describe.schema import merge, summarise, write_sentence
 from vmb.describe.text import parse_text
@@ -83,12 +82,7 @@ class VisualRules:
             ConfigError: missing file, bad YAML, unknown measurement or vocabulary word, bad range.
         """
         path = Path(path) if path else configs_dir() / RULES_FILE
-        try:
-            data = parse_yaml(path.read_text(encoding="utf-8"), str(path))  # libyaml, counted aliases
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: rule table not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        data = read_yaml_file(path, "rule table")
         try:
             return cls._build(data, str(path), vocab or load_vocab())
         except (KeyError, TypeError, ValueError) as exc:

@@ -25,8 +25,9 @@ is missing raises :class:`~vmb.errors.ModelUnavailable`; one whose inputs are mi
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -324,16 +325,27 @@ def _kl_metric(gen: ItemSet, ref, gen_data: dict, ref_data: dict, rows: dict, re
     report.plots.setdefault("per_item", {})["KL (AST)"] = values
 
 
-def _clap_metric(gen: ItemSet, gen_data: dict, captions: dict, clap, rows: dict, report: EvalReport) -> None:
-    texts, audio, names, sources = [], [], [], set()
+def _generated_results(
+    gen: ItemSet, gen_data: dict, metric: str, report: EvalReport, needs: str | None = None
+) -> Iterator[tuple[EvalItem, dict, Any]]:
+    """``(item, its measurements, its vmb result)`` for each measured generated item (that has
+    the measurement ``needs``, when given); an item whose result JSON cannot be read is listed
+    in ``report.skipped`` under ``metric`` instead."""
     for item in gen.items:
-        if item.name not in gen_data:
+        data = gen_data.get(item.name)
+        if data is None or (needs is not None and needs not in data):
             continue
         try:
             result = item.read_result()
         except MediaError as exc:
-            report.skipped.append(f"generated {item.name}: clap-score: {exc}")
+            report.skipped.append(f"generated {item.name}: {metric}: {exc}")
             continue
+        yield item, data, result
+
+
+def _clap_metric(gen: ItemSet, gen_data: dict, captions: dict, clap, rows: dict, report: EvalReport) -> None:
+    texts, audio, names, sources = [], [], [], set()
+    for item, _, result in _generated_results(gen, gen_data, "clap-score", report):
         text, source = text_for_item(captions.get(item.name), result)
         if text is None:
             report.skipped.append(f"generated {item.name}: clap-score: no caption and no vmb result JSON")
@@ -402,15 +414,7 @@ def _control_metric(gen: ItemSet, gen_data: dict, clap, runner: ItemRunner, rows
     energy_asked, energy_lufs = [], []
     pinned_same, pinned_other, tempo_same, tempo_other = [], [], [], []
     pinned: list[tuple[str, controllability.AudioMeasures, Path]] = []
-    for item in gen.items:
-        data = gen_data.get(item.name)
-        if not data or "measures" not in data:
-            continue
-        try:
-            result = item.read_result()
-        except MediaError as exc:
-            report.skipped.append(f"generated {item.name}: control: {exc}")
-            continue
+    for item, data, result in _generated_results(gen, gen_data, "control", report, needs="measures"):
         measured = controllability.AudioMeasures.from_arrays(data["measures"])
         asked = controllability.asked_attributes(result)
         checks = controllability.check_item(asked, measured)

@@ -28,6 +28,14 @@ def draw_plots(report: EvalReport, folder: Path) -> dict[str, str]:
 
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
+
+    def save(fig, key: str, stem: str) -> None:
+        fig.tight_layout()
+        path = folder / f"{stem}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written[key] = str(path)
+
     computed = [m for m in report.metrics if m.value is not None]
     if computed:
         fig, axes = plt.subplots(1, len(computed), figsize=(2.6 * len(computed) + 1, 3.2), squeeze=False)
@@ -39,11 +47,7 @@ def draw_plots(report: EvalReport, folder: Path) -> dict[str, str]:
             ax.set_title(m.label if len(m.label) < 30 else m.label[:28] + "…", fontsize=8)
             if m.better:
                 ax.set_xlabel(f"{m.better} is better", fontsize=7)
-        fig.tight_layout()
-        path = folder / "metrics.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        written["metrics"] = str(path)
+        save(fig, "metrics", "metrics")
     for name, data in report.plots.get("distances", {}).items():
         fig, ax = plt.subplots(figsize=(5, 3.2))
         both = np.asarray([*data.get("generated", []), *data.get("reference", [])], float)
@@ -55,11 +59,7 @@ def draw_plots(report: EvalReport, folder: Path) -> dict[str, str]:
         ax.set_xlabel(f"distance to the reference mean ({name})")
         ax.set_ylabel("items")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = folder / f"distances_{_safe(name)}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        written[f"distances_{name}"] = str(path)
+        save(fig, f"distances_{name}", f"distances_{_safe(name)}")
     for name, values in report.plots.get("per_item", {}).items():
         values = np.asarray([v for v in values if v is not None], float)
         if values.size == 0:
@@ -68,11 +68,7 @@ def draw_plots(report: EvalReport, folder: Path) -> dict[str, str]:
         ax.hist(values, bins=min(20, max(3, values.size)), color="#55a868")
         ax.set_xlabel(name)
         ax.set_ylabel("items")
-        fig.tight_layout()
-        path = folder / f"per_item_{_safe(name)}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        written[f"per_item_{name}"] = str(path)
+        save(fig, f"per_item_{name}", f"per_item_{_safe(name)}")
     for name, tl in report.plots.get("timelines", {}).items():
         fig, ax = plt.subplots(figsize=(8, 1.8))
         for t in tl.get("onsets", []):
@@ -85,9 +81,5 @@ def draw_plots(report: EvalReport, folder: Path) -> dict[str, str]:
         ax.set_yticks([])
         ax.set_xlabel("seconds (red: cuts, blue: beats, grey: onsets)")
         ax.set_title(name, fontsize=8)
-        fig.tight_layout()
-        path = folder / f"timeline_{_safe(name)}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        written[f"timeline_{name}"] = str(path)
+        save(fig, f"timeline_{name}", f"timeline_{_safe(name)}")
     return written

@@ -21,10 +21,9 @@ from vmb.errors import MediaError, UsageError
 from vmb.fileio import atomic_path
 from vmb.media.checks import (
     check_file,
-    is_still_image,
-    looks_like_text,
     not_media_reason,
     open_input,
+    refuse_still_image,
     short_av_reason,
     stream_seconds,
     unsupported_codec_reason,
@@ -186,13 +185,7 @@ def _read_av(path: Path, start_s: float, duration_s: float | None) -> tuple[np.n
 
     container = open_input(path, "audio")
     with container:
-        if is_still_image(container):
-            raise MediaError(
-                path,
-                not_media_reason(path, "audio", "")
-                if looks_like_text(path)
-                else "not audio (it is an image)",
-            )
+        refuse_still_image(container, path, "audio", "not audio (it is an image)")
         if not container.streams.audio:
             if container.streams.video:
                 raise MediaError(path, "no audio stream (video-only file)")

@@ -126,6 +126,13 @@ def is_still_image(container) -> bool:
     return name == "image2" or name.endswith("_pipe")
 
 
+def refuse_still_image(container, path: Path, what: str, it_is: str) -> None:
+    """Raise :class:`MediaError` when FFmpeg opened ``path`` as a still image where ``what``
+    (``audio``, ``video``) was expected: ``it_is`` says so, unless the file is really text."""
+    if is_still_image(container):
+        raise MediaError(path, not_media_reason(path, what, "") if looks_like_text(path) else it_is)
+
+
 def is_attached_picture(stream) -> bool:
     """True for a cover-art "video" stream (one picture in an mp3/m4a/mkv)."""
     from av.stream import Disposition

@@ -22,10 +22,8 @@ from vmb.errors import MediaError, UsageError
 from vmb.media.checks import (
     check_file,
     is_attached_picture,
-    is_still_image,
-    looks_like_text,
-    not_media_reason,
     open_input,
+    refuse_still_image,
     short_av_reason,
     stream_seconds,
     unsupported_codec_reason,
@@ -120,13 +118,7 @@ def _decode_with_decord(container, stream, path, targets, max_side, backend) -> 
 
 def video_stream(container, path) -> object:
     """The first video stream that is not a cover picture, or :class:`MediaError`."""
-    if is_still_image(container):
-        raise MediaError(
-            path,
-            not_media_reason(path, "video", "")
-            if looks_like_text(path)
-            else "not a video (it is a still image)",
-        )
+    refuse_still_image(container, path, "video", "not a video (it is a still image)")
     streams = [s for s in container.streams.video if not is_attached_picture(s)]
     if not streams:
         if container.streams.audio:

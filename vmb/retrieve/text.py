@@ -39,6 +39,7 @@ import yaml
 
 from vmb.config import configs_dir
 from vmb.types import MusicDescription, Wants
+from vmb.vocab import key_phrase
 
 
 def want_phrases(wants: Wants | None) -> list[str]:
@@ -60,12 +61,8 @@ def _want_items(wants: Wants | None) -> list[tuple[str, str]]:
     if wants.mood:
         article = "an" if wants.mood[0] in "aeiou" else "a"
         items.append(("mood", f"with {article} {wants.mood} mood"))
-    if wants.key and wants.mode:
-        items.append(("key", f"in {wants.key} {wants.mode}"))
-    elif wants.key:
-        items.append(("key", f"in the key of {wants.key}"))
-    elif wants.mode:
-        items.append(("key", f"in a {wants.mode} key"))
+    if key := key_phrase(wants.key, wants.mode):
+        items.append(("key", key))
     return items
 
 

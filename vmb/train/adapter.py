@@ -35,11 +35,12 @@ import json
 import logging
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vmb.errors import UsageError
+from vmb.train.runs import TrainingResult, check_range, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -114,20 +115,13 @@ class AdapterTrainingArgs:
             raise UsageError(f"--mechanism {self.mechanism!r} is not one of: {', '.join(MECHANISMS)}")
         if self.embedding_source not in ("encodec", "clap"):
             raise UsageError(f"--embedding-source {self.embedding_source!r} is not one of: encodec, clap")
-        for name in ("steps", "batch_size", "num_tokens", "proj_dim"):
-            if int(getattr(self, name)) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        check_range(self, ("steps", "batch_size", "num_tokens", "proj_dim"), "at least 1")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UsageError(f"--lr {self.lr}: must be a positive number")
         if not self.segment_s >= 1.0:
             raise UsageError(f"--segment-s {self.segment_s}: must be at least 1 second")
-        for name in ("text_dropout", "music_dropout", "eval_fraction"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise UsageError(f"--{name.replace('_', '-')} {value}: must be in [0, 1)")
-        for name in ("eval_every", "save_every", "weight_decay", "grad_clip"):
-            if getattr(self, name) < 0:
-                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be 0 or more")
+        check_range(self, ("text_dropout", "music_dropout", "eval_fraction"), "in [0, 1)")
+        check_range(self, ("eval_every", "save_every", "weight_decay", "grad_clip"), "0 or more")
         if self.control_layers is not None and self.control_layers < 1:
             raise UsageError(f"--control-layers {self.control_layers}: must be at least 1")
         if self.max_segments is not None and self.max_segments < 1:
@@ -144,40 +138,17 @@ class AdapterTrainingArgs:
 
 
 @dataclass
-class AdapterTrainingResult:
+class AdapterTrainingResult(TrainingResult):
     """What :func:`train_adapter` did."""
-
-    out: Path
-    state: Any  # vmb.train.loop.TrainState
-    train_examples: int
-    held_out_examples: int
-    trainable_parameters: int
-    total_parameters: int
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def trainable_share(self) -> float:
-        return self.trainable_parameters / max(1, self.total_parameters)
 
     @property
     def tokens_per_second(self) -> float:
         return self.state.tokens / max(self.state.train_seconds, 1e-9)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "out": str(self.out),
-            "steps": self.state.step,
-            "final_loss": self.state.losses[-1] if self.state.losses else None,
-            "first_loss": self.state.losses[0] if self.state.losses else None,
-            "eval_losses": [[s, v] for s, v in self.state.eval_losses],
-            "train_examples": self.train_examples,
-            "held_out_examples": self.held_out_examples,
-            "trainable_parameters": self.trainable_parameters,
-            "total_parameters": self.total_parameters,
-            "trainable_share": self.trainable_share,
-            "tokens_per_second": self.tokens_per_second,
-            "notes": list(self.notes),
-        }
+        data = super().to_dict()
+        notes = data.pop("notes")
+        return {**data, "tokens_per_second": self.tokens_per_second, "notes": notes}
 
 
 def split_by_track(examples: list, fraction: float, seed: int) -> tuple[list, list]:
@@ -355,17 +326,6 @@ def _mechanism_kwargs(args: AdapterTrainingArgs) -> dict[str, Any]:
     return kwargs
 
 
-def _check_out(out: Path, resume: bool) -> None:
-    from vmb.train.loop import list_checkpoints
-
-    if resume:
-        if not list_checkpoints(out):
-            raise UsageError(f"--resume: {out} holds no checkpoint to resume from")
-        return
-    if out.exists() and (list_checkpoints(out) or (out / "adapter_model.safetensors").exists()):
-        raise UsageError(f"{out}: already holds a training run; pass --resume to continue it or choose another --out")
-
-
 def train_adapter(args: AdapterTrainingArgs) -> AdapterTrainingResult:
     """Train the music-bridge adapter (see the module docstring) and save it to ``args.out``.
 
@@ -379,16 +339,10 @@ def train_adapter(args: AdapterTrainingArgs) -> AdapterTrainingResult:
 
     from vmb.generate.musicgen import MusicGenGenerator
     from vmb.generate.musicgen.adapters import create_adapter
-    from vmb.hub import resolve_device
     from vmb.train import loop
     from vmb.train.music_examples import prepare_examples
 
-    args.check()
-    out = Path(args.out).expanduser()
-    _check_out(out, args.resume)
-    device = resolve_device(args.device)
-    precision = loop.resolve_precision(args.precision, device)
-    loop.seed_everything(args.seed)
+    out, device, precision = start_run(args, "adapter_model.safetensors")
 
     generator = MusicGenGenerator.from_pretrained(args.base, device=device, dtype="float32")
     model = generator.model.eval().requires_grad_(False)

@@ -44,6 +44,7 @@ import numpy as np
 from vmb.errors import ConfigError, OutputError, UsageError
 from vmb.fileio import replace_folder
 from vmb.manifest import read_rows
+from vmb.train.runs import TrainingResult, check_range, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -101,17 +102,11 @@ class DescriberTrainingArgs:
     stop_at: int | None = None
 
     def check(self) -> None:
-        for name in ("lora_rank", "steps", "batch_size", "num_frames"):
-            if int(getattr(self, name)) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        check_range(self, ("lora_rank", "steps", "batch_size", "num_frames"), "at least 1")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UsageError(f"--lr {self.lr}: must be a positive number")
-        for name in ("lora_dropout", "eval_fraction"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be in [0, 1)")
-        for name in ("eval_every", "save_every", "grad_clip"):
-            if getattr(self, name) < 0:
-                raise UsageError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be 0 or more")
+        check_range(self, ("lora_dropout", "eval_fraction"), "in [0, 1)")
+        check_range(self, ("eval_every", "save_every", "grad_clip"), "0 or more")
 
     @property
     def alpha(self) -> float:
@@ -157,31 +152,8 @@ class DescriberExample:
 
 
 @dataclass
-class DescriberTrainingResult:
+class DescriberTrainingResult(TrainingResult):
     """What :func:`train_describer` did."""
-
-    out: Path
-    state: Any  # vmb.train.loop.TrainState
-    train_examples: int
-    held_out_examples: int
-    trainable_parameters: int
-    total_parameters: int
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "out": str(self.out),
-            "steps": self.state.step,
-            "first_loss": self.state.losses[0] if self.state.losses else None,
-            "final_loss": self.state.losses[-1] if self.state.losses else None,
-            "eval_losses": [[s, v] for s, v in self.state.eval_losses],
-            "train_examples": self.train_examples,
-            "held_out_examples": self.held_out_examples,
-            "trainable_parameters": self.trainable_parameters,
-            "total_parameters": self.total_parameters,
-            "trainable_share": self.trainable_parameters / max(1, self.total_parameters),
-            "notes": list(self.notes),
-        }
 
 
 def _target_of(row: dict[str, Any]) -> str:
@@ -314,17 +286,6 @@ class DescriberObjective:
         return loss, int((labels != -100).sum())
 
 
-def _check_out(out: Path, resume: bool) -> None:
-    from vmb.train.loop import list_checkpoints
-
-    if resume:
-        if not list_checkpoints(out):
-            raise UsageError(f"--resume: {out} holds no checkpoint to resume from")
-        return
-    if out.exists() and (list_checkpoints(out) or (out / LORA_FOLDER).exists()):
-        raise UsageError(f"{out}: already holds a training run; pass --resume to continue it or choose another --out")
-
-
 def _processor_files(base: str) -> Path | None:
     """The folder holding the base checkpoint's files (local folder or the hub cache)."""
     local = Path(base).expanduser()
@@ -399,15 +360,9 @@ def train_describer(args: DescriberTrainingArgs):
     from peft import LoraConfig, get_peft_model
 
     from vmb.describe.vlm import VLMDescriber
-    from vmb.hub import resolve_device
     from vmb.train import loop
 
-    args.check()
-    out = Path(args.out).expanduser()
-    _check_out(out, args.resume)
-    device = resolve_device(args.device)
-    precision = loop.resolve_precision(args.precision, device)
-    loop.seed_everything(args.seed)
+    out, device, precision = start_run(args, LORA_FOLDER)
     examples = read_examples(args.data)
 
     dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[precision]

@@ -17,6 +17,17 @@ from vmb.generate.builtin.tables import PITCH_CLASSES, ChordSpec
 DRUM_CHANNEL = 9
 
 
+class _Voice:
+    """What a track and a note event share: an instrument on a MIDI ``channel``."""
+
+    channel: int
+
+    @property
+    def is_drums(self) -> bool:
+        """On General MIDI's drum channel (10, here 0-based 9)."""
+        return self.channel == DRUM_CHANNEL
+
+
 @dataclass(frozen=True)
 class Note:
     """One note: start and length in beats, MIDI pitch 0-127, velocity 1-127."""
@@ -28,7 +39,7 @@ class Note:
 
 
 @dataclass
-class Track:
+class Track(_Voice):
     """One instrument: a General MIDI ``program`` on a MIDI ``channel`` (9 = drums).
 
     ``volume`` and ``pan`` are MIDI controller values 0-127 (64 = centre); ``reverb`` is the
@@ -43,10 +54,6 @@ class Track:
     volume: int = 100
     pan: int = 64
     reverb: int = 40
-
-    @property
-    def is_drums(self) -> bool:
-        return self.channel == DRUM_CHANNEL
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ class TempoMap:
 
 
 @dataclass(frozen=True)
-class NoteEvent:
+class NoteEvent(_Voice):
     """A note to sound, in seconds, with its instrument (what renderers consume)."""
 
     start_s: float
@@ -121,10 +128,6 @@ class NoteEvent:
     volume: int = 100
     pan: int = 64
     reverb: int = 40
-
-    @property
-    def is_drums(self) -> bool:
-        return self.channel == DRUM_CHANNEL
 
 
 @dataclass
