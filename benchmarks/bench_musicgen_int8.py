@@ -1,0 +1,125 @@
+"""int8 MusicGen: speed against plain fp32 ``generate`` and agreement with fp32, per layer choice.
+
+The model is the full-size ``facebook/musicgen-small`` architecture with random weights
+(``bench_musicgen.musicgen_small_random``). In one run, interleaved over ``--rounds`` rounds
+(the minimum kept), on one torch thread by default:
+
+- ``plain_fp32``: transformers' ``model.generate`` (guidance 3, top-k 250, sampling);
+- ``vmb_int8``: :class:`vmb.generate.MusicGenGenerator` on a decoder quantized by
+  :func:`vmb.generate.musicgen.quantize.quantize_decoder` as shipped (``FLOAT16_LAYERS``:
+  output heads, ``fc2`` and ``out_proj`` kept in float16);
+- one ``vmb_int8_f16=<layers>`` variant per ``--variants`` entry (``FLOAT16_LAYERS`` set to
+  those layers for the quantization; ``none`` = every Linear layer int8).
+
+For each int8 decoder, the agreement with fp32 on the same teacher-forced codes (top-1 code
+agreement, cosine, KL of the conditional logits: ``quantize.compare_logits``). Issue 13's targets:
+top-1 agreement ≥ 95 % and ≥ 5× plain fp32 speed, in the same run.
+
+    python -m benchmarks.bench_musicgen_int8 [--seconds 0.6] [--rounds 3] [--variants lm_heads none]
+
+Writes ``benchmarks/results/musicgen_int8_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import time
+from pathlib import Path
+
+from benchmarks.common import write_result
+
+RESULTS = Path(__file__).resolve().parent / "results" / "musicgen_int8_speed.json"
+
+
+def quantized(model, float16_layers: tuple[str, ...] | None):
+    """A copy of ``model`` with its decoder quantized; ``float16_layers`` overrides
+    ``FLOAT16_LAYERS`` for this copy (``None``: as shipped). Returns ``(model, note)``."""
+    from vmb.generate.musicgen import quantize
+
+    copy_ = copy.deepcopy(model)
+    shipped = quantize.FLOAT16_LAYERS
+    if float16_layers is not None:
+        quantize.FLOAT16_LAYERS = float16_layers
+    try:
+        note = quantize.quantize_decoder(copy_)
+    finally:
+        quantize.FLOAT16_LAYERS = shipped
+    return copy_, note
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=0.6, help="seconds of music per generation")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--variants", nargs="*", default=["lm_heads", "lm_heads,out_proj", "none"],
+                        help="FLOAT16_LAYERS to try besides the shipped ones (comma lists; 'none': all int8)")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from benchmarks.bench_musicgen import TEXT, delayed, musicgen_small_random, t5_tokenizer, teacher_forced_logits
+    from vmb.generate import MusicGenGenerator
+    from vmb.generate.musicgen.quantize import FLOAT16_LAYERS, compare_logits
+    from vmb.types import Bridges, MusicDescription
+
+    torch.set_num_threads(args.threads)
+    model, tokenizer = musicgen_small_random(), t5_tokenizer()
+    configs: dict[str, tuple[str, ...] | None] = {"vmb_int8": None}
+    for v in args.variants:
+        layers = () if v == "none" else tuple(x for x in v.split(",") if x)
+        configs[f"vmb_int8_f16={v}"] = layers
+    frames = round(args.seconds * 50)
+    codes = torch.randint(0, 2048, (4, max(frames, 150)), generator=torch.Generator().manual_seed(0))
+    seq = delayed(codes, pad=2048)
+    reference = teacher_forced_logits(model, tokenizer, seq)
+    decoders, quality = {}, {}
+    for name, layers in configs.items():
+        decoders[name], note = quantized(model, layers)
+        quality[name] = {"float16_layers": list(FLOAT16_LAYERS if layers is None else layers), "note": note,
+                         **compare_logits(reference, teacher_forced_logits(decoders[name], tokenizer, seq))}
+        print(f"{name}: {quality[name]}", flush=True)
+
+    inputs = tokenizer([TEXT], return_tensors="pt")
+    bridges = Bridges(MusicDescription(text=TEXT), TEXT, text_weight=3.0, music_weight=0.0)
+
+    def plain():
+        torch.manual_seed(0)
+        with torch.inference_mode():
+            model.generate(**inputs, do_sample=True, guidance_scale=3.0, top_k=250, max_new_tokens=frames + 3)
+
+    runs = {"plain_fp32": plain}
+    for name, decoder in decoders.items():
+        generator = MusicGenGenerator(decoder, tokenizer, "musicgen-small-random")
+        runs[name] = lambda g=generator: g.generate(bridges, args.seconds, seed=0)
+    wall: dict[str, list[float]] = {k: [] for k in runs}
+    for r in range(args.rounds):
+        for name, run in runs.items():
+            t = time.perf_counter()
+            run()
+            wall[name].append(time.perf_counter() - t)
+            print(f"round {r}: {name} {wall[name][-1]:.2f} s", flush=True)
+    plain_min = min(wall["plain_fp32"])
+    report = {
+        "benchmark": "musicgen_int8",
+        "model": "facebook/musicgen-small architecture, random weights",
+        "seconds_of_audio": args.seconds,
+        "torch_threads": args.threads,
+        "wall_s": wall,
+        "speedup_vs_plain_fp32_min": {k: plain_min / min(v) for k, v in wall.items() if k != "plain_fp32"},
+        "agreement": quality,
+        "targets": {"top1_agreement": 0.95, "speedup_vs_plain_fp32": 5.0},
+        "machine": {"load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+    }
+    write_result(args.out, report, argv)
+    print(json.dumps({k: report[k] for k in ("speedup_vs_plain_fp32_min",)}, indent=1))
+    print(json.dumps({k: round(v["top1_agreement"], 4) for k, v in quality.items()}, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()
