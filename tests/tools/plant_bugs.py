@@ -143,6 +143,22 @@ MUTANTS = (
            "", ("tests/engines/test_engines_build.py", "-k", "loopback")),
 )
 
+# The same bugs, run against only the tests that measure the rendered output (audio, the muxed
+# video, the CLI's exit): the promise is caught on what users get, not only by a unit test.
+ON_OUTPUT = {
+    "faststart": ("tests/reliability/test_bad_input_matrix.py", "-k", "retrieve/video/truncated-faststart"),
+    "tempo-60-160": ("tests/generate/builtin/test_builtin_release.py", "-k", "explicit_bpm_is_heard"),
+    "beats-phase-0": (TIMELINE, "-k", "land_on_the_beats_of_the_output"),
+    "beats-tempo-kept": (TIMELINE, "-k", "land_on_the_beats_of_the_output"),
+    "typed-bpm-moves": (TIMELINE, "-k", "typed_bpm_is_kept_exactly"),
+    "sections-ignored": (TIMELINE, "-k", "still_to_action or loudness_follows"),
+    "sections-energy-flat": (TIMELINE, "-k", "still_to_action or loudness_follows"),
+    "musicgen-global-text": ("tests/generate/test_musicgen_sections.py", "-k", "generation_follows_the_sections"),
+}
+MUTANTS = MUTANTS + tuple(
+    dataclasses.replace(m, id=f"{m.id}@output", tests=ON_OUTPUT[m.id]) for m in MUTANTS if m.id in ON_OUTPUT
+)
+
 THEIRS = {
     "vmb measured by vmb (key following measured with librosa in the default run)": "branch `keys`",
 }
