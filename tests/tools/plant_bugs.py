@@ -10,7 +10,7 @@ the subprocesses the tests start put the working tree's ``vmb`` in front of it) 
 named tests with ``-m "not slow" -x``. A mutant is *caught* when those tests fail, *survived*
 when they pass.
 
-    python tests/tools/plant_bugs.py                 # every mutant (about 15 min on 2 cores)
+    python tests/tools/plant_bugs.py                 # every mutant (about 6 min on 2 cores)
     python tests/tools/plant_bugs.py faststart int8  # the mutants whose id contains a word
     python tests/tools/plant_bugs.py --list          # ids, edits and tests, nothing run
     python tests/tools/plant_bugs.py --baseline ...  # first run each selection on an unmutated copy
@@ -78,7 +78,8 @@ MUTANTS = (
            "keep_original_audio=keep_original_audio)", "keep_original_audio=False)",
            ("tests/cli/test_cli_generate.py", "-k", "keep_audio")),
     Mutant("targeted-empty", "the targeted track selects an empty partition (no targeted hit)",
-           "retrieve/search.py", "ids = self._partition(wants)", "ids = self._partition(wants)[:0]",
+           "retrieve/search.py", "Selector(self.index.partition(wants), len(self.index))",
+           "Selector(self.index.partition(wants)[:0], len(self.index))",
            ("tests/cli/test_cli_generate.py", "tests/cli/test_cli_index_retrieve.py", "-k", "targeted")),
     Mutant("targeted-unfiltered", "the targeted track searches the whole index, not the wanted partition",
            "retrieve/search.py", 'targeted = self._top(target_q, space, k_targeted, taken, ids, "targeted")',
