@@ -246,3 +246,21 @@ def test_a_typed_bpm_is_kept_exactly_under_a_cut_video(pipe, videos):
     assert result.bridges.description.tempo_bpm == 97.0
     assert ", 97.0 BPM," in _note(result, "composed") and "moved" not in _note(result, "tempo:")
     assert "tempo kept at the stated 97 BPM" in _note(result, "beat grid:")
+
+
+@needs_fluidsynth
+def test_cuts_off_the_described_tempo_and_bar_land_on_the_beats_of_the_output():
+    """The composer's own search, heard: cuts every 0.6 s from 0.35 s under a described (free)
+    104 BPM need the tempo moved to 100 BPM and a 0.35 s pickup. The steady-cut videos above
+    cannot show this (the describer already gives a tempo whose beats divide the cut period,
+    and their cuts start on a bar), so a search that kept the tempo or never moved the
+    downbeat passed them (``tests/tools/plant_bugs.py beats``)."""
+    cuts = tuple(Cut(round(0.35 + 0.6 * k, 3), 0.8) for k in range(19))
+    described = MusicDescription(
+        genre="pop", mood=("happy",), tempo_bpm=104.0, energy=0.6, source="visual", text="x", sync="cuts",
+        sections=(Section(0, 12, energy=0.6, mood=("happy",)),), cuts=cuts)  # fmt: skip
+    result = BuiltinGenerator(renderer="fluidsynth").generate(Bridges(description=described, text="x"), 12.0,
+                                                              seed=0)  # fmt: skip
+    _exact_length(result, 12.0)
+    hit, chance = cuts_on_beats(result.audio, result.sample_rate, [c.time_s for c in cuts])
+    assert hit >= 0.8 and hit > chance + 0.3, (hit, chance, _note(result, "cuts on beats:"))
