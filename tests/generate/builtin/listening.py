@@ -50,6 +50,17 @@ def within_octave(measured: float, asked: float, tolerance: float = 0.03) -> boo
     return any(abs(measured / (asked * f) - 1.0) <= tolerance for f in (0.5, 1.0, 2.0))
 
 
+def assert_seamless_loop(audio: np.ndarray, sr: int, seconds: float, bpm: float, tolerance: float = 0.03) -> None:
+    """A loop of exactly ``seconds``: its seam (last sample to first) is a smaller step than the
+    piece's largest, and played twice its tempo (librosa) runs through the seam at ``bpm``."""
+    assert audio.shape[1] == round(seconds * sr)
+    steps = np.abs(np.diff(audio, axis=1)).max()
+    seam = np.abs(audio[:, 0] - audio[:, -1]).max()
+    assert seam < steps, (seam, steps)
+    measured = tempo_bpm(np.concatenate([audio, audio], axis=1), sr, start_bpm=bpm)
+    assert within_octave(measured, bpm, tolerance=tolerance), measured
+
+
 def lufs(audio: np.ndarray, sr: int) -> float:
     import pyloudnorm
 
