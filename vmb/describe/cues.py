@@ -73,10 +73,26 @@ class Cue:
         return bool(self.mood or self.energy is not None or self.tempo_class or self.genre
                     or self.instruments)  # fmt: skip
 
+    @property
+    def implied_energy(self) -> float | None:
+        """The energy this cue sets: its own, else the one its first mood implies
+        (``configs/vocab.yaml`` ``mood_energy``: ``8-16=energetic`` is a busy, loud stretch
+        whatever the picture measured), else ``None`` (the picture's)."""
+        if self.energy is not None:
+            return self.energy
+        table = mood_energy()
+        return next((table[m] for m in self.mood if m in table), None)
+
 
 def _read_yaml_list(name: str) -> object:
     data = yaml.safe_load((configs_dir() / "vocab.yaml").read_text(encoding="utf-8")) or {}
     return data.get(name)
+
+
+def mood_energy() -> dict[str, float]:
+    """``configs/vocab.yaml`` ``mood_energy``: mood -> the energy it implies."""
+    table = _read_yaml_list("mood_energy") or {}
+    return {str(k): float(v) for k, v in table.items()}
 
 
 def energy_words() -> dict[str, tuple[str, ...]]:

@@ -255,8 +255,8 @@ def _apply_cues(sections, parts, cues: Sequence[Cue], duration: float):
         merged = Section(
             covered[0].start_s,
             covered[-1].end_s,
-            energy=cue.energy
-            if cue.energy is not None
+            energy=cue.implied_energy
+            if cue.implied_energy is not None
             else (None if energy is None else round(energy, 3)),
             mood=cue_moods,
             tempo_class=cue.tempo_class or lead.tempo_class,
@@ -334,10 +334,10 @@ def build_timeline(
         if not curve:
             curve = [0.5] * max(1, math.ceil(duration / ENERGY_STEP_S - 1e-6))
         for cue in cues:
-            if cue.energy is not None and cue.end_s is not None:
+            if cue.implied_energy is not None and cue.end_s is not None:
                 for k in range(len(curve)):
                     if cue.start_s - 1e-6 <= k * ENERGY_STEP_S < cue.end_s - 1e-6:
-                        curve[k] = cue.energy
+                        curve[k] = cue.implied_energy
     marker_cuts = [Cut(round(t, 3), 1.0, "marker") for t in markers]
     if sync == "cuts":
         cuts = sorted([c for c in cuts if all(abs(c.time_s - t) > 0.05 for t in markers)]

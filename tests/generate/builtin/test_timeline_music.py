@@ -58,6 +58,7 @@ def videos(tmp_path_factory):
         "still_action": make_video(folder / "still_action.mp4", seconds=16, fps=FPS, size=(W, H),
                                    frame_fn=still_then_action),
         "dark": make_video(folder / "dark.mp4", seconds=8, fps=FPS, size=(W, H), frame_fn=dark_blue_still),
+        "still16": make_video(folder / "still16.mp4", seconds=16, fps=FPS, size=(W, H), frame_fn=dark_blue_still),
     }  # fmt: skip
     for period in (0.5, 0.6, 0.75, 1.0):
         out[period] = make_video(folder / f"cards_{period}.mp4", seconds=12, fps=FPS, size=(W, H),
@@ -197,6 +198,23 @@ def test_still_to_action_is_louder_and_busier_from_the_scene_change(still_action
     assert busier >= 1.5, busier
     assert abs(loudness_step(audio, sr, 3.0, 13.0) - change) <= 0.5  # heard at once
     assert "A beats 0-16 (" in _note(result, "form:")  # the section boundary is on the change's beat
+
+
+@needs_fluidsynth
+def test_cues_the_user_typed_are_heard_over_one_unchanging_picture(pipe, videos):
+    """The issue's own example, ``--cue 0-8=calm --cue 8-16=energetic``, over a video whose
+    picture does not change (16 s of one dark still): the mood words
+    set each stretch's energy, so the second half is louder and busier from 8 s."""
+    result = pipe(video=videos["still16"], cues=["0-8=calm", "8-16=energetic"], seed=0)
+    _exact_length(result, 16.0)
+    d = result.bridges.description
+    assert [(s.start_s, s.end_s) for s in d.sections] == [(0.0, 8.0), (8.0, 16.0)]
+    assert [s.energy for s in d.sections] == [0.2, 0.85]  # configs/vocab.yaml mood_energy
+    sr, audio = result.sample_rate, result.audio
+    louder = rms_db(audio, sr, 8.5, 14.5) - rms_db(audio, sr, 1.0, 7.5)
+    busier = onset_rate(audio, sr, 8.5, 14.5) / max(onset_rate(audio, sr, 1.0, 7.5), 1e-6)
+    assert louder >= 4.0, louder
+    assert busier >= 1.5, busier
 
 
 @needs_fluidsynth
