@@ -31,8 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.common import write_result
 
 RESULTS = Path(__file__).resolve().parent / "results" / "engines.json"
@@ -147,26 +145,19 @@ def bench_batch_kill(work: Path, manifest: Path, items: int, index: Path) -> dic
     finished, then ``--resume``: what the kill lost (finished items whose files changed or went
     missing: must be 0) and what the resume redid (the item in flight at the kill)."""
     import hashlib
-    import signal
     import subprocess
     import sys
+
+    from vmb.testing import kill_when
 
     out = work / "batch-killed"
     cmd = [sys.executable, "-m", "vmb.cli", "generate", "--batch", str(manifest), "--out", str(out),
            "--profile", "builtin", "--index", str(index)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 1200
-    while time.monotonic() < deadline and proc.poll() is None:
-        if len(list((out / "items").glob("*/*.vmb.json"))) >= items // 2:
-            break
-        time.sleep(0.05)
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
+    kill_when(cmd, lambda: len(list((out / "items").glob("*/*.vmb.json"))) >= items // 2, 1200)
     finished = sorted((out / "items").glob("*/*.vmb.json"))
     kept = {p: hashlib.sha256(p.read_bytes()).hexdigest() for f in finished for p in f.parent.iterdir()}
     t = time.perf_counter()
-    resumed = subprocess.run([*cmd, "--resume", "--json"], capture_output=True, text=True, timeout=1800)
+    resumed = subprocess.run([*cmd, "--resume", "--json"], capture_output=True, text=True, timeout=1800, check=False)
     resume_s = time.perf_counter() - t
     summary = json.loads(resumed.stdout) if resumed.stdout.strip() else {}
     lost = sum(1 for p, d in kept.items() if not p.is_file() or hashlib.sha256(p.read_bytes()).hexdigest() != d)

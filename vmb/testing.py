@@ -17,6 +17,9 @@ Sizes are ``(width, height)`` as in Pillow; arrays are ``[H, W, 3]`` uint8 RGB a
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -413,3 +416,30 @@ def make_tone(
             _add_cover(container)
         _encode_audio(container, stream, samples, sr)
     return path
+
+
+def kill_when(cmd: Sequence[str], ready: Callable[[], bool], timeout_s: float,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Run ``cmd`` (an argument list) in a process group of its own and SIGKILL the whole group
+    once ``ready()`` is true (or ``timeout_s`` has passed): what a crash or ``kill -9`` leaves
+    behind, for the tests that resume after one. Returns the reaped process.
+
+    Raises:
+        RuntimeError: the command ended before it could be killed (the tail of its stderr).
+    """
+    proc = subprocess.Popen([*cmd], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
+            time.sleep(0.02)
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd[:4]} ended before the kill: {proc.stderr.read().decode()[-2000:]}")
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stderr.close()
+    return proc
+

@@ -6,16 +6,15 @@ import csv
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vmb.errors import UsageError
+from vmb.testing import kill_when
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -139,18 +138,8 @@ def test_sigkill_mid_batch_then_resume_loses_nothing(batch_inputs, local_index, 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "vmb.cli", "generate", "--batch", str(manifest), "--out", str(out),
            "--profile", "builtin", "--index", str(local_index)]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     first = out / "items" / "v0" / "red.vmb.json"
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and proc.poll() is None and not first.is_file():
-            time.sleep(0.02)
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+    kill_when(cmd, first.is_file, 240, env=env)
     finished = sorted(p for p in (out / "items").glob("*/*.vmb.json"))
     assert finished and len(finished) < 5
     kept = {p: _digest(p) for f in finished for p in f.parent.iterdir()}

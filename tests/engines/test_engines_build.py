@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +12,7 @@ from engines.conftest import SEGMENT_S
 
 from vmb.errors import IndexFileError, UsageError
 from vmb.retrieve import MusicIndex
+from vmb.testing import kill_when
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -104,19 +102,7 @@ def test_killed_ray_build_resumes_from_finished_shards(ray_runtime, engine_libra
     cmd = [sys.executable, "-m", "vmb.cli", "index", "build", str(engine_library), "--out", str(out),
            "--engine", "ray", "--address", ray_runtime, "--shards", "7", "--encoder", "builtin",
            "--segment-s", str(SEGMENT_S), "--hop-s", str(SEGMENT_S)]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + 180
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if shards_dir.is_dir() and any(shards_dir.glob("shard-*.json")):
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+    kill_when(cmd, lambda: shards_dir.is_dir() and any(shards_dir.glob("shard-*.json")), 180, env=env)
     assert not out.exists()
     finished = sorted(p.name for p in shards_dir.glob("shard-*.json"))
     assert 1 <= len(finished) < 7
