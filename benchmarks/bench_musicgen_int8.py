@@ -35,19 +35,13 @@ RESULTS = Path(__file__).resolve().parent / "results" / "musicgen_int8_speed.jso
 
 
 def quantized(model, float16_layers: tuple[str, ...] | None):
-    """A copy of ``model`` with its decoder quantized; ``float16_layers`` overrides
-    ``FLOAT16_LAYERS`` for this copy (``None``: as shipped). Returns ``(model, note)``."""
-    from vmb.generate.musicgen import quantize
+    """A copy of ``model`` with its decoder quantized, keeping ``float16_layers`` in float16
+    (``None``: ``FLOAT16_LAYERS``, as shipped). Returns ``(model, note)``."""
+    from vmb.generate.musicgen.quantize import FLOAT16_LAYERS, quantize_decoder
 
     copy_ = copy.deepcopy(model)
-    shipped = quantize.FLOAT16_LAYERS
-    if float16_layers is not None:
-        quantize.FLOAT16_LAYERS = float16_layers
-    try:
-        note = quantize.quantize_decoder(copy_)
-    finally:
-        quantize.FLOAT16_LAYERS = shipped
-    return copy_, note
+    layers = FLOAT16_LAYERS if float16_layers is None else float16_layers
+    return copy_, quantize_decoder(copy_, float16_layers=layers)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -62,7 +56,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
-    from benchmarks.bench_musicgen import TEXT, delayed, musicgen_small_random, t5_tokenizer, teacher_forced_logits
+    from benchmarks.bench_musicgen import (
+        TEXT,
+        delayed,
+        musicgen_small_random,
+        t5_tokenizer,
+        teacher_forced_logits,
+    )
     from vmb.generate import MusicGenGenerator
     from vmb.generate.musicgen.quantize import FLOAT16_LAYERS, compare_logits
     from vmb.types import Bridges, MusicDescription

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 # Kept out of int8, with float16 weights: the output heads, the feed-forward output and the
@@ -31,9 +32,9 @@ from typing import Any
 FLOAT16_LAYERS = ("lm_heads", "fc2", "out_proj")
 
 
-def keeps_float16(name: str) -> bool:
+def keeps_float16(name: str, float16_layers: Sequence[str] = FLOAT16_LAYERS) -> bool:
     """Whether the Linear layer ``name`` (a ``named_modules`` path) gets float16 weights."""
-    return any(part in FLOAT16_LAYERS for part in name.split("."))
+    return any(part in float16_layers for part in name.split("."))
 
 
 def full_range_activations() -> bool:
@@ -81,12 +82,14 @@ def _full_range_class():
     return FullRangeLinear
 
 
-def quantize_decoder(model: Any, adapter: Any = None) -> str:
+def quantize_decoder(model: Any, adapter: Any = None,
+                     float16_layers: Sequence[str] = FLOAT16_LAYERS) -> str:
     """Quantize ``model.decoder``'s Linear layers in place (CPU only); returns a note.
 
     Every Linear layer of the decoder gets int8 weights, per output channel, except
-    :data:`FLOAT16_LAYERS` (the output heads, ``fc2`` and the attention ``out_proj``: measured on
-    musicgen-small, each costs about a point of top-1 agreement in int8), whose weights are packed
+    ``float16_layers`` (default :data:`FLOAT16_LAYERS`: the output heads, ``fc2`` and the attention
+    ``out_proj``; measured on musicgen-small, each costs about a point of top-1 agreement in int8,
+    see ``benchmarks/bench_musicgen_int8.py``), whose weights are packed
     as float16 (half the bytes of float32, no rounding that matters). Activations are quantized
     on the fly (most of int8's error), with all 8 bits where the CPU allows it
     (:func:`full_range_activations`).
@@ -116,7 +119,7 @@ def quantize_decoder(model: Any, adapter: Any = None) -> str:
         for module in targets:
             qconfig = {
                 name: quantization.float16_dynamic_qconfig
-                if keeps_float16(name)
+                if keeps_float16(name, float16_layers)
                 else quantization.per_channel_dynamic_qconfig
                 for name, layer in module.named_modules()
                 if isinstance(layer, nn.Linear)
@@ -133,7 +136,7 @@ def quantize_decoder(model: Any, adapter: Any = None) -> str:
     bits = "8-bit" if full_range else "7-bit"
     return (
         f"{what} Linear layers quantized to int8 (dynamic, per channel, {bits} activations, "
-        f"{engine} engine; {', '.join(FLOAT16_LAYERS)} with float16 weights)"
+        f"{engine} engine; {', '.join(float16_layers) or 'no layer'} with float16 weights)"
     )
 
 
