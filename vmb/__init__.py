@@ -16,6 +16,7 @@ from vmb.errors import (  # noqa: E402
     UsageError,
     VMBError,
 )
+from vmb.lazy import lazy_exports  # noqa: E402
 from vmb.types import (  # noqa: E402
     Bridges,
     Clip,
@@ -27,19 +28,8 @@ from vmb.types import (  # noqa: E402
     Wants,
 )
 
-
-
-def __getattr__(name: str):
-    # The pipeline pulls in numpy/yaml/rich and, through its components, torch: load it on use.
-    if name == "Pipeline":
-        from vmb.pipeline import Pipeline
-
-        return Pipeline
-    if name == "describe":
-        from vmb.describe import describe
-
-        return describe
-    raise AttributeError(f"module 'vmb' has no attribute {name!r}")
+# The pipeline pulls in numpy/yaml/rich and, through its components, torch: load it on use.
+__getattr__ = lazy_exports(__name__, {"Pipeline": "vmb.pipeline", "describe": "vmb.describe"})
 
 
 __all__ = [

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vmb.describe.cues import Cue, CueError, load_cue_file, parse_cue, parse_cues
 from vmb.describe.inputs import load_inputs
@@ -35,6 +35,7 @@ from vmb.describe.parse import ParsedAnswer, parse_answer
 from vmb.describe.schema import merge, write_sentence
 from vmb.describe.text import parse_text
 from vmb.errors import UsageError
+from vmb.lazy import lazy_exports
 from vmb.types import MusicDescription, Wants
 
 if TYPE_CHECKING:
@@ -45,17 +46,10 @@ if TYPE_CHECKING:
 DESCRIBERS = ("visual", "vlm")
 
 
-def __getattr__(name: str) -> Any:
-    # The describer classes import numpy/yaml/torch paths lazily, so `vmb --help` stays fast.
-    if name == "VisualDescriber":
-        from vmb.describe.visual import VisualDescriber
-
-        return VisualDescriber
-    if name == "VLMDescriber":
-        from vmb.describe.vlm import VLMDescriber
-
-        return VLMDescriber
-    raise AttributeError(f"module 'vmb.describe' has no attribute {name!r}")
+# The describer classes import numpy/yaml/torch paths lazily, so `vmb --help` stays fast.
+__getattr__ = lazy_exports(
+    __name__, {"VisualDescriber": "vmb.describe.visual", "VLMDescriber": "vmb.describe.vlm"}
+)
 
 
 def check_describer(kind: str, option: str = "describer") -> str:

@@ -12,18 +12,10 @@ Ray is optional (``pip install 'vmb[ray]'``); :mod:`vmb.engines.runtime` connect
 
 from __future__ import annotations
 
-from typing import Any
+from vmb.lazy import lazy_exports
 
 __all__ = ["build_index_distributed", "run_batch"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "build_index_distributed":
-        from vmb.engines.ray_build import build_index_distributed
-
-        return build_index_distributed
-    if name == "run_batch":
-        from vmb.engines.batch import run_batch
-
-        return run_batch
-    raise AttributeError(f"module 'vmb.engines' has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__, {"build_index_distributed": "vmb.engines.ray_build", "run_batch": "vmb.engines.batch"}
+)

@@ -15,7 +15,7 @@ Heavy libraries (torch, transformers, peft, datasets) are imported inside the fu
 
 from __future__ import annotations
 
-from typing import Any
+from vmb.lazy import lazy_exports
 
 _EXPORTS = {
     "make_pairs": "vmb.train.data",
@@ -28,13 +28,7 @@ _EXPORTS = {
     "target_json": "vmb.train.targets",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'vmb.train' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
