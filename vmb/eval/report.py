@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +37,8 @@ class MetricResult:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "label": self.label,
-            "value": _clean(self.value),
-            "better": self.better,
-            "details": _clean(self.details),
-            "note": self.note,
-        }
+        """Every field, JSON-safe (:func:`_clean`), in field order."""
+        return {f.name: _clean(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass
