@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from vmb.generate.builtin.reference import ReferenceFeatures
 from vmb.generate.builtin.tables import PITCH_CLASSES, ComposerTables, pitch_class
@@ -174,10 +175,14 @@ def blend(
             return tables.genre_defaults[d.genre][name], f"description genre {d.genre}"
         return None, ""
 
-    def fallback(name: str) -> tuple[object, str]:
+    def text_or_default(name: str, value: object, src: str, kind: type) -> tuple[Any, str]:
+        """The text side's ``value`` ("from <src>"), else the genre's default or the fallback
+        ("(<which>)"), as ``kind``: the last choice for tempo, mode and energy."""
+        if value is not None:
+            return kind(value), f"from {src}"
         if name in gdef:
-            return gdef[name], f"{genre} default"
-        return tables.fallback[name], "fallback"
+            return kind(gdef[name]), f"({genre} default)"
+        return kind(tables.fallback[name]), "(fallback)"
 
     # tempo: geometric blend
     text_tempo, src = text_side("tempo_bpm")
@@ -191,12 +196,9 @@ def blend(
     elif ref is not None and ref.has_tempo:
         tempo = ref.tempo_bpm
         choices["tempo"] = f"{tempo:.1f} BPM from reference {ref.label} (the description implies none)"
-    elif text_tempo is not None:
-        tempo = float(text_tempo)
-        choices["tempo"] = f"{tempo:.1f} BPM from {src}"
     else:
-        tempo, src = fallback("tempo_bpm")
-        choices["tempo"] = f"{tempo:.1f} BPM ({src})"
+        tempo, how = text_or_default("tempo_bpm", text_tempo, src, float)
+        choices["tempo"] = f"{tempo:.1f} BPM {how}"
 
     # key and mode: categorical, the reference's from a share of one half
     text_mode, mode_src = text_side("mode")
@@ -206,12 +208,9 @@ def blend(
     elif ref is not None and ref.has_key and (a >= 0.5 or text_mode is None):
         mode = ref.mode
         choices["mode"] = f"{mode} from reference {ref.label}"
-    elif text_mode is not None:
-        mode = str(text_mode)
-        choices["mode"] = f"{mode} from {mode_src}"
     else:
-        mode, src = fallback("mode")
-        choices["mode"] = f"{mode} ({src})"
+        mode, how = text_or_default("mode", text_mode, mode_src, str)
+        choices["mode"] = f"{mode} {how}"
     if d.is_stated("key"):
         tonic = pitch_class(d.key)
         choices["key"] = f"{PITCH_CLASSES[tonic]} from the description (stated: kept)"
@@ -232,15 +231,12 @@ def blend(
         energy = (1 - a) * float(text_energy) + a * ref_energy
         choices["energy"] = (f"{energy:.2f} = (1-{a:.2f}) x {src} {float(text_energy):.2f}"
                              f" + {a:.2f} x references {ref_energy:.2f}")
-    elif text_energy is not None:
-        energy = float(text_energy)
-        choices["energy"] = f"{energy:.2f} from {src}"
     elif ref_energy is not None:
         energy = ref_energy
         choices["energy"] = f"{energy:.2f} from references (the description implies none)"
     else:
-        energy, src = fallback("energy")
-        choices["energy"] = f"{energy:.2f} ({src})"
+        energy, how = text_or_default("energy", text_energy, src, float)
+        choices["energy"] = f"{energy:.2f} {how}"
 
     # the user's explicit wants win
     w = wants or Wants()
