@@ -60,21 +60,20 @@ def check_torch() -> list[Check]:
     except ImportError:
         return [Check("torch", False, "not installed", "no neural profile (MusicGen, CLAP, the describer)",
                       "pip install torch")]  # fmt: skip
-    checks = [Check("torch", True, torch.__version__)]
     if torch.cuda.is_available():
         names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-        checks.append(Check("gpu (CUDA/MPS)", True, f"CUDA {torch.version.cuda}: {names}"))
+        gpu = f"CUDA {torch.version.cuda}: {names}"
     elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        checks.append(Check("gpu (CUDA/MPS)", True, "MPS (Apple GPU)"))
+        gpu = "MPS (Apple GPU)"
     else:
-        built = "CPU-only torch build" if not torch.version.cuda else f"CUDA {torch.version.cuda} build, no GPU visible"
-        checks.append(Check(
-            "gpu (CUDA/MPS)", False, built,
-            "the default (neural) profile runs on the CPU: minutes for what takes seconds on a GPU; "
-            "the builtin profile is unaffected",
-            "a CUDA GPU with a CUDA build of torch (or Apple silicon for MPS)",
-        ))  # fmt: skip
-    return checks
+        gpu = None
+    built = "CPU-only torch build" if not torch.version.cuda else f"CUDA {torch.version.cuda} build, no GPU visible"
+    return [Check("torch", True, torch.__version__), Check.outcome(
+        "gpu (CUDA/MPS)", gpu is not None, gpu or built,
+        "the default (neural) profile runs on the CPU: minutes for what takes seconds on a GPU; "
+        "the builtin profile is unaffected",
+        "a CUDA GPU with a CUDA build of torch (or Apple silicon for MPS)",
+    )]  # fmt: skip
 
 
 def check_faiss() -> list[Check]:
@@ -86,17 +85,14 @@ def check_faiss() -> list[Check]:
         return [Check("faiss", False, "not installed", "no index search (the music bridge)", "pip install faiss-cpu",
                       required=True)]  # fmt: skip
     has_gpu_build, gpus = gpu_status()
-    checks = [Check("faiss", True, getattr(faiss, "__version__", "installed"))]
-    if has_gpu_build and gpus:
-        checks.append(Check("faiss-gpu", True, f"{gpus} GPU(s)"))
-    else:
-        checks.append(Check(
-            "faiss-gpu", False, "GPU build without a GPU" if has_gpu_build else "CPU build",
-            "index search runs on the CPU: unnoticeable for the demo library and personal libraries, "
-            "slower for indexes of millions of clips",
-            "pip install 'vmb[gpu]' (faiss-gpu-cu12) on a CUDA machine",
-        ))  # fmt: skip
-    return checks
+    ok = bool(has_gpu_build and gpus)
+    found = f"{gpus} GPU(s)" if ok else "GPU build without a GPU" if has_gpu_build else "CPU build"
+    return [Check("faiss", True, getattr(faiss, "__version__", "installed")), Check.outcome(
+        "faiss-gpu", ok, found,
+        "index search runs on the CPU: unnoticeable for the demo library and personal libraries, "
+        "slower for indexes of millions of clips",
+        "pip install 'vmb[gpu]' (faiss-gpu-cu12) on a CUDA machine",
+    )]  # fmt: skip
 
 
 def check_renderer() -> list[Check]:
