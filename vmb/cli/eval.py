@@ -7,17 +7,11 @@ errors are :class:`~vmb.errors.VMBError` lines printed by the root ``vmb`` group
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from vmb.cli.app import DeviceOpt
-
-console = Console()
-err_console = Console(stderr=True)
+from vmb.cli.app import HELP_OPTIONS, DeviceOpt, console, print_json, say, say_notes
 
 app = typer.Typer(
     name="eval",
@@ -25,7 +19,7 @@ app = typer.Typer(
     invoke_without_command=True,
     no_args_is_help=False,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=HELP_OPTIONS,
 )
 
 MetricsOpt = Annotated[
@@ -43,14 +37,9 @@ def _models(clap: str | None, encodec: str | None, ast: str | None) -> dict[str,
     return {k: v for k, v in (("clap", clap), ("encodec", encodec), ("ast", ast)) if v}
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
 def _show(report, as_json: bool) -> None:
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return
     from rich.table import Table
 
@@ -66,12 +55,11 @@ def _show(report, as_json: bool) -> None:
         table.add_row(m.label, _fmt(m.value), ci, str(m.details.get("n", "")), m.better, m.note)
     console.print(table)
     for line in report.skipped:
-        err_console.print(f"skipped {line}", markup=False, highlight=False, soft_wrap=True)
-    for note in report.notes:
-        err_console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+        say(f"skipped {line}", stderr=True)
+    say_notes(report.notes, stderr=True)
     for role in ("json", "markdown"):
         if role in report.paths:
-            console.print(f"report: {report.paths[role]}", markup=False, highlight=False, soft_wrap=True)
+            say(f"report: {report.paths[role]}")
 
 
 @app.callback()
