@@ -52,14 +52,11 @@ def output_stem(
     the first image's, else the prompt (:func:`slugify`), else — reference-only input — the first
     reference's; ``vmb-music`` when none gives a name. A pinned reference never names the music
     of a video, images or a prompt."""
-    for candidate in (video, *images):
-        if candidate:
-            return Path(candidate).stem
+    named_after = _named_after(video, images, references, text)
+    if named_after is not None:
+        return named_after.stem
     if text and text.strip():
         return slugify(text) or DEFAULT_STEM
-    for candidate in references:
-        if candidate:
-            return Path(candidate).stem
     return DEFAULT_STEM
 
 
@@ -71,15 +68,25 @@ def output_dir_for(
 ) -> Path:
     """Outputs go next to the video or the first image; for a prompt into the current folder;
     next to the first reference only when references are the whole input."""
+    named_after = _named_after(video, images, references, text)
+    return named_after.resolve().parent if named_after is not None else Path.cwd()
+
+
+def _named_after(
+    video: str | os.PathLike | None,
+    images: list[str] | tuple,
+    references: list[str] | tuple,
+    text: str | None,
+) -> Path | None:
+    """The input file outputs are named after and written next to (the one rule of
+    :func:`output_stem` and :func:`output_dir_for`): the video, else the first image, else —
+    when there is no prompt — the first reference; ``None`` for a prompt or no file."""
     for candidate in (video, *images):
         if candidate:
-            return Path(candidate).resolve().parent
+            return Path(candidate)
     if text and text.strip():
-        return Path.cwd()
-    for candidate in references:
-        if candidate:
-            return Path(candidate).resolve().parent
-    return Path.cwd()
+        return None  # a prompt names the music; a pinned reference never does then
+    return next((Path(r) for r in references if r), None)
 
 
 def check_writable(out_dir: Path) -> None:
