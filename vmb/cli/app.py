@@ -82,9 +82,15 @@ app = typer.Typer(
 )
 
 
-def group(help: str) -> typer.Typer:
-    """A command group (``vmb index ...``): shows its help when called without a command."""
-    return typer.Typer(help=help, no_args_is_help=True, context_settings=HELP_OPTIONS)
+def group(help: str, invoke_without_command: bool = False) -> typer.Typer:
+    """A command group (``vmb index ...``): shows its help when called without a command, or
+    with ``invoke_without_command`` runs its own callback then (``vmb eval``, ``vmb models``)."""
+    return typer.Typer(
+        help=help,
+        no_args_is_help=not invoke_without_command,
+        invoke_without_command=invoke_without_command,
+        context_settings=HELP_OPTIONS,
+    )
 
 
 def _version(value: bool) -> None:

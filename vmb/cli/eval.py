@@ -11,15 +11,11 @@ from typing import Annotated
 
 import typer
 
-from vmb.cli.app import HELP_OPTIONS, DeviceOpt, console, print_json, say, say_notes
+from vmb.cli.app import DeviceOpt, console, group, print_json, say, say_notes
 
-app = typer.Typer(
-    name="eval",
-    help="Measure generated music: FD/FAD, KL, CLAP score, cut/beat alignment, controllability.",
+app = group(
+    "Measure generated music: FD/FAD, KL, CLAP score, cut/beat alignment, controllability.",
     invoke_without_command=True,
-    no_args_is_help=False,
-    add_completion=False,
-    context_settings=HELP_OPTIONS,
 )
 
 MetricsOpt = Annotated[

@@ -11,12 +11,11 @@ from typing import Annotated
 
 import typer
 
-from vmb.cli.app import HELP_OPTIONS, JsonOpt, SetOpt, err_console, print_json, say
+from vmb.cli.app import JsonOpt, SetOpt, err_console, group, print_json, say
 
-models_app = typer.Typer(
-    help="The models each profile uses: size, where they are cached, and downloading them.",
+models_app = group(
+    "The models each profile uses: size, where they are cached, and downloading them.",
     invoke_without_command=True,
-    context_settings=HELP_OPTIONS,
 )
 
 
