@@ -228,6 +228,10 @@ class ClipTable:
         """The pyarrow table (written as ``clips.parquet``)."""
         return self._arrow
 
+    def to_pandas(self):
+        """The table as a pandas DataFrame (for analysis; pandas is imported here only)."""
+        return self._arrow.to_pandas()
+
 
 def relative_to_root(path: str, root: Path) -> str:
     """``path`` relative to ``root`` (posix) when inside it, else absolute."""
