@@ -41,7 +41,7 @@ from vmb.retrieve.segment import check_segmenting, segment_track
 from vmb.retrieve.sources import Source, SourceTrack, read_source
 from vmb.retrieve.guard import check_replaceable
 from vmb.retrieve.partial import PARTIAL_VERSION, Partial, TrackResult
-from vmb.retrieve.store import IndexInfo, MusicIndex, clips_to_frame
+from vmb.retrieve.store import IndexInfo, MusicIndex, clips_to_table
 from vmb.types import Clip
 from vmb.vocab import Vocab, load_vocab
 
@@ -398,7 +398,7 @@ def finish_build(
         tag_sources={"genre": tag_source, "mood": tag_source, "instruments": tag_source},
         notes=notes,
     )
-    table = clips_to_frame(clips, out)
+    table = clips_to_table(clips, out)
     index_obj = MusicIndex(out, info, index, table, audio_index)
     extra = {"audio": partial.audio_folder} if partial.audio_folder.is_dir() else None
     if extra:

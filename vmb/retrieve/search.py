@@ -220,7 +220,7 @@ class Retriever:
         if not self.allow_same_track:
             pinned_paths = {h.clip.path for h in pinned_hits}
             taken |= {
-                self.index.table["track_id"].iloc[i] for i in self._rows_with_paths(pinned_paths)
+                self.index.table["track_id"][i] for i in self._rows_with_paths(pinned_paths)
             }
 
         if text:
@@ -315,7 +315,7 @@ class Retriever:
             for score, row in zip(scores[0], rows[0]):
                 if row < 0:
                     continue
-                tid = track_ids.iloc[int(row)]
+                tid = track_ids[int(row)]
                 if not self.allow_same_track and (tid in taken or tid in chosen):
                     continue
                 chosen.add(tid)

@@ -157,9 +157,9 @@ def arrow_schema():
     return pa.schema([(name, arrow_type(name)) for name in (*CLIP_COLUMNS, *ATTRIBUTE_COLUMNS)])
 
 
-def clips_to_frame(clips: list[Clip], root: Path):
-    """Clips → the clip table (pandas), paths relative to ``root`` when inside it."""
-    import pandas as pd
+def clips_to_table(clips: list[Clip], root: Path) -> ClipTable:
+    """Clips → the clip table, paths relative to ``root`` when inside it."""
+    import pyarrow as pa
 
     root = Path(root).resolve()
     rows = []
@@ -170,18 +170,67 @@ def clips_to_frame(clips: list[Clip], root: Path):
             value = getattr(clip.attributes, name)
             row[name] = list(value) if name in LIST_COLUMNS else value
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=[*CLIP_COLUMNS, *ATTRIBUTE_COLUMNS])
-    return frame_from_arrow(frame_to_arrow(frame))
+    return ClipTable(pa.Table.from_pylist(rows, schema=arrow_schema()))
 
 
-def frame_to_arrow(frame):
-    import pyarrow as pa
+class ClipTable:
+    """The clip table of an index (row ``i`` ↔ vector ``i``), kept as the pyarrow table that
+    ``clips.parquet`` holds; ``table[name]`` is a column as a list (read once, then cached),
+    ``table[name] = values`` replaces one. Without pandas: its import alone was 0.2 s of a
+    fresh ``vmb generate`` (measured, benchmarks/bench_startup.py).
 
-    return pa.Table.from_pandas(frame, schema=arrow_schema(), preserve_index=False)
+    Missing values are ``None`` (lists of strings: ``None`` or a list).
+    """
 
+    def __init__(self, table):
+        self._arrow = table
+        self._lists: dict[str, list] = {}
 
-def frame_from_arrow(table):
-    return table.to_pandas()
+    def __len__(self) -> int:
+        return int(self._arrow.num_rows)
+
+    def __repr__(self) -> str:
+        return f"ClipTable({len(self)} rows: {', '.join(self.columns)})"
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._arrow.column_names)
+
+    def __getitem__(self, name: str) -> list:
+        if name not in self._lists:
+            if name not in self._arrow.column_names:
+                raise KeyError(name)
+            self._lists[name] = self._arrow.column(name).to_pylist()
+        return self._lists[name]
+
+    def __setitem__(self, name: str, values) -> None:
+        import pyarrow as pa
+
+        values = list(values)
+        if len(values) != len(self):
+            raise ValueError(f"column {name}: {len(values)} values for {len(self)} rows")
+        names = self._arrow.column_names
+        if name in names:
+            i = names.index(name)
+            column = pa.array(values, type=self._arrow.schema.field(i).type)
+            self._arrow = self._arrow.set_column(i, self._arrow.schema.field(i), column)
+        else:
+            self._arrow = self._arrow.append_column(name, pa.array(values))
+        self._lists[name] = values
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as ``{column: value}``."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"row {i} of a table of {len(self)}")
+        return self._arrow.slice(i, 1).to_pylist()[0]
+
+    def to_arrow(self):
+        """The pyarrow table (written as ``clips.parquet``)."""
+        return self._arrow
+
+    def to_pandas(self):
+        """The table as a pandas DataFrame (for analysis; pandas is imported here only)."""
+        return self._arrow.to_pandas()
 
 
 def relative_to_root(path: str, root: Path) -> str:
@@ -203,15 +252,15 @@ class MusicIndex:
         info: :class:`IndexInfo`.
         index: the FAISS index of the main encoder's vectors ``[N, dim]``.
         audio_index: the FAISS index of ``audio.faiss`` (builtin), else ``None``.
-        table: the clip table as a pandas DataFrame (row ``i`` ↔ vector ``i``).
+        table: the :class:`ClipTable` (row ``i`` ↔ vector ``i``).
     """
 
-    def __init__(self, path: str | os.PathLike, info: IndexInfo, index, table, audio_index=None):
+    def __init__(self, path: str | os.PathLike, info: IndexInfo, index, table: ClipTable, audio_index=None):
         self.path = Path(path).resolve()
         self.info = info
         self.index = index
         self.audio_index = audio_index
-        self.table = table.reset_index(drop=True)
+        self.table = table if isinstance(table, ClipTable) else ClipTable(table)
         self._gpu_checked = False
 
     def __len__(self) -> int:
@@ -224,7 +273,7 @@ class MusicIndex:
 
     def clip(self, i: int) -> Clip:
         """Clip ``i`` with an absolute path."""
-        row = self.table.iloc[int(i)]
+        row = self.table.row(int(i))
         attributes = {}
         for name in ATTRIBUTE_COLUMNS:
             value = row[name]
@@ -257,10 +306,9 @@ class MusicIndex:
             return np.arange(n, dtype=np.int64)
         t = self.table
         for name, value in wants.items():
-            if name in ("genre", "key", "mode"):
-                mask &= (t[name] == value).to_numpy()
-            elif name == "tempo":
-                mask &= (t["tempo_class"] == value).to_numpy()
+            if name in ("genre", "key", "mode", "tempo"):
+                column = t["tempo_class" if name == "tempo" else name]
+                mask &= np.fromiter((v == value for v in column), bool, n)
             elif name == "mood":
                 mask &= np.fromiter(
                     (value in (m if m is not None else ()) for m in t["mood"]), bool, n
@@ -329,7 +377,8 @@ class MusicIndex:
                 blobs[AUDIO_FILE] = faiss.serialize_index(to_cpu(self.audio_index)).tobytes()
             import pyarrow.parquet as pq
 
-            pq.write_table(frame_to_arrow(self.table), tmp / CLIPS_FILE)
+            schema = arrow_schema()  # the contract's columns, in its order and types
+            pq.write_table(self.table.to_arrow().select(schema.names).cast(schema), tmp / CLIPS_FILE)
             blobs[CLIPS_FILE] = (tmp / CLIPS_FILE).read_bytes()
             for name, data in blobs.items():
                 if name != CLIPS_FILE:
@@ -440,7 +489,7 @@ class MusicIndex:
         try:
             # ParquetFile reads the one file directly: pq.read_table goes through
             # pyarrow.dataset, a fifth of a second of imports in a fresh process (measured)
-            table = frame_from_arrow(pq.ParquetFile(io.BytesIO(blobs[CLIPS_FILE])).read())
+            table = ClipTable(pq.ParquetFile(io.BytesIO(blobs[CLIPS_FILE])).read())
         except Exception as exc:  # noqa: BLE001  (pyarrow raises several types for a bad file)
             raise IndexFileError(
                 path / CLIPS_FILE, f"not a readable Parquet file ({type(exc).__name__})"

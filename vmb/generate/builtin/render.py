@@ -153,8 +153,6 @@ def render_parts(
     gains = _gains(choice, programs, sr) if balance else {}
     # a loop renders its tail too (folded back onto the start by the mastering)
     render_len = None if loop else length_s
-    if choice.kind == "fluidsynth":
-        prefetch_mastering_imports()  # overlaps FluidSynth's own process
     if stems:
         groups = source.stems()
         parts = {name: _render(dataclasses.replace(source, tracks=tracks), choice, sr, render_len, gains)
@@ -168,25 +166,6 @@ def render_parts(
     n = None if length_s is None else round(length_s * sr)
     mix, mastered = master_parts(audio, sr, n, target_lufs=loudness_lufs, loop=loop, stems=parts)
     return mix, mastered, sr, choice.note
-
-
-def prefetch_mastering_imports() -> None:
-    """Import the mastering's libraries (pyloudnorm, scipy.signal: about half a second in a fresh
-    process, measured) in a background thread while FluidSynth renders in its own process, so
-    the import overlaps the wait instead of following it. A no-op once they are imported."""
-    import sys
-    import threading
-
-    if "pyloudnorm" in sys.modules:
-        return
-
-    def load() -> None:
-        try:
-            import pyloudnorm  # noqa: F401
-        except Exception:  # noqa: BLE001  (the mastering's own import reports it)
-            pass
-
-    threading.Thread(target=load, name="vmb-prefetch-mastering", daemon=True).start()
 
 
 def _gains(choice: RendererChoice, programs: set[int], sr: int) -> dict[int, float]:
