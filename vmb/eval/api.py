@@ -79,7 +79,7 @@ def evaluate(
     seed: int = 0,
     cache_dir: str | os.PathLike | None | bool = True,
     progress: bool = False,
-    decode_ahead: bool = False,
+    decode_ahead: bool | None = None,
 ) -> EvalReport:
     """Measure ``generated`` (folder, list of files or :class:`ItemSet`) against ``reference``.
 
@@ -91,10 +91,9 @@ def evaluate(
         tolerance_s: the cut/beat tolerance (± seconds).
         bootstrap: bootstrap resamples for the FD intervals (0: none).
         cache_dir: ``True`` = :func:`default_cache_dir`, a folder, or ``None``/``False`` = no cache.
-        decode_ahead: decode the next item (and write the cache) in a background thread while
-            the current one is measured (see :mod:`vmb.eval.measuring`). Off by default: on
-            the loaded 2-core machine of ``benchmarks/bench_eval.py`` it cost more CPU and time
-            than it saved.
+        decode_ahead: decode the next items in a background thread while the current one is
+            measured (see :mod:`vmb.eval.measuring`); ``None`` (default): when the process may
+            use more than one CPU.
 
     Raises:
         MediaError: an empty folder, a missing file, no pairs where pairs are needed, or every
@@ -125,7 +124,13 @@ def evaluate(
         names.add("clap")  # instruments by zero-shot and ΔCLAP, only where the weights are present
     embedders = {n: load_embedder(n, None if n == "features" else models[n], device) for n in sorted(names)}
     report.settings["models"] = {name: getattr(e, "record", name) for name, e in embedders.items()}
-    cache = ItemCache(default_cache_dir() if cache_dir is True else (cache_dir or None))
+    with ItemCache(default_cache_dir() if cache_dir is True else (cache_dir or None)) as cache:
+        _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, seed, cache, progress, decode_ahead, report)
+    report.settings["cache"] = {"folder": str(cache.folder) if cache.folder else None, "hits": cache.hits, "misses": cache.misses}
+    return report
+
+
+def _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, seed, cache, progress, decode_ahead, report) -> None:
     with ItemRunner(cache, report.skipped, decode_ahead=decode_ahead) as runner:
         gen_data = _measure_side(gen, "generated", embedders, chosen, runner, progress)
         ref_data: dict[str, dict] = {}
@@ -150,8 +155,6 @@ def evaluate(
             with ItemRunner(cache, report.skipped, decode_ahead=False) as runner:
                 _control_metric(gen, gen_data, embedders.get("clap"), runner, rows, report)
     report.items = list(rows.values())
-    report.settings["cache"] = {"folder": str(cache.folder) if cache.folder else None, "hits": cache.hits, "misses": cache.misses}
-    return report
 
 
 def _local(model: str) -> bool:
@@ -222,10 +225,8 @@ def _measure_side(items: ItemSet, side: str, embedders: dict, chosen: list[str],
 
     with Progress(transient=True, disable=not progress) as bar, one_blas_thread() if "features" in embedders else nullcontext():
         task = bar.add_task(f"measuring {side} items", total=len(items))
-        for index, item in enumerate(items.items):
-            if index + 1 < len(items.items):
-                following = items.items[index + 1]
-                runner.decode_ahead(following.audio, _audio_computations(following, embedders, want_events, want_measures))
+        runner.plan((item.audio, _audio_computations(item, embedders, want_events, want_measures)) for item in items.items)
+        for item in items.items:
             try:
                 out[item.name] = _measure_item(item, embedders, want_events, want_measures, runner)
             except MediaError as exc:

@@ -145,9 +145,14 @@ def _weighted_stats(x: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.
     by ``weights [B, N]`` (whole counts)."""
     total = weights.sum(axis=1)  # [B]
     mu = (weights @ x) / total[:, None]
-    second = np.einsum("bn,nd,ne->bde", weights, x, x, optimize=True)  # [B, D, D]
-    cov = (second - total[:, None, None] * mu[:, :, None] * mu[:, None, :]) / np.maximum(total - 1, 1)[:, None, None]
-    return mu, (cov + cov.transpose(0, 2, 1)) / 2
+    n, dim = x.shape
+    if n * dim * dim <= 4_000_000:  # one matrix product with the rows' outer products [N, D*D]
+        cov = (weights @ (x[:, :, None] * x[:, None, :]).reshape(n, dim * dim)).reshape(-1, dim, dim)
+    else:
+        cov = np.einsum("bn,nd,ne->bde", weights, x, x, optimize=True)  # [B, D, D]
+    cov -= total[:, None, None] * mu[:, :, None] * mu[:, None, :]
+    cov /= np.maximum(total - 1, 1)[:, None, None]
+    return mu, cov  # symmetric: both products are
 
 
 def _batched_fd(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, cov_b: np.ndarray) -> np.ndarray:

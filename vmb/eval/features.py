@@ -35,8 +35,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.fft import rfft
 
-EVAL_FEATURES_ID = "eval-features:v2"
-FRAMES_PER_S = 8.0
+EVAL_FEATURES_ID = "eval-features:v3"
+FRAMES_PER_S = 4.0
 FRAME_S = 0.064
 MIN_FRAMES = 8
 FMAX_HZ = 11025.0
@@ -90,11 +90,14 @@ ROLLOFF_BANDS = 24
 
 @lru_cache(maxsize=8)
 def _plan(sr: int) -> dict:
-    """Window and one analysis matrix for a sample rate (built once).
+    """Window and analysis matrices for a sample rate (built once).
 
-    ``matrix [K, 40 + 12 + 2 + B]`` maps the power of the ``K`` FFT bins up to 11 025 Hz to: 40 mel bands, 12 pitch classes, the frame's power
-    and its frequency-weighted power (for the centroid), and ``B`` contiguous log-spaced bands
-    (for the rolloff, interpolated within a band); ``band_edges [B + 1]`` in Hz.
+    ``matrix [K, 40 + 2]`` maps the power of the ``K`` FFT bins up to 11 025 Hz to 40 mel bands
+    (triangular, unit area), the frame's power and its frequency-weighted power (for the
+    centroid), in power per window (the same level whatever ``n_fft``); ``chroma [C, 12]`` maps
+    the bins from ``chroma_lo`` (55 Hz to 5 kHz) to the 12 pitch classes; ``band_starts [B]``
+    cut the bins into ``B`` contiguous log-spaced bands (for the rolloff, interpolated within a
+    band), ``band_edges [B + 1]`` in Hz.
     """
     from scipy.fft import dct
 
@@ -108,20 +111,24 @@ def _plan(sr: int) -> dict:
     window = np.hanning(n_fft).astype(np.float32)
     mel = mel_filterbank(sr, n_fft, N_MELS, fmax=fmax)[:, :bins]  # [40, K]
     edges = np.concatenate([[0.0], np.geomspace(50.0, fmax, ROLLOFF_BANDS)])  # [B + 1]
-    edges[-1] = fmax + sr / n_fft  # the last bin belongs to the last band
-    band = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, ROLLOFF_BANDS - 1)
-    bands = np.zeros((ROLLOFF_BANDS, bins))
-    bands[band, np.arange(bins)] = 1.0
-    rows = np.concatenate([mel, _chroma_map(freqs, sr / n_fft), np.ones((1, bins)), freqs[None, :], bands])
-    rows = rows / float(window.sum()) ** 2  # power per window, whatever n_fft
+    starts = np.searchsorted(freqs, edges[:-1], side="left")  # first bin of each band
+    if np.any(np.diff(starts) <= 0) or starts[-1] >= bins:
+        raise ValueError(f"rolloff bands too narrow for {n_fft} bins at {sr} Hz")
+    rows = np.concatenate([mel, np.ones((1, bins)), freqs[None, :]]) / float(window.sum()) ** 2
+    chroma = _chroma_map(freqs, sr / n_fft)  # [12, K]
+    used = np.flatnonzero(chroma.any(axis=0))
+    lo, hi = int(used[0]), int(used[-1]) + 1
     edges[-1] = fmax
     return {
         "n_fft": n_fft,
         "bins": bins,
         "window": window,
-        "matrix": np.ascontiguousarray(rows.T, np.float32),  # [K, R]
-        "dct": np.ascontiguousarray(dct(np.eye(N_MELS), type=2, axis=0, norm="ortho")[:N_MFCC].T, np.float32),
+        "matrix": np.ascontiguousarray(rows.T, np.float32),  # [K, 42]
+        "chroma_lo": lo,
+        "chroma": np.ascontiguousarray(chroma[:, lo:hi].T, np.float32),  # [C, 12]
+        "band_starts": starts.astype(np.intp),
         "band_edges": edges,
+        "dct": np.ascontiguousarray(dct(np.eye(N_MELS), type=2, axis=0, norm="ortho")[:N_MFCC].T, np.float32),
     }
 
 
@@ -156,21 +163,22 @@ def _frames(mono: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
 
 
 def _spectral(mono: np.ndarray, sr: int) -> np.ndarray:
-    """chroma (12), MFCC mean/std (26), spectral shape mean/std (6): one FFT of the frames and
-    one matrix product."""
+    """chroma (12), MFCC mean/std (26), spectral shape mean/std (6): one FFT of the frames, two
+    small matrix products, the rolloff bands' sums by ``np.add.reduceat``."""
     plan = _plan(sr)
     frames = _frames(mono, sr, plan["n_fft"]) * plan["window"]  # [F, n_fft]
     spectrum = rfft(frames, axis=1, overwrite_x=True)[:, : plan["bins"]]  # [F, K] complex64
-    power = spectrum.real**2 + spectrum.imag**2  # [F, K]
-    out = power @ plan["matrix"]  # [F, R]
-    mel, chroma = out[:, :N_MELS], out[:, N_MELS : N_MELS + 12]
-    total, weighted = out[:, N_MELS + 12], out[:, N_MELS + 13]
-    bands = out[:, N_MELS + 14 :]  # [F, B]
+    power = spectrum.real * spectrum.real
+    power += spectrum.imag * spectrum.imag  # [F, K]
+    out = power @ plan["matrix"]  # [F, 42]
+    mel, total, weighted = out[:, :N_MELS], out[:, N_MELS], out[:, N_MELS + 1]
+    lo = plan["chroma_lo"]
+    chroma = power[:, lo : lo + plan["chroma"].shape[0]] @ plan["chroma"]  # [F, 12]
     log_mel = np.log(np.maximum(mel, 1e-12))  # natural log: flatness below; dB for the MFCCs
     mfcc = (10.0 / np.log(10.0)) * (log_mel @ plan["dct"])  # [F, 13]
     chroma = chroma / np.maximum(chroma.max(axis=1, keepdims=True), 1e-20)
     centroid = weighted / np.maximum(total, 1e-20)
-    rolloff = _rolloff(bands, plan["band_edges"])
+    rolloff = _rolloff(np.add.reduceat(power, plan["band_starts"], axis=1), plan["band_edges"])  # bands [F, B]
     flatness = np.exp(log_mel.mean(axis=1)) / np.maximum(mel.mean(axis=1), 1e-12)
     shape = np.stack([np.log2(centroid + 1.0), np.log2(rolloff + 1.0), flatness], axis=1)  # [F, 3]
     return np.concatenate(
@@ -192,30 +200,38 @@ def _rolloff(bands: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _rhythm_plan(sr: int) -> dict:
-    """Decimation factor, hop and band matrix of the rhythm envelope at ``sr`` (built once)."""
+    """Decimation factor, hop and band analysis matrix of the rhythm envelope at ``sr`` (built
+    once). ``analysis [64, 2 J]``: the Hann-windowed cosines and sines of the ``J`` FFT bins of
+    a 64-point frame between 0 and 1.8 kHz (the frame's FFT at those bins, as one matrix
+    product); ``bands [2 J, 2]`` sums their squares below 200 Hz and from 200 Hz up."""
     factor = max(1, round(sr / ENVELOPE_SR))
     rate = sr / factor
     freqs = np.fft.rfftfreq(ENVELOPE_N_FFT, 1.0 / rate)
-    bands = np.stack([(freqs > 0) & (freqs < LOW_BAND_HZ), (freqs >= LOW_BAND_HZ) & (freqs < MID_BAND_HZ)], axis=1)
+    keep = np.flatnonzero((freqs > 0) & (freqs < MID_BAND_HZ))  # [J]
+    angle = 2.0 * np.pi * np.outer(np.arange(ENVELOPE_N_FFT), keep) / ENVELOPE_N_FFT  # [64, J]
+    window = np.hanning(ENVELOPE_N_FFT)[:, None]
+    low = freqs[keep] < LOW_BAND_HZ
+    bands = np.stack([np.concatenate([low, low]), np.concatenate([~low, ~low])], axis=1)  # [2 J, 2]
     return {
         "factor": factor,
         "average": np.full(factor, 1.0 / factor, np.float32),
         "hop": max(1, round(HOP_S * rate)),
         "fps": rate / max(1, round(HOP_S * rate)),
-        "window": np.hanning(ENVELOPE_N_FFT).astype(np.float32),
-        "bands": bands.astype(np.float32),  # [33, 2]
+        "analysis": np.ascontiguousarray(np.concatenate([np.cos(angle), np.sin(angle)], axis=1) * window, np.float32),
+        "bands": bands.astype(np.float32),
     }
 
 
 def _rhythm_and_level(mono: np.ndarray, sr: int) -> np.ndarray:
     """log2 tempo / 120, pulse clarity, RMS dBFS / 20, std of the 10 ms level in dB / 20.
 
-    The clip is averaged down to ~4 kHz (blocks of ``sr / 4000`` samples), a 64-point STFT at
-    10 ms hops gives the power below 200 Hz (kick, bass) and from 200 Hz to 1.8 kHz (snare
-    body, chords): their positive log-power changes, each scaled to unit spread and summed, are
-    the accents (hi-hats left out: they mark the subdivision, not the beat; and they sit above
-    what every sample rate keeps). Tempo and pulse clarity come from the accents'
-    autocorrelation (:func:`_tempo`)."""
+    The clip is averaged down to ~4 kHz (blocks of ``sr / 4000`` samples); the power of its
+    64-point Hann-windowed frames at 10 ms hops below 200 Hz (kick, bass) and from 200 Hz to
+    1.8 kHz (snare body, chords) comes from one matrix product (:func:`_rhythm_plan`); their
+    sum is the 10 ms level; their positive log-power changes, each scaled to unit spread and
+    summed, are the accents (hi-hats left out: they mark the subdivision, not the beat; and
+    they sit above what every sample rate keeps). Tempo and pulse clarity come from the
+    accents' autocorrelation (:func:`_tempo`)."""
     mean_square = float(np.dot(mono, mono)) / max(mono.shape[0], 1)
     loudness = max(LEVEL_FLOOR_DB, 10.0 * np.log10(mean_square)) if mean_square > 0 else LEVEL_FLOOR_DB
     plan = _rhythm_plan(sr)
@@ -227,31 +243,60 @@ def _rhythm_and_level(mono: np.ndarray, sr: int) -> np.ndarray:
     low_rate = mono[: n * factor].reshape(n, factor) @ plan["average"]  # [n] at ~4 kHz
     step = low_rate.strides[0]
     frames = np.lib.stride_tricks.as_strided(low_rate, (count, ENVELOPE_N_FFT), (hop * step, step), writeable=False)
-    spectrum = rfft(frames * plan["window"], axis=1)
-    power = spectrum.real**2 + spectrum.imag**2  # [count, 33]
-    level_db = 10.0 * np.log10(np.maximum(power.sum(axis=1), 1e-12))
+    parts = frames @ plan["analysis"]  # [count, 2 J]: real and imaginary parts
+    bands = np.square(parts, out=parts) @ plan["bands"]  # [count, 2]: low, mid power
+    level_db = 10.0 * np.log10(np.maximum(bands.sum(axis=1), 1e-12))
     level_db = np.maximum(level_db, level_db.max() - 80.0)
-    accents = np.zeros(count - 1)
-    for band in (power @ plan["bands"]).T:  # low, mid
-        top = float(band.max())
-        if top <= 0:
-            continue
-        flux = np.maximum(np.diff(10.0 * np.log10(np.maximum(band, top * 1e-8))), 0.0)
-        spread = float(flux.std())
-        if spread > 1e-6:
-            accents += flux / spread
+    top = bands.max(axis=0)  # [2]
+    flux = np.maximum(np.diff(10.0 * np.log10(np.maximum(bands, np.maximum(top * 1e-8, 1e-30))), axis=0), 0.0)
+    spread = flux.std(axis=0)  # [2]
+    use = (top > 0) & (spread > 1e-6)
+    accents = flux[:, use].astype(np.float64) @ (1.0 / spread[use]) if use.any() else np.zeros(count - 1)
     tempo, clarity = _tempo(_accents(accents, plan["fps"]), plan["fps"])
     return np.asarray([np.log2(max(tempo, 1.0) / PRIOR_BPM), clarity, loudness / 20.0, float(level_db.std()) / 20.0])
+
+
+@lru_cache(maxsize=8)
+def _smoothing(fps: float) -> tuple[int, np.ndarray]:
+    """The local-mean width (1 s, at least 3) and the Gaussian kernel (sigma 2, radius 8) of
+    :func:`_accents`."""
+    x = np.arange(-8, 9)
+    kernel = np.exp(-0.5 * (x / 2.0) ** 2)
+    return max(3, int(fps)), kernel / kernel.sum()
 
 
 def _accents(flux: np.ndarray, fps: float) -> np.ndarray:
     """Local mean (1 s) removed, half-wave rectified, raised to the power 1.5 (beats where
     several instruments start outweigh the subdivisions), smoothed over ~40 ms (a period that is
     not a whole number of hops keeps one peak)."""
-    from scipy.ndimage import gaussian_filter1d, uniform_filter1d
+    size, kernel = _smoothing(fps)
+    padded = np.pad(flux, (size // 2, size - 1 - size // 2), mode="edge")
+    sums = np.cumsum(np.concatenate([[0.0], padded]))
+    local = (sums[size:] - sums[:-size]) / size  # the running mean, edges repeated
+    o = np.maximum(flux - local, 0.0) ** 1.5
+    return np.convolve(o, kernel, mode="same")
 
-    o = np.maximum(flux - uniform_filter1d(flux, size=max(3, int(fps)), mode="nearest"), 0.0) ** 1.5
-    return gaussian_filter1d(o, sigma=2.0, mode="constant")
+
+@lru_cache(maxsize=32)
+def _tempo_plan(n: int, fps: float) -> dict | None:
+    """FFT size, candidate lags, their tempo prior and the unbiasing factors for an onset
+    envelope of ``n`` frames at ``fps`` (built once per length); ``None`` when too short."""
+    lo, hi = int(np.floor(60.0 * fps / MAX_BPM)), int(np.ceil(60.0 * fps / MIN_BPM))
+    if n < 2 * lo + 2:
+        return None
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    length = min(hi + 2, n)
+    lags = np.arange(max(lo, 1), length - 1)
+    if lags.size == 0:
+        return None
+    bpm = 60.0 * fps / lags
+    return {
+        "size": size,
+        "length": length,
+        "lags": lags,
+        "prior": np.exp(-0.5 * np.log2(bpm / PRIOR_BPM) ** 2),
+        "unbias": n / (n - np.arange(length)),
+    }
 
 
 def _tempo(onsets: np.ndarray, fps: float) -> tuple[float, float]:
@@ -260,23 +305,19 @@ def _tempo(onsets: np.ndarray, fps: float) -> tuple[float, float]:
     log-normal prior around 120 BPM (one octave wide), refined between lags by a parabola;
     clarity is the autocorrelation there (unbiased, interpolated: 1 for a perfectly periodic
     envelope, near 0 for noise). ``(0, 0)`` without onsets."""
+    from scipy.fft import irfft
+
     x = onsets - onsets.mean()
-    n = x.shape[0]
-    lo, hi = int(np.floor(60.0 * fps / MAX_BPM)), int(np.ceil(60.0 * fps / MIN_BPM))
-    if n < 2 * lo + 2 or not np.any(x):
+    plan = _tempo_plan(x.shape[0], fps)
+    if plan is None or not np.any(x):
         return 0.0, 0.0
-    size = 1 << int(np.ceil(np.log2(2 * n)))
-    spectrum = np.fft.rfft(x, size)
-    acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, size)[: min(hi + 2, n)]
+    spectrum = rfft(x, plan["size"])
+    acf = irfft(spectrum.real**2 + spectrum.imag**2, plan["size"])[: plan["length"]]
     if acf[0] <= 0:
         return 0.0, 0.0
-    acf = acf / acf[0] * (n / (n - np.arange(acf.shape[0])))  # unbiased: no lag-dependent decay
-    lags = np.arange(max(lo, 1), acf.shape[0] - 1)
-    if lags.size == 0:
-        return 0.0, 0.0
-    bpm = 60.0 * fps / lags
-    weight = np.exp(-0.5 * np.log2(bpm / PRIOR_BPM) ** 2)
-    best = int(lags[np.argmax(acf[lags] * weight)])
+    acf = acf / acf[0] * plan["unbias"]  # unbiased: no lag-dependent decay
+    lags = plan["lags"]
+    best = int(lags[np.argmax(acf[lags] * plan["prior"])])
     a, b, c = acf[best - 1], acf[best], acf[best + 1]
     denom = a - 2 * b + c
     shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
