@@ -39,7 +39,7 @@ from vmb.eval.embedders import DEFAULT_MODELS, LABELS, load_embedder
 from vmb.eval.fd import fd_with_uncertainty
 from vmb.eval.items import EvalItem, ItemSet, collect_items, pair_items, read_captions
 from vmb.eval.kl import kl_divergence, softmax
-from vmb.eval.measuring import ItemRunner
+from vmb.eval.measuring import ItemRunner, usable_cpus
 from vmb.eval.report import EvalReport, MetricResult
 
 METRICS = (
@@ -79,7 +79,7 @@ def evaluate(
     seed: int = 0,
     cache_dir: str | os.PathLike | None | bool = True,
     progress: bool = False,
-    decode_ahead: bool | None = None,
+    threads: int | None = None,
 ) -> EvalReport:
     """Measure ``generated`` (folder, list of files or :class:`ItemSet`) against ``reference``.
 
@@ -91,9 +91,10 @@ def evaluate(
         tolerance_s: the cut/beat tolerance (± seconds).
         bootstrap: bootstrap resamples for the FD intervals (0: none).
         cache_dir: ``True`` = :func:`default_cache_dir`, a folder, or ``None``/``False`` = no cache.
-        decode_ahead: decode the next items in a background thread while the current one is
-            measured (see :mod:`vmb.eval.measuring`); ``None`` (default): when the process may
-            use more than one CPU.
+        threads: 2 decodes the next items in a background thread while the current one is
+            measured (see :mod:`vmb.eval.measuring`) and computes the FD bootstrap in two
+            batches at once; 1 uses no other thread; ``None`` (default): 2 when the process may
+            use two CPUs and one is idle (:func:`_default_threads`). The results are the same.
 
     Raises:
         MediaError: an empty folder, a missing file, no pairs where pairs are needed, or every
@@ -125,13 +126,14 @@ def evaluate(
     embedders = {n: load_embedder(n, None if n == "features" else models[n], device) for n in sorted(names)}
     report.settings["models"] = {name: getattr(e, "record", name) for name, e in embedders.items()}
     with ItemCache(default_cache_dir() if cache_dir is True else (cache_dir or None)) as cache:
-        _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, seed, cache, progress, decode_ahead, report)
+        threads = _default_threads() if threads is None else max(1, int(threads))
+        _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, seed, cache, progress, threads, report)
     report.settings["cache"] = {"folder": str(cache.folder) if cache.folder else None, "hits": cache.hits, "misses": cache.misses}
     return report
 
 
-def _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, seed, cache, progress, decode_ahead, report) -> None:
-    with ItemRunner(cache, report.skipped, decode_ahead=decode_ahead) as runner:
+def _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, seed, cache, progress, threads, report) -> None:
+    with ItemRunner(cache, report.skipped, decode_ahead=threads > 1) as runner:
         gen_data = _measure_side(gen, "generated", embedders, chosen, runner, progress)
         ref_data: dict[str, dict] = {}
         if ref is not None:
@@ -142,7 +144,7 @@ def _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, 
     rows = {name: {"name": name} for name in gen_data}
     for metric in chosen:
         if metric.startswith("fd-"):
-            _fd_metric(metric, gen_data, ref_data, bootstrap, seed, report)
+            _fd_metric(metric, gen_data, ref_data, bootstrap, seed, threads, report)
         elif metric == "kl-ast":
             _kl_metric(gen, ref, gen_data, ref_data, rows, report)
         elif metric == "clap-score":
@@ -155,6 +157,17 @@ def _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, 
             with ItemRunner(cache, report.skipped, decode_ahead=False) as runner:
                 _control_metric(gen, gen_data, embedders.get("clap"), runner, rows, report)
     report.items = list(rows.values())
+
+
+def _default_threads() -> int:
+    """2 when this process may use two CPUs and one of them is idle (1-minute load average
+    below CPUs - 1): on a busy machine the second thread only adds switching; else 1."""
+    cpus = usable_cpus()
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average
+        load = 0.0
+    return 2 if cpus >= 2 and load <= cpus - 1 else 1
 
 
 def _local(model: str) -> bool:
@@ -273,7 +286,7 @@ def _measure_item(item: EvalItem, embedders: dict, want_events: bool, want_measu
     return data
 
 
-def _fd_metric(metric: str, gen_data: dict, ref_data: dict, bootstrap: int, seed: int, report: EvalReport) -> None:
+def _fd_metric(metric: str, gen_data: dict, ref_data: dict, bootstrap: int, seed: int, threads: int, report: EvalReport) -> None:
     name = metric.split("-", 1)[1]
     key = f"emb:{name}"
     gen_rows = [d[key]["rows"] for d in gen_data.values()]
@@ -291,7 +304,7 @@ def _fd_metric(metric: str, gen_data: dict, ref_data: dict, bootstrap: int, seed
         gen_rows = [(r - stats.mean) / scale for r in gen_rows]
         ref_rows = [(r - stats.mean) / scale for r in ref_rows]
         note = "vmb's measured features standardised on the reference set; not comparable with published FAD"
-    result = fd_with_uncertainty(gen_rows, ref_rows, bootstrap=bootstrap, seed=seed)
+    result = fd_with_uncertainty(gen_rows, ref_rows, bootstrap=bootstrap, seed=seed, threads=threads)
     if result.n_generated < 3 or result.n_reference < 3:
         note = (note + "; " if note else "") + "fewer than 3 items a side: no interval"
     details = result.to_dict()

@@ -1,6 +1,6 @@
 """Per-item cache of what eval computes on a file, so a rerun only computes what changed.
 
-An entry is keyed by the file (resolved path, size, modification time in ns; the content is
+An entry is keyed by the file (absolute path, size, modification time in ns; the content is
 never read for the key) and the computation (embedder and model, or measurement, and a
 version). It holds a few numpy arrays (no objects), packed by :func:`pack_arrays`:
 ``VMBEVAL2``, the header's length (8 bytes, little endian), a JSON header
@@ -138,7 +138,7 @@ class _Group:
 class ItemCache:
     """``get``/``put`` arrays for ``(file, computation)``; ``folder=None`` disables caching.
 
-    A file's identity (resolved path, size, modification time) is read once per ``ItemCache``
+    A file's identity (absolute path, size, modification time) is read once per ``ItemCache``
     (one ``evaluate`` call): a file that changes during a run is seen as changed by the next.
     What ``put`` stores is written by :meth:`flush` (every ``flush_every_s`` seconds) and
     :meth:`close`; use the cache as a context manager or call ``close``.
@@ -152,6 +152,7 @@ class ItemCache:
         self._root = os.fspath(self.folder) if self.folder is not None else ""
         self._files: dict[str, tuple[str, str] | None] = {}  # path -> (group folder, key prefix)
         self._groups: dict[str, _Group] = {}
+        self._folders: dict[str, str] = {}  # source folder -> its shard folder
         self._last_flush = time.monotonic()
 
     def __enter__(self):
@@ -162,19 +163,23 @@ class ItemCache:
         self.close()
 
     def _key(self, path: str | os.PathLike, computation: str) -> tuple[_Group, str, str] | None:
-        """``(group, entry key, resolved path)``, or ``None`` without a cache or a readable file."""
+        """``(group, entry key, absolute path)``, or ``None`` without a cache or a readable file."""
         if self.folder is None:
             return None
         name = os.fspath(path)
         if name not in self._files:
-            resolved = os.path.realpath(name)
+            resolved = os.path.abspath(name)
             try:
                 st = os.stat(resolved)
             except OSError:
                 self._files[name] = None
             else:
-                digest = hashlib.sha256(os.path.dirname(resolved).encode("utf-8", "surrogateescape")).hexdigest()
-                self._files[name] = (os.path.join(self._root, digest[:20]), f"{st.st_size}|{st.st_mtime_ns}|{resolved}")
+                parent = os.path.dirname(resolved)
+                folder = self._folders.get(parent)
+                if folder is None:
+                    digest = hashlib.sha256(parent.encode("utf-8", "surrogateescape")).hexdigest()
+                    folder = self._folders[parent] = os.path.join(self._root, digest[:20])
+                self._files[name] = (folder, f"{st.st_size}|{st.st_mtime_ns}|{resolved}")
         found = self._files[name]
         if found is None:
             return None
@@ -193,10 +198,10 @@ class ItemCache:
         found = self._key(path, computation)
         entry = found[0].entries.get(found[1]) if found is not None else None
         try:
-            if entry is None:
-                raise KeyError(computation)
-            out = unpack_arrays(entry[1])
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):  # missing or damaged: recomputed
+            out = unpack_arrays(entry[1]) if entry is not None else None
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):  # damaged: recomputed
+            out = None
+        if out is None:
             self.misses += 1
             return None
         self.hits += 1
