@@ -3,14 +3,15 @@ pass, for FD without model weights (``fd-features``; never called FAD).
 
 Two views of the clip share the work, both at the file's own sample rate (no resampling):
 
-* **spectral frames**: ``FRAMES_PER_S`` Hann-windowed 64 ms frames a second (2048 samples at
-  32 kHz), spread evenly over the clip; one batched real
-  FFT; the power spectrum up to 11 025 Hz goes through precomputed matrices (a 40-band mel
-  filterbank with a DCT-II, a 12 pitch-class chroma map). Statistics over frames do not need
-  every frame: 8 a second give the same means and spreads as 43 (what the retrieval encoder
-  uses) within the spread between clips, at a fifth of the FFTs.
-* **rhythm envelope**: the clip averaged down to ~4 kHz, a 64-point STFT every 10 ms, the
-  positive log-power changes below 200 Hz and from 200 Hz to 1.8 kHz as accents; their
+* **spectral frames**: ``FRAMES_PER_S`` (4) Hann-windowed 64 ms frames a second (2048 samples
+  at 32 kHz), spread evenly over the clip; one batched real FFT; the power spectrum up to
+  11 025 Hz goes through two precomputed matrices (40 mel bands with the frame's power and
+  centroid sum; the 12 pitch classes). Statistics over frames do not need every frame: a few
+  a second give the means and spreads of all frames within the spread between clips (at
+  10 s, 40 frames instead of the retrieval encoder's 430).
+* **rhythm envelope**: the clip averaged down to ~2 kHz, the power of 64-point frames every
+  20 ms below 200 Hz and from 200 Hz to 1 kHz (one matrix product with windowed cosines and
+  sines, the frames' FFT at those bins), their positive log-power changes as accents; their
   autocorrelation under a tempo prior gives tempo and pulse clarity (the same approach as
   :mod:`vmb.analysis.tempo`'s first step, without its beat tracking).
 
@@ -21,7 +22,7 @@ chroma         12    mean over frames of the 12 pitch-class energies (each frame
 mfcc           26    mean and std of 13 MFCCs (40 mel bands up to 11 025 Hz, DCT-II)
 spectral       6     mean and std of log2 centroid, log2 85 % rolloff, mel-band flatness
 rhythm         2     log2(tempo / 120 BPM), pulse clarity (onset autocorrelation peak)
-level          2     RMS level in dBFS / 20, std of the 10 ms level (below 2 kHz) in dB / 20
+level          2     RMS level in dBFS / 20, std of the 20 ms level (62 Hz to 1 kHz) in dB / 20
 =============  ====  ===================================================================
 
 The values are the same whatever the file's sample rate (frequencies in Hz, power per window
@@ -233,12 +234,12 @@ def _rhythm_plan(sr: int) -> dict:
 
 
 def _rhythm_and_level(mono: np.ndarray, sr: int) -> np.ndarray:
-    """log2 tempo / 120, pulse clarity, RMS dBFS / 20, std of the 10 ms level in dB / 20.
+    """log2 tempo / 120, pulse clarity, RMS dBFS / 20, std of the 20 ms level in dB / 20.
 
-    The clip is averaged down to ~4 kHz (blocks of ``sr / 4000`` samples); the power of its
-    64-point Hann-windowed frames at 10 ms hops below 200 Hz (kick, bass) and from 200 Hz to
-    1.8 kHz (snare body, chords) comes from one matrix product (:func:`_rhythm_plan`); their
-    sum is the 10 ms level; their positive log-power changes, each scaled to unit spread and
+    The clip is averaged down to ~2 kHz (blocks of ``sr / 2000`` samples); the power of its
+    64-point Hann-windowed frames at 20 ms hops below 200 Hz (kick, bass) and from 200 Hz to
+    1 kHz (snare body, chords) comes from one matrix product (:func:`_rhythm_plan`); their
+    sum is the 20 ms level; their positive log-power changes, each scaled to unit spread and
     summed, are the accents (hi-hats left out: they mark the subdivision, not the beat; and
     they sit above what every sample rate keeps). Tempo and pulse clarity come from the
     accents' autocorrelation (:func:`_tempo`)."""
