@@ -133,13 +133,17 @@ def evaluate(
 
 
 def _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, seed, cache, progress, threads, report) -> None:
+    # references need only the embedders of the distribution and paired metrics
+    ref_embedders = {k: v for k, v in embedders.items() if k != "clap" or "fd-clap" in chosen}
+    ref_metrics = [m for m in chosen if m.startswith(("fd-", "kl-"))]
     with ItemRunner(cache, report.skipped, decode_ahead=threads > 1) as runner:
+        plan = _plan(gen, embedders, chosen)
+        if ref is not None:
+            plan += _plan(ref, ref_embedders, ref_metrics)
+        runner.plan(plan)  # both sides: the decoding runs on from one side into the other
         gen_data = _measure_side(gen, "generated", embedders, chosen, runner, progress)
         ref_data: dict[str, dict] = {}
         if ref is not None:
-            # references need only the embedders of the distribution and paired metrics
-            ref_embedders = {k: v for k, v in embedders.items() if k != "clap" or "fd-clap" in chosen}
-            ref_metrics = [m for m in chosen if m.startswith(("fd-", "kl-"))]
             ref_data = _measure_side(ref, "reference", ref_embedders, ref_metrics, runner, progress)
     rows = {name: {"name": name} for name in gen_data}
     for metric in chosen:
@@ -238,7 +242,6 @@ def _measure_side(items: ItemSet, side: str, embedders: dict, chosen: list[str],
 
     with Progress(transient=True, disable=not progress) as bar, one_blas_thread() if "features" in embedders else nullcontext():
         task = bar.add_task(f"measuring {side} items", total=len(items))
-        runner.plan((item.audio, _audio_computations(item, embedders, want_events, want_measures)) for item in items.items)
         for item in items.items:
             try:
                 out[item.name] = _measure_item(item, embedders, want_events, want_measures, runner)
@@ -251,6 +254,12 @@ def _measure_side(items: ItemSet, side: str, embedders: dict, chosen: list[str],
 
 
 EVENTS, MEASURES, RHYTHM = "events:librosa-v2", "measures:v1", "rhythm:v1"
+
+
+def _plan(items: ItemSet, embedders: dict, chosen: list[str]) -> list[tuple[Path, list[str]]]:
+    """``(audio path, cache names)`` of each item, in the order :func:`_measure_side` measures them."""
+    want_events, want_measures = "alignment" in chosen, "control" in chosen
+    return [(item.audio, _audio_computations(item, embedders, want_events, want_measures)) for item in items.items]
 
 
 def _audio_computations(item: EvalItem, embedders: dict, want_events: bool, want_measures: bool) -> list[str]:

@@ -183,7 +183,8 @@ def _spectral(mono: np.ndarray, sr: int) -> np.ndarray:
     total = np.maximum(out[:, N_MELS], 1e-20)
     np.log2(out[:, N_MELS + 1] / total + 1.0, out=per_frame[:, 25])  # centroid
     np.log2(_rolloff(mel * plan["mel_widths"], plan["rolloff_edges"]) + 1.0, out=per_frame[:, 26])
-    np.divide(np.exp(log_mel.mean(axis=1)), np.maximum(mel.mean(axis=1), 1e-12), out=per_frame[:, 27])  # flatness
+    geometric = np.exp(np.add.reduce(log_mel, axis=1) / N_MELS)
+    np.divide(geometric, np.maximum(np.add.reduce(mel, axis=1) / N_MELS, 1e-12), out=per_frame[:, 27])  # flatness
     mean, std = _mean_std(per_frame)
     return np.concatenate([mean[:25], std[12:25], np.stack([mean[25:], std[25:]], 1).ravel()])
 
@@ -324,7 +325,7 @@ def _tempo(onsets: np.ndarray, fps: float) -> tuple[float, float]:
     envelope, near 0 for noise). ``(0, 0)`` without onsets."""
     from scipy.fft import irfft
 
-    x = onsets - onsets.mean()
+    x = onsets - float(np.add.reduce(onsets)) / max(onsets.shape[0], 1)
     plan = _tempo_plan(x.shape[0], fps)
     if plan is None or not np.any(x):
         return 0.0, 0.0
@@ -339,7 +340,7 @@ def _tempo(onsets: np.ndarray, fps: float) -> tuple[float, float]:
     denom = a - 2 * b + c
     shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
     clarity = b - 0.25 * (a - c) * shift
-    return float(60.0 * fps / (best + shift)), float(np.clip(clarity, 0.0, 1.0))
+    return float(60.0 * fps / (best + shift)), min(1.0, max(0.0, float(clarity)))
 
 
 def measure_features(mono: np.ndarray, sr: int) -> np.ndarray:
