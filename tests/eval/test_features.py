@@ -136,3 +136,19 @@ def test_bootstrap_draws_do_not_depend_on_the_threads():
     one = F.bootstrap_fds(gen, ref, 100, np.random.default_rng(0), threads=1)
     two = F.bootstrap_fds(gen, ref, 100, np.random.default_rng(0), threads=2)
     np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_an_unreadable_item_is_skipped_whichever_thread_decodes_it(chord_sets, tmp_path, threads):
+    import shutil
+
+    from vmb.eval import evaluate
+
+    gen = tmp_path / "gen"
+    shutil.copytree(chord_sets["gen"], gen)
+    (gen / "s1.wav").write_bytes(b"RIFF not really a wav file")
+    report = evaluate(gen, chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "cache", bootstrap=0, threads=threads)
+    assert len(report.skipped) == 1 and report.skipped[0].startswith("generated s1: ")
+    assert report.metric("fd-features").details["n"] == 4
+    again = evaluate(gen, chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "cache", bootstrap=0, threads=threads)
+    assert again.settings["cache"]["hits"] == 9 and again.skipped == report.skipped  # cached items are not decoded
