@@ -1,6 +1,6 @@
 """eval's built-in features (vmb/eval/features.py) measure what they say, checked against
 closed forms and librosa; the same music gives the same vector at any sample rate; the
-batched bootstrap FD equals the FD of each resample; decode-ahead changes nothing but speed."""
+batched bootstrap FD equals the FD of each resample; threads change nothing but speed."""
 
 from __future__ import annotations
 
@@ -115,13 +115,40 @@ def test_batched_bootstrap_fd_equals_the_fd_of_each_resample(n, dim):
     assert draws.shape == (50,) and np.all(draws > 0)
 
 
-def test_decode_ahead_gives_the_same_report_and_the_cache_is_complete(chord_sets, tmp_path):
+def test_threads_give_the_same_report_and_the_cache_is_complete(chord_sets, tmp_path):
     from vmb.eval import evaluate
 
-    one = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "one", decode_ahead=False)
-    ahead = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "ahead", decode_ahead=True)
-    assert ahead.metric("fd-features").value == pytest.approx(one.metric("fd-features").value, rel=1e-12)
-    assert ahead.metric("fd-features").details["ci_low"] == pytest.approx(one.metric("fd-features").details["ci_low"])
-    again = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "ahead", decode_ahead=True)
+    one = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "one", threads=1)
+    two = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "two", threads=2)
+    assert two.metric("fd-features").value == pytest.approx(one.metric("fd-features").value, rel=1e-12)
+    assert two.metric("fd-features").details["ci_low"] == pytest.approx(one.metric("fd-features").details["ci_low"], rel=1e-9)
+    again = evaluate(chord_sets["gen"], chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "two", threads=2)
     assert again.settings["cache"]["misses"] == 0 and again.settings["cache"]["hits"] == 10
     assert again.metric("fd-features").value == pytest.approx(one.metric("fd-features").value, rel=1e-12)
+
+
+def test_bootstrap_draws_do_not_depend_on_the_threads():
+    from vmb.eval import fd as F
+
+    rng = np.random.default_rng(3)
+    gen = [rng.standard_normal(8) for _ in range(40)]
+    ref = [rng.standard_normal(8) + 0.2 for _ in range(40)]
+    one = F.bootstrap_fds(gen, ref, 100, np.random.default_rng(0), threads=1)
+    two = F.bootstrap_fds(gen, ref, 100, np.random.default_rng(0), threads=2)
+    np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_an_unreadable_item_is_skipped_whichever_thread_decodes_it(chord_sets, tmp_path, threads):
+    import shutil
+
+    from vmb.eval import evaluate
+
+    gen = tmp_path / "gen"
+    shutil.copytree(chord_sets["gen"], gen)
+    (gen / "s1.wav").write_bytes(b"RIFF not really a wav file")
+    report = evaluate(gen, chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "cache", bootstrap=0, threads=threads)
+    assert len(report.skipped) == 1 and report.skipped[0].startswith("generated s1: ")
+    assert report.metric("fd-features").details["n"] == 4
+    again = evaluate(gen, chord_sets["ref"], metrics="fd-features", cache_dir=tmp_path / "cache", bootstrap=0, threads=threads)
+    assert again.settings["cache"]["hits"] == 9 and again.skipped == report.skipped  # cached items are not decoded

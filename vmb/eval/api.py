@@ -39,7 +39,7 @@ from vmb.eval.embedders import DEFAULT_MODELS, LABELS, load_embedder
 from vmb.eval.fd import fd_with_uncertainty
 from vmb.eval.items import EvalItem, ItemSet, collect_items, pair_items, read_captions
 from vmb.eval.kl import kl_divergence, softmax
-from vmb.eval.measuring import ItemRunner
+from vmb.eval.measuring import ItemRunner, usable_cpus
 from vmb.eval.report import EvalReport, MetricResult
 
 METRICS = (
@@ -79,7 +79,7 @@ def evaluate(
     seed: int = 0,
     cache_dir: str | os.PathLike | None | bool = True,
     progress: bool = False,
-    decode_ahead: bool = False,
+    threads: int | None = None,
 ) -> EvalReport:
     """Measure ``generated`` (folder, list of files or :class:`ItemSet`) against ``reference``.
 
@@ -91,10 +91,10 @@ def evaluate(
         tolerance_s: the cut/beat tolerance (± seconds).
         bootstrap: bootstrap resamples for the FD intervals (0: none).
         cache_dir: ``True`` = :func:`default_cache_dir`, a folder, or ``None``/``False`` = no cache.
-        decode_ahead: decode the next item (and write the cache) in a background thread while
-            the current one is measured (see :mod:`vmb.eval.measuring`). Off by default: on
-            the loaded 2-core machine of ``benchmarks/bench_eval.py`` it cost more CPU and time
-            than it saved.
+        threads: 2 decodes the next items in a background thread while the current one is
+            measured (see :mod:`vmb.eval.measuring`) and computes the FD bootstrap in two
+            batches at once; 1 uses no other thread; ``None`` (default): 2 when the process may
+            use two CPUs and one is idle (:func:`_default_threads`). The results are the same.
 
     Raises:
         MediaError: an empty folder, a missing file, no pairs where pairs are needed, or every
@@ -125,19 +125,30 @@ def evaluate(
         names.add("clap")  # instruments by zero-shot and ΔCLAP, only where the weights are present
     embedders = {n: load_embedder(n, None if n == "features" else models[n], device) for n in sorted(names)}
     report.settings["models"] = {name: getattr(e, "record", name) for name, e in embedders.items()}
-    cache = ItemCache(default_cache_dir() if cache_dir is True else (cache_dir or None))
-    with ItemRunner(cache, report.skipped, decode_ahead=decode_ahead) as runner:
+    with ItemCache(default_cache_dir() if cache_dir is True else (cache_dir or None)) as cache:
+        threads = _default_threads() if threads is None else max(1, int(threads))
+        _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, seed, cache, progress, threads, report)
+    report.settings["cache"] = {"folder": str(cache.folder) if cache.folder else None, "hits": cache.hits, "misses": cache.misses}
+    return report
+
+
+def _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, seed, cache, progress, threads, report) -> None:
+    # references need only the embedders of the distribution and paired metrics
+    ref_embedders = {k: v for k, v in embedders.items() if k != "clap" or "fd-clap" in chosen}
+    ref_metrics = [m for m in chosen if m.startswith(("fd-", "kl-"))]
+    with ItemRunner(cache, report.skipped, decode_ahead=threads > 1) as runner:
+        plan = _plan(gen, embedders, chosen)
+        if ref is not None:
+            plan += _plan(ref, ref_embedders, ref_metrics)
+        runner.plan(plan)  # both sides: the decoding runs on from one side into the other
         gen_data = _measure_side(gen, "generated", embedders, chosen, runner, progress)
         ref_data: dict[str, dict] = {}
         if ref is not None:
-            # references need only the embedders of the distribution and paired metrics
-            ref_embedders = {k: v for k, v in embedders.items() if k != "clap" or "fd-clap" in chosen}
-            ref_metrics = [m for m in chosen if m.startswith(("fd-", "kl-"))]
             ref_data = _measure_side(ref, "reference", ref_embedders, ref_metrics, runner, progress)
     rows = {name: {"name": name} for name in gen_data}
     for metric in chosen:
         if metric.startswith("fd-"):
-            _fd_metric(metric, gen_data, ref_data, bootstrap, seed, report)
+            _fd_metric(metric, gen_data, ref_data, bootstrap, seed, threads, report)
         elif metric == "kl-ast":
             _kl_metric(gen, ref, gen_data, ref_data, rows, report)
         elif metric == "clap-score":
@@ -150,8 +161,17 @@ def evaluate(
             with ItemRunner(cache, report.skipped, decode_ahead=False) as runner:
                 _control_metric(gen, gen_data, embedders.get("clap"), runner, rows, report)
     report.items = list(rows.values())
-    report.settings["cache"] = {"folder": str(cache.folder) if cache.folder else None, "hits": cache.hits, "misses": cache.misses}
-    return report
+
+
+def _default_threads() -> int:
+    """2 when this process may use two CPUs and one of them is idle (1-minute load average
+    below CPUs - 1): on a busy machine the second thread only adds switching; else 1."""
+    cpus = usable_cpus()
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average
+        load = 0.0
+    return 2 if cpus >= 2 and load <= cpus - 1 else 1
 
 
 def _local(model: str) -> bool:
@@ -222,10 +242,7 @@ def _measure_side(items: ItemSet, side: str, embedders: dict, chosen: list[str],
 
     with Progress(transient=True, disable=not progress) as bar, one_blas_thread() if "features" in embedders else nullcontext():
         task = bar.add_task(f"measuring {side} items", total=len(items))
-        for index, item in enumerate(items.items):
-            if index + 1 < len(items.items):
-                following = items.items[index + 1]
-                runner.decode_ahead(following.audio, _audio_computations(following, embedders, want_events, want_measures))
+        for item in items.items:
             try:
                 out[item.name] = _measure_item(item, embedders, want_events, want_measures, runner)
             except MediaError as exc:
@@ -237,6 +254,12 @@ def _measure_side(items: ItemSet, side: str, embedders: dict, chosen: list[str],
 
 
 EVENTS, MEASURES, RHYTHM = "events:librosa-v2", "measures:v1", "rhythm:v1"
+
+
+def _plan(items: ItemSet, embedders: dict, chosen: list[str]) -> list[tuple[Path, list[str]]]:
+    """``(audio path, cache names)`` of each item, in the order :func:`_measure_side` measures them."""
+    want_events, want_measures = "alignment" in chosen, "control" in chosen
+    return [(item.audio, _audio_computations(item, embedders, want_events, want_measures)) for item in items.items]
 
 
 def _audio_computations(item: EvalItem, embedders: dict, want_events: bool, want_measures: bool) -> list[str]:
@@ -272,7 +295,7 @@ def _measure_item(item: EvalItem, embedders: dict, want_events: bool, want_measu
     return data
 
 
-def _fd_metric(metric: str, gen_data: dict, ref_data: dict, bootstrap: int, seed: int, report: EvalReport) -> None:
+def _fd_metric(metric: str, gen_data: dict, ref_data: dict, bootstrap: int, seed: int, threads: int, report: EvalReport) -> None:
     name = metric.split("-", 1)[1]
     key = f"emb:{name}"
     gen_rows = [d[key]["rows"] for d in gen_data.values()]
@@ -290,7 +313,7 @@ def _fd_metric(metric: str, gen_data: dict, ref_data: dict, bootstrap: int, seed
         gen_rows = [(r - stats.mean) / scale for r in gen_rows]
         ref_rows = [(r - stats.mean) / scale for r in ref_rows]
         note = "vmb's measured features standardised on the reference set; not comparable with published FAD"
-    result = fd_with_uncertainty(gen_rows, ref_rows, bootstrap=bootstrap, seed=seed)
+    result = fd_with_uncertainty(gen_rows, ref_rows, bootstrap=bootstrap, seed=seed, threads=threads)
     if result.n_generated < 3 or result.n_reference < 3:
         note = (note + "; " if note else "") + "fewer than 3 items a side: no interval"
     details = result.to_dict()

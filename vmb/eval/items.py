@@ -115,13 +115,17 @@ def collect_items(source: str | os.PathLike | Sequence[str | os.PathLike], what:
             raise UsageError(f"{what}: {slot[role]} and {f} have the same name {item_name(f)!r}; rename one")
         slot[role] = f
     items = []
+    listings: dict[Path, set[str]] = {}  # one listing per folder, not one stat per item
     for name, slot in sorted(groups.items()):
         audio = slot.get("audio") or slot["video"]
-        anchor = audio
-        result = anchor.parent / f"{name}{RESULT_SUFFIX}"
-        items.append(
-            EvalItem(name=name, audio=audio, video=slot.get("video"), result=result if result.is_file() else None)
-        )
+        if audio.parent not in listings:
+            try:
+                listings[audio.parent] = set(os.listdir(audio.parent))
+            except OSError:
+                listings[audio.parent] = set()
+        result = audio.parent / f"{name}{RESULT_SUFFIX}"
+        found = result.name in listings[audio.parent] and result.is_file()
+        items.append(EvalItem(name=name, audio=audio, video=slot.get("video"), result=result if found else None))
     return ItemSet(items=items, source=label)
 
 

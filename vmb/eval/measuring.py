@@ -1,18 +1,19 @@
 """Per-item computations for ``evaluate``: the cache, and each item's audio decoded once, the
-next one while the current one is measured.
+next ones while the current one is measured.
 
-Decoding (libsndfile, FFmpeg), writing cache entries and measuring (FFT, BLAS) all run mostly
-outside Python's lock, so with ``decode_ahead`` one background thread decodes item ``i + 1``
-and writes item ``i``'s cache entries while item ``i`` is measured on the calling thread; only
-items with a computation missing from the cache are decoded. At most the current item and the
-next are held in memory; on a clean exit every cache entry is written before ``close`` returns.
-``evaluate`` leaves it off by default: on the shared 2-core machine where it was measured
-(``benchmarks/bench_eval.py``) the second thread cost more than it overlapped.
+Decoding (libsndfile, FFmpeg) and measuring (FFT, BLAS, large numpy operations) run mostly
+outside Python's lock, so with ``decode_ahead`` one background thread decodes the items that
+:meth:`ItemRunner.plan` lists (only those with a computation missing from the cache), up to
+``depth`` items ahead of the one being measured on the calling thread. At most the current
+item and ``depth`` decoded ones are held in memory. Cache entries are kept in memory and
+written by the cache itself (:class:`~vmb.eval.cache.ItemCache`), a shard at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +23,14 @@ from vmb.errors import MediaError
 from vmb.eval.cache import ItemCache
 
 Decoded = tuple[np.ndarray, int] | MediaError
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def _decode(path: Path) -> Decoded:
@@ -37,13 +46,20 @@ def _decode(path: Path) -> Decoded:
 
 class ItemRunner:
     """``compute`` an item's arrays through the cache; ``audio`` decodes (or takes the decode
-    started by ``decode_ahead``). Use as a context manager, or call :meth:`close`."""
+    started ahead, see :meth:`plan`). Use as a context manager, or call :meth:`close`.
 
-    def __init__(self, cache: ItemCache, skipped: list[str], decode_ahead: bool = True):
+    ``decode_ahead=None`` decodes ahead when the process may use more than one CPU.
+    """
+
+    def __init__(self, cache: ItemCache, skipped: list[str], decode_ahead: bool | None = None, depth: int = 2):
         self.cache = cache
         self.skipped = skipped
+        self.depth = max(1, depth)
         self._current: dict[Path, Decoded] = {}
-        self._ahead: dict[Path, Future] = {}
+        self._ahead: OrderedDict[Path, Future] = OrderedDict()
+        self._plan: list[Path] = []
+        if decode_ahead is None:
+            decode_ahead = usable_cpus() > 1
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="vmb-eval-decode") if decode_ahead else None
 
     def __enter__(self):
@@ -54,41 +70,51 @@ class ItemRunner:
         self.close(cancel=exc_type is not None)
 
     def close(self, cancel: bool = False) -> None:
-        """Stop the background thread once its queue is done (``cancel``: drop what is queued;
-        a dropped cache entry is computed again next time)."""
+        """Stop the background thread (``cancel``: drop what is queued)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=cancel)
             self._pool = None
         self._ahead.clear()
+        self._plan = []
+
+    def plan(self, items: Iterable[tuple[Path, Sequence[str]]]) -> None:
+        """The ``(audio path, computations)`` to be measured next, in order: those with a
+        computation not in the cache are decoded ahead (replaces an earlier plan)."""
+        if self._pool is None:
+            return
+        self._plan = [path for path, computations in items if not all(self.cache.has(path, c) for c in computations)]
+        self._plan.reverse()  # popped from the end
+        self._refill()
+
+    def _refill(self) -> None:
+        while self._pool is not None and self._plan and len(self._ahead) < self.depth:
+            path = self._plan.pop()
+            if path not in self._ahead and path not in self._current:
+                self._ahead[path] = self._pool.submit(_decode, path)
 
     def audio(self, path: Path) -> tuple[np.ndarray, int]:
         """``(mono [T], sr)``; raises the file's MediaError (once decoded, kept for the item)."""
         if path not in self._current:
-            future = self._ahead.pop(path, None)
+            future = None
+            if path in self._ahead:
+                while future is None:  # decodes queued before this one will not be asked for
+                    first, pending = self._ahead.popitem(last=False)
+                    if first == path:
+                        future = pending
+                    else:
+                        pending.cancel()
             self._current = {path: future.result() if future is not None else _decode(path)}
+            self._refill()
         got = self._current[path]
         if isinstance(got, MediaError):
             raise got
         return got
 
-    def decode_ahead(self, path: Path, computations: list[str]) -> None:
-        """Start decoding ``path`` in the background if one of ``computations`` is not cached
-        (only the latest such request is kept)."""
-        if self._pool is None or path in self._current or path in self._ahead:
-            return
-        if all(self.cache.has(path, c) for c in computations):
-            return
-        for stale in self._ahead.values():
-            stale.cancel()
-        self._ahead = {path: self._pool.submit(_decode, path)}
-
     def compute(self, path: Path, computation: str, fn: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """``computation``'s arrays for ``path``: from the cache, else ``fn()`` (then cached)."""
         cached = self.cache.get(path, computation)
         if cached is not None:
             return cached
         arrays = fn()
-        if self._pool is not None:
-            self._pool.submit(self.cache.put, path, computation, arrays)
-        else:
-            self.cache.put(path, computation, arrays)
+        self.cache.put(path, computation, arrays)
         return arrays
