@@ -60,6 +60,31 @@ def test_window_matches_the_full_read(media_dir, ext):
     np.testing.assert_allclose(part, full[:, start : start + part.shape[1]], atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "subtype, ext",
+    [(s, e) for s in ("PCM_16", "PCM_24", "PCM_32") for e in ("wav", "flac", "aiff")
+     if (s, e) != ("PCM_32", "flac")],  # FLAC holds at most 24 bits
+)
+@pytest.mark.parametrize("channels", [1, 2, 6])
+def test_integer_pcm_reads_the_values_libsndfile_gives(tmp_path, subtype, ext, channels):
+    """Integer PCM is read as integers and scaled by vmb (faster); the samples must be the very
+    float32 values soundfile's own float read returns, whole, windowed and mixed to mono."""
+    rng = np.random.default_rng(channels)
+    x = np.clip(rng.standard_normal((9000, channels)) * 0.4, -1.0, 1.0)
+    x[:3] = -1.0  # the most negative code
+    path = tmp_path / f"a.{ext}"
+    sf.write(path, x, 22050, subtype=subtype)
+    assert sf.info(path).subtype == subtype
+    expected = sf.read(path, dtype="float32", always_2d=True)[0].T
+    audio, sr = read_audio(path)
+    assert sr == 22050 and audio.dtype == np.float32 and audio.flags.c_contiguous
+    np.testing.assert_array_equal(audio, expected)
+    window, _ = read_audio(path, start_s=0.1, duration_s=0.2)
+    np.testing.assert_array_equal(window, expected[:, 2205:2205 + 4410])
+    mono, _ = read_audio(path, mono=True)
+    np.testing.assert_array_equal(mono, expected.mean(axis=0, keepdims=True))
+
+
 def test_audio_track_of_a_video(av_mp4, vp9_webm):
     for path in (av_mp4, vp9_webm):
         audio, sr = read_audio(path, mono=True)
