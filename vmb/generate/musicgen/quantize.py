@@ -29,12 +29,18 @@ from typing import Any
 
 # Kept out of int8, with float16 weights: the output heads, the feed-forward output and the
 # attention outputs, whose int8 error reaches the logits most directly (see quantize_decoder).
-FLOAT16_LAYERS = ("lm_heads", "fc2", "out_proj")
+FLOAT16_LAYERS = ("lm_heads",)
+# int8 layers whose activations get a second int8 pass for their rounding error (TwoPassLinear).
+TWO_PASS_LAYERS = ("fc1", "fc2", "out_proj")
 
 
 def keeps_float16(name: str, float16_layers: Sequence[str] = FLOAT16_LAYERS) -> bool:
     """Whether the Linear layer ``name`` (a ``named_modules`` path) gets float16 weights."""
-    return any(part in float16_layers for part in name.split("."))
+    return _names(name, float16_layers)
+
+
+def _names(name: str, layers: Sequence[str]) -> bool:
+    return any(part in layers for part in name.split("."))
 
 
 def full_range_activations() -> bool:
@@ -82,8 +88,78 @@ def _full_range_class():
     return FullRangeLinear
 
 
+@functools.cache
+def _two_pass_class():
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    class TwoPassLinear(DynamicLinear):
+        """Dynamic int8 Linear whose activations get a second int8 pass for their rounding error.
+
+        ``x [..., in]`` (as ``[N, in]``) is rounded onto the grid the int8 kernel itself would
+        choose (min/max with 0, ``levels`` steps: 255 with 8-bit activations, 127 with torch's
+        ``reduce_range``): ``first``. The rounding error ``x - first`` (at most half a step) is
+        scaled by a gain ``k`` so that it fills the same grid: around 0 when the grid has room
+        on both sides (``k = 2 min(zp, levels - zp) - 1 >= MIN_GAIN``), else around the grid's
+        middle ``c`` with ``k = levels - 1``. Both go through the kernel as one batch
+        ``[2N, in]``: the grid-exact ``first`` rows quantize losslessly, the second ones lose at
+        most half a step, i.e. ``1 / (2k)`` of a first-pass step. So the activations are 14- to
+        16-bit (with 8-bit ones) for the cost of an int8 Linear with twice the rows, which on a
+        CPU decoding 2 or 3 rows is about the same weight read::
+
+            y = W first + (W (k (x - first) + c) - c W 1) / k + b      [N, out]
+
+        Set up by :func:`quantize_decoder` (``_levels``, ``_reduce_range``, ``_row_sums``: the
+        dequantized weight's row sums ``W 1``, ``_bias``).
+        """
+
+        MIN_GAIN = 63
+
+        def forward(self, x):
+            packed = self._packed_params._packed_params
+            flat = x.reshape(-1, x.shape[-1])
+            if flat.dtype != torch.float32:
+                flat = flat.float()
+            low, high = torch.aminmax(flat)
+            low, high = min(low.item(), 0.0), max(high.item(), 0.0)
+            levels = self._levels
+            if not high > low:  # all zeros: nothing to round
+                y = torch.ops.quantized.linear_dynamic(flat, packed, self._reduce_range)
+                return y.view(*x.shape[:-1], y.shape[-1]).to(x.dtype)
+            step = (high - low) / levels
+            zero_point = min(max(round(-low / step), 0), levels)
+            rows = flat.shape[0]
+            batch = flat.new_empty((2 * rows, flat.shape[1]))
+            first, second = batch[:rows], batch[rows:]
+            # x / step rounds to the codes -zero_point .. levels - zero_point, both ends included
+            # (x's min and max round there), so the batch's min/max give the kernel this very
+            # grid back and `first` goes through it exactly
+            torch.mul(flat, 1 / step, out=second)
+            torch.round(second, out=first)
+            second.sub_(first)  # (x - first) / step, within [-1/2, 1/2]
+            first.mul_(step)
+            room = 2 * min(zero_point, levels - zero_point) - 1  # room around 0 on the grid
+            if room >= self.MIN_GAIN:  # the scaled error fits around 0
+                gain, offset = room, 0.0
+                second.mul_(gain * step)
+            else:  # around the middle of the grid instead (e.g. after a GELU: x >= -0.17)
+                gain, offset = levels - 1, (levels // 2 - zero_point) * step
+                second.mul_(gain * step).add_(offset)
+            both = torch.ops.quantized.linear_dynamic(batch, packed, self._reduce_range)
+            y = torch.add(both[:rows], both[rows:], alpha=1 / gain)
+            if self._bias is not None:  # the kernel added it to both passes
+                y.sub_(self._bias, alpha=1 / gain)
+            if offset:
+                y.sub_(self._row_sums, alpha=offset / gain)
+            y = y.view(*x.shape[:-1], y.shape[-1])
+            return y if y.dtype == x.dtype else y.to(x.dtype)
+
+    return TwoPassLinear
+
+
 def quantize_decoder(model: Any, adapter: Any = None,
-                     float16_layers: Sequence[str] = FLOAT16_LAYERS) -> str:
+                     float16_layers: Sequence[str] = FLOAT16_LAYERS,
+                     two_pass_layers: Sequence[str] = TWO_PASS_LAYERS) -> str:
     """Quantize ``model.decoder``'s Linear layers in place (CPU only); returns a note.
 
     Every Linear layer of the decoder gets int8 weights, per output channel, except
@@ -125,19 +201,37 @@ def quantize_decoder(model: Any, adapter: Any = None,
                 if isinstance(layer, nn.Linear)
             }
             quantization.quantize_dynamic(module, qconfig, inplace=True)
-    if full_range:
-        full_range_linear = _full_range_class()
-        for module in targets:
-            for layer in module.modules():
-                if type(layer).__name__ == "Linear" and _is_int8(layer):
-                    layer.__class__ = full_range_linear
+    two_passed = []
+    for module in targets:
+        for name, layer in module.named_modules():
+            if type(layer).__name__ != "Linear" or not _is_int8(layer):
+                continue
+            if _names(name, two_pass_layers):
+                _make_two_pass(layer, full_range)
+                two_passed.append(name)
+            elif full_range:
+                layer.__class__ = _full_range_class()
     engine = torch.backends.quantized.engine
     what = "decoder and ControlFormer" if len(targets) > 1 else "decoder"
     bits = "8-bit" if full_range else "7-bit"
+    two_pass = sorted({n.rsplit(".", 1)[-1] for n in two_passed})
+    second = ""
+    if two_pass:
+        second = f"; {', '.join(two_pass)} with a second int8 pass over the activation rounding error"
     return (
         f"{what} Linear layers quantized to int8 (dynamic, per channel, {bits} activations, "
-        f"{engine} engine; {', '.join(float16_layers) or 'no layer'} with float16 weights)"
+        f"{engine} engine; {', '.join(float16_layers) or 'no layer'} with float16 weights{second})"
     )
+
+
+def _make_two_pass(layer: Any, full_range: bool) -> None:
+    """Turn a dynamic int8 Linear into a :func:`_two_pass_class` one, in place."""
+    weight, bias = layer._weight_bias()
+    layer.__class__ = _two_pass_class()
+    layer._levels = 255 if full_range else 127
+    layer._reduce_range = not full_range
+    layer._row_sums = weight.dequantize().sum(dim=1)
+    layer._bias = None if bias is None else bias.detach().float()
 
 
 def _is_int8(layer: Any) -> bool:
