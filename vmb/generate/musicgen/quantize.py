@@ -124,11 +124,11 @@ def _two_pass_class():
         ``reduce_range``): ``first``. The rounding error ``x - first`` (at most half a step) is
         scaled by a gain ``k`` so that it fills the same grid: around 0 when the grid has room
         on both sides (``k = 2 min(zp, levels - zp) - 1 >= MIN_GAIN``), else around the grid's
-        middle ``c`` with ``k = levels - 1``. Both go through the kernel as one batch
+        middle ``c`` with ``k = levels - 2``. Both go through the kernel as one batch
         ``[2N, in]``: the grid-exact ``first`` rows quantize losslessly, the second ones lose at
         most half a step, i.e. ``1 / (2k)`` of a first-pass step. So the activations are 14- to
-        16-bit (with 8-bit ones) for the cost of an int8 Linear with twice the rows, which on a
-        CPU decoding 2 or 3 rows is about the same weight read::
+        16-bit (with 8-bit ones) for the cost of an int8 Linear with twice the rows (on a CPU
+        decoding 2 or 3 rows, the same weight read) and about ten elementwise ops::
 
             y = W first + (W (k (x - first) + c) - c W 1) / k + b      [N, out]
 
@@ -165,8 +165,9 @@ def _two_pass_class():
             if room >= self.MIN_GAIN:  # the scaled error fits around 0
                 gain, offset = room, 0.0
                 second.mul_(gain * step)
-            else:  # around the middle of the grid instead (e.g. after a GELU: x >= -0.17)
-                gain, offset = levels - 1, (levels // 2 - zero_point) * step
+            else:  # around the middle of the grid instead (e.g. after a GELU: x >= -0.17),
+                # a step inside both of its ends
+                gain, offset = levels - 2, (levels / 2 - zero_point) * step
                 second.mul_(gain * step).add_(offset)
             both = torch.ops.quantized.linear_dynamic(batch, packed, self._reduce_range)
             y = torch.add(both[:rows], both[rows:], alpha=1 / gain)
