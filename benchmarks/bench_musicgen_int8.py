@@ -19,7 +19,8 @@ top-1 agreement ≥ 95 % and ≥ 5× plain fp32 speed, in the same run.
     python -m benchmarks.bench_musicgen_int8 [--seconds 0.6] [--rounds 3] \
         [--variants lm_heads,fc2,out_proj none:all]
 
-Writes ``benchmarks/results/musicgen_int8_speed.json``.
+Writes ``benchmarks/results/musicgen_int8_speed.json`` (``--out``: another file, e.g.
+``musicgen_int8_3s.json`` for ``--seconds 3``).
 """
 
 from __future__ import annotations
