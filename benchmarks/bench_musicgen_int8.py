@@ -6,18 +6,21 @@ The model is the full-size ``facebook/musicgen-small`` architecture with random 
 
 - ``plain_fp32``: transformers' ``model.generate`` (guidance 3, top-k 250, sampling);
 - ``vmb_int8``: :class:`vmb.generate.MusicGenGenerator` on a decoder quantized by
-  :func:`vmb.generate.musicgen.quantize.quantize_decoder` as shipped (``FLOAT16_LAYERS``:
-  output heads, ``fc2`` and ``out_proj`` kept in float16);
-- one ``vmb_int8_f16=<layers>`` variant per ``--variants`` entry (``FLOAT16_LAYERS`` set to
-  those layers for the quantization; ``none`` = every Linear layer int8).
+  :func:`vmb.generate.musicgen.quantize.quantize_decoder` as shipped (``FLOAT16_LAYERS`` kept
+  in float16, ``TWO_PASS_LAYERS`` with a second int8 pass for the activations);
+- one ``vmb_int8_f16=<layers>[:two_pass=<layers>]`` variant per ``--variants`` entry
+  ``F16[:TWO]`` (comma lists of layer names: ``F16`` the float16 layers, ``TWO`` the two-pass
+  ones, ``none`` = no layer, ``all`` = every int8 kind; ``TWO`` left out = none).
 
 For each int8 decoder, the agreement with fp32 on the same teacher-forced codes (top-1 code
 agreement, cosine, KL of the conditional logits: ``quantize.compare_logits``). Issue 13's targets:
 top-1 agreement ≥ 95 % and ≥ 5× plain fp32 speed, in the same run.
 
-    python -m benchmarks.bench_musicgen_int8 [--seconds 0.6] [--rounds 3] [--variants lm_heads none]
+    python -m benchmarks.bench_musicgen_int8 [--seconds 0.6] [--rounds 3] \
+        [--variants lm_heads,fc2,out_proj none:all]
 
-Writes ``benchmarks/results/musicgen_int8_speed.json``.
+Writes ``benchmarks/results/musicgen_int8_speed.json`` (``--out``: another file, e.g.
+``musicgen_int8_3s.json`` for ``--seconds 3``).
 """
 
 from __future__ import annotations
@@ -34,14 +37,26 @@ from benchmarks.common import write_result
 RESULTS = Path(__file__).resolve().parent / "results" / "musicgen_int8_speed.json"
 
 
-def quantized(model, float16_layers: tuple[str, ...] | None):
-    """A copy of ``model`` with its decoder quantized, keeping ``float16_layers`` in float16
-    (``None``: ``FLOAT16_LAYERS``, as shipped). Returns ``(model, note)``."""
-    from vmb.generate.musicgen.quantize import FLOAT16_LAYERS, quantize_decoder
+LAYER_KINDS = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2", "lm_heads")
+
+
+def layer_list(text: str) -> tuple[str, ...]:
+    """``a,b`` -> ``("a", "b")``; ``none`` -> ``()``; ``all`` -> every Linear kind."""
+    if text == "all":
+        return LAYER_KINDS
+    return () if text == "none" else tuple(x for x in text.split(",") if x)
+
+
+def quantized(model, layers: tuple[tuple[str, ...], tuple[str, ...]] | None):
+    """A copy of ``model`` with its decoder quantized with ``(float16_layers, two_pass_layers)``
+    (``None``: as shipped). Returns ``(model, note)``."""
+    from vmb.generate.musicgen.quantize import quantize_decoder
 
     copy_ = copy.deepcopy(model)
-    layers = FLOAT16_LAYERS if float16_layers is None else float16_layers
-    return copy_, quantize_decoder(copy_, float16_layers=layers)
+    if layers is None:
+        return copy_, quantize_decoder(copy_)
+    float16, two_pass = layers
+    return copy_, quantize_decoder(copy_, float16_layers=float16, two_pass_layers=two_pass)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -49,8 +64,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=0.6, help="seconds of music per generation")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--variants", nargs="*", default=["lm_heads", "lm_heads,out_proj", "none"],
-                        help="FLOAT16_LAYERS to try besides the shipped ones (comma lists; 'none': all int8)")
+    parser.add_argument("--variants", nargs="*", default=["lm_heads,fc2,out_proj", "none"],
+                        help="F16[:TWO] layer choices to try besides the shipped ones (comma lists "
+                             "of float16 and two-pass layers; 'none': no layer, 'all': every kind)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
 
@@ -64,15 +80,16 @@ def main(argv: list[str] | None = None) -> dict:
         teacher_forced_logits,
     )
     from vmb.generate import MusicGenGenerator
-    from vmb.generate.musicgen.quantize import FLOAT16_LAYERS, compare_logits
+    from vmb.generate.musicgen.quantize import FLOAT16_LAYERS, TWO_PASS_LAYERS, compare_logits
     from vmb.types import Bridges, MusicDescription
 
     torch.set_num_threads(args.threads)
     model, tokenizer = musicgen_small_random(), t5_tokenizer()
-    configs: dict[str, tuple[str, ...] | None] = {"vmb_int8": None}
+    configs: dict[str, tuple[tuple[str, ...], tuple[str, ...]] | None] = {"vmb_int8": None}
     for v in args.variants:
-        layers = () if v == "none" else tuple(x for x in v.split(",") if x)
-        configs[f"vmb_int8_f16={v}"] = layers
+        float16, _, two_pass = v.partition(":")
+        name = f"vmb_int8_f16={float16}" + (f":two_pass={two_pass}" if two_pass else "")
+        configs[name] = (layer_list(float16), layer_list(two_pass or "none"))
     frames = round(args.seconds * 50)
     codes = torch.randint(0, 2048, (4, max(frames, 150)), generator=torch.Generator().manual_seed(0))
     seq = delayed(codes, pad=2048)
@@ -80,8 +97,10 @@ def main(argv: list[str] | None = None) -> dict:
     decoders, quality = {}, {}
     for name, layers in configs.items():
         decoders[name], note = quantized(model, layers)
-        quality[name] = {"float16_layers": list(FLOAT16_LAYERS if layers is None else layers), "note": note,
-                         **compare_logits(reference, teacher_forced_logits(decoders[name], tokenizer, seq))}
+        float16, two_pass = (FLOAT16_LAYERS, TWO_PASS_LAYERS) if layers is None else layers
+        logits = teacher_forced_logits(decoders[name], tokenizer, seq)
+        quality[name] = {"float16_layers": list(float16), "two_pass_layers": list(two_pass),
+                         "note": note, **compare_logits(reference, logits)}
         print(f"{name}: {quality[name]}", flush=True)
 
     inputs = tokenizer([TEXT], return_tensors="pt")

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import copy
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 from tiny.musicgen import one_torch_thread, tiny_musicgen_path  # noqa: F401
 
+import vmb.generate.musicgen.quantize as quantize_module
 from vmb.errors import ConfigError
 from vmb.generate import MusicGenGenerator
-from vmb.generate.musicgen.quantize import compare_logits, full_range_activations, keeps_float16
-from vmb.types import Bridges, MusicDescription
+from vmb.generate.musicgen.adapters import _linear_parameters, create_adapter
+from vmb.generate.musicgen.quantize import (
+    TWO_PASS_LAYERS,
+    compare_logits,
+    full_range_activations,
+    keeps_float16,
+    quantize_decoder,
+)
+from vmb.testing import make_tone
+from vmb.types import Bridges, Clip, Hit, MusicDescription
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TEXT = "Playful jazz with walking bass, brushed drums and vibraphone, fun and upbeat."
@@ -58,8 +70,8 @@ def test_compare_logits_on_logits_that_differ():
 def test_int8_decoder_generates_and_stays_close_to_float32(tiny_musicgen_path):  # noqa: F811
     full = MusicGenGenerator.from_pretrained(tiny_musicgen_path)
     int8 = MusicGenGenerator.from_pretrained(tiny_musicgen_path, quantize="int8")
-    # What is stored: int8 weights per output channel (the heads, fc2, out_proj: float16);
-    # no float32 Linear is left in the decoder.
+    # What is stored: int8 weights per output channel (the heads and out_proj: float16; fc1 and
+    # fc2 two-pass); no float32 Linear is left in the decoder.
     layers = dict(int8.model.decoder.named_modules())
     linear = {n: m for n, m in full.model.decoder.named_modules() if type(m) is torch.nn.Linear}
     assert not [n for n, m in layers.items() if type(m) is torch.nn.Linear]
@@ -76,11 +88,13 @@ def test_int8_decoder_generates_and_stays_close_to_float32(tiny_musicgen_path): 
         rebuilt = weight.dequantize()
         assert 0 < (rebuilt - original.weight).abs().max() <= weight.q_per_channel_scales().max() / 2 + 1e-6
     int8_names = [n for n in linear if not keeps_float16(n)]
-    assert [n.rsplit(".", 1)[-1] for n in int8_names[:5]] == ["k_proj", "v_proj", "q_proj", "k_proj", "v_proj"]
-    assert all(n.endswith(("q_proj", "k_proj", "v_proj", "fc1")) for n in int8_names)
-    assert type(layers[int8_names[0]]).__name__ == (
-        "FullRangeLinear" if full_range_activations() else "Linear"
-    )
+    kinds = {n.rsplit(".", 1)[-1] for n in linear}
+    assert kinds == {"q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2", "0", "1", "2", "3"}
+    assert {n.split(".")[-1] for n in int8_names} == {"q_proj", "k_proj", "v_proj", "fc1", "fc2"}
+    one_pass = "FullRangeLinear" if full_range_activations() else "Linear"
+    for name in int8_names:
+        two_pass = name.rsplit(".", 1)[-1] in TWO_PASS_LAYERS
+        assert type(layers[name]).__name__ == ("TwoPassLinear" if two_pass else one_pass), name
     assert any("int8" in note for note in int8.notes)
     for once_per_window in (int8.model.audio_encoder, int8.model.text_encoder):
         assert not any("quantized" in type(m).__module__ for m in once_per_window.modules())
@@ -96,10 +110,104 @@ def test_int8_decoder_generates_and_stays_close_to_float32(tiny_musicgen_path): 
         reference = full.model(**inputs, decoder_input_ids=codes).logits
         candidate = int8.model(**inputs, decoder_input_ids=codes).logits
     quality = compare_logits(reference, candidate)
-    assert quality["cosine_mean"] > 0.99 and quality["cosine_min"] > 0.95
-    assert quality["top1_agreement"] > 0.8
+    assert quality["cosine_mean"] > 0.999 and quality["cosine_min"] > 0.999
+    assert quality["top1_agreement"] >= 0.95  # the promise (musicgen-small: the benchmark)
+    # The second pass is what brings the logits closer: one pass on the same layers is further.
+    one_pass = copy.deepcopy(full.model)
+    quantize_decoder(one_pass, two_pass_layers=())
+    with torch.inference_mode():
+        one_pass_logits = one_pass(**inputs, decoder_input_ids=codes).logits
+    assert quality["kl_mean"] < 0.75 * compare_logits(reference, one_pass_logits)["kl_mean"]
 
 
 def test_int8_is_cpu_only(tiny_musicgen_path):  # noqa: F811
     with pytest.raises(ConfigError, match="cuda"):
         MusicGenGenerator.from_pretrained(tiny_musicgen_path, device="cuda", quantize="int8")
+
+
+def one_and_two_pass(in_features: int, out_features: int, bias: bool):
+    """The same float Linear quantized twice: plain dynamic int8 and two-pass int8."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(in_features, out_features, bias=bias)
+    if bias:
+        torch.nn.init.normal_(layer.bias)
+    one = SimpleNamespace(decoder=torch.nn.Sequential(copy.deepcopy(layer)))
+    two = SimpleNamespace(decoder=torch.nn.Sequential(copy.deepcopy(layer)))
+    quantize_decoder(one, float16_layers=(), two_pass_layers=())
+    note = quantize_decoder(two, float16_layers=(), two_pass_layers=("0",))
+    assert "0 with a second int8 pass" in note
+    return one.decoder[0], two.decoder[0]
+
+
+INPUTS = {  # [2, 3, 256]: symmetric (second pass around 0), after a GELU (around the grid's
+    # middle), one-signed (the grid ends at 0), rows with ranges 100x apart (CFG's rows differ)
+    "normal": lambda g: torch.randn(2, 3, 256, generator=g),
+    "gelu": lambda g: torch.nn.functional.gelu(3 * torch.randn(2, 3, 256, generator=g)),
+    "positive": lambda g: torch.rand(2, 3, 256, generator=g) + 0.5,
+    "negative": lambda g: -torch.rand(2, 3, 256, generator=g),
+    "rows_apart": lambda g: torch.randn(2, 3, 256, generator=g) * torch.tensor([[[1.0]], [[1e2]]]),
+}
+
+
+@pytest.mark.parametrize("full_range", [True, False], ids=["8-bit", "7-bit"])
+@pytest.mark.parametrize("bias", [False, True], ids=["no-bias", "bias"])
+@pytest.mark.parametrize("inputs", sorted(INPUTS))
+def test_two_pass_linear_matches_a_float_reference(monkeypatch, inputs, bias, full_range):
+    """Against float64 with the stored int8 weights: two passes leave ~1/250 of the activation
+    rounding error of one pass (1/80 or better with torch's 7-bit activations)."""
+    if full_range and not full_range_activations():
+        pytest.skip("this CPU's int8 kernels take 7-bit activations only")
+    monkeypatch.setattr(quantize_module, "full_range_activations", lambda: full_range)
+    one, two = one_and_two_pass(256, 48, bias)
+    assert type(two).__name__ == "TwoPassLinear" and two._levels == (255 if full_range else 127)
+    weight, b = _linear_parameters(two)  # what the adapter reads from a quantized layer
+    assert weight.dtype == torch.float32 and (b is not None) == bias
+    x = INPUTS[inputs](torch.Generator().manual_seed(1))
+    b = None if b is None else b.double()
+    reference = torch.nn.functional.linear(x.double(), weight.double(), b)
+
+    def error(y):
+        assert y.shape == reference.shape and y.dtype == torch.float32
+        return float((y.double() - reference).norm() / reference.norm())
+
+    with torch.inference_mode():
+        one_error, two_error = error(one(x)), error(two(x))
+    assert two_error < (1e-4 if full_range else 1e-3), (one_error, two_error)
+    assert one_error > (150 if full_range else 50) * two_error, (one_error, two_error)
+
+
+def test_two_pass_linear_zero_input_and_zero_weights_stay_exact():
+    _, two = one_and_two_pass(64, 8, bias=True)
+    zeros = torch.zeros(2, 1, 64)
+    assert torch.equal(two(zeros), two.bias().expand(2, 1, 8))
+    zero = SimpleNamespace(decoder=torch.nn.Sequential(torch.nn.Linear(64, 8)))
+    torch.nn.init.zeros_(zero.decoder[0].weight)
+    torch.nn.init.zeros_(zero.decoder[0].bias)
+    quantize_decoder(zero, float16_layers=(), two_pass_layers=("0",))
+    assert torch.equal(zero.decoder[0](torch.randn(3, 64)), torch.zeros(3, 8))
+
+
+def test_quantized_untrained_control_former_leaves_the_output_unchanged(
+    tiny_musicgen_path, tmp_path  # noqa: F811
+):
+    """The ControlFormer quantized with the decoder (its zero layers two-pass here): an untrained
+    adapter still adds exactly nothing, so the audio equals the quantized model's own."""
+    base = MusicGenGenerator.from_pretrained(tiny_musicgen_path)
+    adapter = create_adapter(base.model, reference_tokens=False, control_layers=1)
+    two_pass = (*TWO_PASS_LAYERS, "zero_in", "zero_out")
+    note = quantize_decoder(base.model, adapter, two_pass_layers=two_pass)
+    assert note.startswith("decoder and ControlFormer Linear layers quantized to int8")
+    control = dict(adapter.control.named_modules())
+    assert {type(control[n]).__name__ for n in ("zero_in", "zero_out.0")} == {"TwoPassLinear"}
+    assert not [n for n, m in control.items() if type(m) is torch.nn.Linear]
+    hidden = torch.randn(3, 5, 32)
+    assert torch.equal(control["zero_out.0"](hidden), torch.zeros(3, 5, 32))
+
+    tone = make_tone(tmp_path / "tone.wav", [261.63, 329.63, 392.0], seconds=2.0)
+    hit = Hit(Clip("tone", str(tone), 0.0, 2.0, 44100), 0.9, 0, "broad")
+    bridges = Bridges(MusicDescription(text=TEXT), TEXT, references=(hit,), music_weight=1.5)
+    plain = base.generate(bridges, 1.0, seed=4)
+    adapted = MusicGenGenerator(base.model, base.tokenizer, base.name, adapter=adapter)
+    result = adapted.generate(bridges, 1.0, seed=4)
+    assert any("ControlFormer" in n for n in result.notes)
+    assert np.array_equal(plain.audio, result.audio)
