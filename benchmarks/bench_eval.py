@@ -6,7 +6,8 @@ and CLAP embedding throughput on the CPU with a full-size random-weight CLAP.
    ``vmb.eval.evaluate(metrics="fd-features")`` with a cold cache (every item measured) and again
    with a warm cache (nothing measured), and the same 200 files are decoded alone with
    ``vmb.media.read_audio(mono=True)`` — the plain library call, the decode eval itself does —
-   in the same run, interleaved. Eval runs on one thread (``threads=1``) and as shipped on two
+   in the same run, interleaved; so are they with ``soundfile.read(dtype="float32")``, the plain
+   library call (vmb's read is faster: integer PCM read as integers). Eval runs on one thread (``threads=1``) and as shipped on two
    CPUs (``threads=2``: decode-ahead thread, FD bootstrap in two batches at once); the features
    alone (on decoded audio) and FD alone give the breakdown. Ratios are eval / decode, wall and
    CPU time (target in issue 17: cold ≤ 1.2).
@@ -79,9 +80,15 @@ def bench_features(items: int, seconds: float, repeats: int) -> dict:
             for f in files:
                 read_audio(f, mono=True)
 
+        def decode_soundfile():  # the plain library call: libsndfile's own float32 read
+            import soundfile as sf
+
+            for f in files:
+                sf.read(f, dtype="float32", always_2d=True)[0].T.mean(axis=0, keepdims=True)
+
         clips = [read_audio(f, mono=True) for f in files]
         rows = [measure_features(a[0], sr)[None, :] for a, sr in clips]
-        kinds = ("decode", "eval_cold_1_thread", "eval_cold_2_threads", "eval_warm", "features_only", "fd_only_1_thread")
+        kinds = ("decode", "decode_soundfile_float32", "eval_cold_1_thread", "eval_cold_2_threads", "eval_warm", "features_only", "fd_only_1_thread")
         wall: dict[str, list[float]] = {k: [] for k in kinds}
         cpu: dict[str, list[float]] = {k: [] for k in kinds}
         loads: list[float] = []
@@ -94,6 +101,8 @@ def bench_features(items: int, seconds: float, repeats: int) -> dict:
             for key in kinds:
                 if key == "decode":
                     fn = decode
+                elif key == "decode_soundfile_float32":
+                    fn = decode_soundfile
                 elif key == "features_only":  # the measuring alone, on audio already decoded
 
                     def fn():
@@ -132,10 +141,13 @@ def bench_features(items: int, seconds: float, repeats: int) -> dict:
             "ratio_cold_1_thread_vs_decode": round(best["eval_cold_1_thread"] / best["decode"], 2),
             "ratio_cold_2_threads_vs_decode": round(best["eval_cold_2_threads"] / best["decode"], 2),
             "ratio_warm_vs_decode": round(best["eval_warm"] / best["decode"], 2),
+            "ratio_cold_1_thread_vs_soundfile_float32": round(best["eval_cold_1_thread"] / best["decode_soundfile_float32"], 2),
+            "ratio_cold_2_threads_vs_soundfile_float32": round(best["eval_cold_2_threads"] / best["decode_soundfile_float32"], 2),
             "cpu_ratio_cold_1_thread_vs_decode": round(best_cpu["eval_cold_1_thread"] / best_cpu["decode"], 2),
             "cpu_ratio_cold_2_threads_vs_decode": round(best_cpu["eval_cold_2_threads"] / best_cpu["decode"], 2),
             "per_item_ms": {
                 "decode": round(1000 * best["decode"] / n, 3),
+                "decode_soundfile_float32": round(1000 * best["decode_soundfile_float32"] / n, 3),
                 "eval_cold_1_thread": round(1000 * best["eval_cold_1_thread"] / n, 3),
                 "eval_cold_2_threads": round(1000 * best["eval_cold_2_threads"] / n, 3),
                 "features_only": round(1000 * best["features_only"] / n, 3),
@@ -150,7 +162,8 @@ def bench_features(items: int, seconds: float, repeats: int) -> dict:
             "target": "eval_cold <= 1.2 x decode (issue 17)",
             "notes": (
                 "decode: vmb.media.read_audio(mono=True) of the 200 files, one after another, on one thread (the decode "
-                "eval does). eval_cold_1_thread: evaluate(threads=1), everything on the calling thread. "
+                "eval does; since read_audio reads integer PCM as integers it is ~4x faster than libsndfile's float read). "
+                "decode_soundfile_float32: soundfile.read(dtype='float32') and the mono mix, the plain library call. eval_cold_1_thread: evaluate(threads=1), everything on the calling thread. "
                 "eval_cold_2_threads: evaluate() as shipped on a 2-CPU machine (threads=2): a background thread decodes "
                 "the next items while the current one is measured, and the FD bootstrap runs in two batches at once. "
                 "cpu_seconds: process CPU time, all threads. Best of the rounds, each kind once a round, interleaved; "
