@@ -14,11 +14,12 @@ fadtk's FAD-∞).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from vmb.eval.measuring import usable_cpus
 
 
 def gaussian_stats(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +139,7 @@ def bootstrap_fds(
             return _batched_fd_rows(xg, wg, xr, wr)
         return _batched_fd(*_weighted_stats(xg, wg), *_weighted_stats(xr, wr))
 
-    threads = min(len(weights), 2, _usable_cpus() if threads is None else threads)
+    threads = min(len(weights), 2, usable_cpus() if threads is None else threads)
     if threads > 1:  # LAPACK and BLAS run outside Python's lock: two batches at once
         from concurrent.futures import ThreadPoolExecutor
 
@@ -150,13 +151,6 @@ def bootstrap_fds(
 
 
 MIN_THREAD_DRAWS = 32
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _rows(items: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
