@@ -32,7 +32,7 @@ from vmb.media.checks import (
 logger = logging.getLogger(__name__)
 
 SOUNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au", ".w64", ".rf64", ".caf"})  # fmt: skip
-_BLOCK_FRAMES = 1 << 18
+_BLOCK_FRAMES = 1 << 20  # frames per read: bounds what a lying header can make vmb allocate
 _PREROLL_S = 0.5
 
 
@@ -117,10 +117,11 @@ def _read_soundfile(path: Path, start_s: float, duration_s: float | None):
             while wanted is None or got < wanted:
                 count = _BLOCK_FRAMES if wanted is None else min(_BLOCK_FRAMES, wanted - got)
                 block = handle.read(count, dtype=dtype, always_2d=True)
-                if block.shape[0] == 0:
+                if block.shape[0]:
+                    blocks.append(block)
+                    got += block.shape[0]
+                if block.shape[0] < count:  # the end of the file
                     break
-                blocks.append(block)
-                got += block.shape[0]
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise MediaError(path, f"corrupt or truncated audio: {exc}") from None
         if not blocks:
