@@ -93,9 +93,9 @@ def bench_features(items: int, seconds: float, repeats: int) -> dict:
         cpu: dict[str, list[float]] = {k: [] for k in kinds}
         loads: list[float] = []
         value = {}
-        from vmb.eval.api import _default_threads
+        from vmb.eval.measuring import default_threads
 
-        default_threads = _default_threads()
+        evaluate_threads = default_threads()
         for r in range(repeats):
             loads.append(round(os.getloadavg()[0], 2))
             for key in kinds:
@@ -137,7 +137,7 @@ def bench_features(items: int, seconds: float, repeats: int) -> dict:
             "cpu_seconds": {k: round(v, 3) for k, v in best_cpu.items()},
             "all_rounds": {k: [round(x, 3) for x in v] for k, v in wall.items()},
             "load_avg_1m_per_round": loads,
-            "threads_evaluate_would_pick_at_start": default_threads,
+            "threads_evaluate_would_pick_at_start": evaluate_threads,
             "ratio_cold_1_thread_vs_decode": round(best["eval_cold_1_thread"] / best["decode"], 2),
             "ratio_cold_2_threads_vs_decode": round(best["eval_cold_2_threads"] / best["decode"], 2),
             "ratio_warm_vs_decode": round(best["eval_warm"] / best["decode"], 2),

@@ -39,7 +39,7 @@ from vmb.eval.embedders import DEFAULT_MODELS, LABELS, load_embedder
 from vmb.eval.fd import fd_with_uncertainty
 from vmb.eval.items import EvalItem, ItemSet, collect_items, pair_items, read_captions
 from vmb.eval.kl import kl_divergence, softmax
-from vmb.eval.measuring import ItemRunner, usable_cpus
+from vmb.eval.measuring import ItemRunner, default_threads
 from vmb.eval.report import EvalReport, MetricResult
 
 METRICS = (
@@ -94,7 +94,7 @@ def evaluate(
         threads: 2 decodes the next items in a background thread while the current one is
             measured (see :mod:`vmb.eval.measuring`) and computes the FD bootstrap in two
             batches at once; 1 uses no other thread; ``None`` (default): 2 when the process may
-            use two CPUs (:func:`_default_threads`). The results are the same.
+            use two CPUs (:func:`~vmb.eval.measuring.default_threads`). The results are the same.
 
     Raises:
         MediaError: an empty folder, a missing file, no pairs where pairs are needed, or every
@@ -126,7 +126,7 @@ def evaluate(
     embedders = {n: load_embedder(n, None if n == "features" else models[n], device) for n in sorted(names)}
     report.settings["models"] = {name: getattr(e, "record", name) for name, e in embedders.items()}
     with ItemCache(default_cache_dir() if cache_dir is True else (cache_dir or None)) as cache:
-        threads = _default_threads() if threads is None else max(1, int(threads))
+        threads = default_threads() if threads is None else max(1, int(threads))
         _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, seed, cache, progress, threads, report)
     report.settings["cache"] = {"folder": str(cache.folder) if cache.folder else None, "hits": cache.hits, "misses": cache.misses}
     return report
@@ -161,13 +161,6 @@ def _evaluate(gen, ref, chosen, embedders, caption_map, tolerance_s, bootstrap, 
             with ItemRunner(cache, report.skipped, decode_ahead=False) as runner:
                 _control_metric(gen, gen_data, embedders.get("clap"), runner, rows, report)
     report.items = list(rows.values())
-
-
-def _default_threads() -> int:
-    """2 when this process may use two CPUs, else 1. Measured (``benchmarks/bench_eval.py``):
-    on an otherwise idle 2-CPU machine two threads take 0.85x the time of one; at load 3.7 the
-    two are the same, so the second thread is not held back on a busy machine."""
-    return 2 if usable_cpus() >= 2 else 1
 
 
 def _local(model: str) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vmb.eval.measuring import usable_cpus
+from vmb.eval.measuring import default_threads
 
 
 def gaussian_stats(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +139,7 @@ def bootstrap_fds(
             return _batched_fd_rows(xg, wg, xr, wr)
         return _batched_fd(*_weighted_stats(xg, wg), *_weighted_stats(xr, wr))
 
-    threads = min(len(weights), 2, usable_cpus() if threads is None else threads)
+    threads = min(len(weights), 2, default_threads() if threads is None else threads)
     if threads > 1:  # LAPACK and BLAS run outside Python's lock: two batches at once
         from concurrent.futures import ThreadPoolExecutor
 

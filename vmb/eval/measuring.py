@@ -33,6 +33,14 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def default_threads() -> int:
+    """Threads eval uses unless told (decoding ahead, the FD bootstrap's two batches): 2 where
+    this process may use two CPUs, else 1. Measured (``benchmarks/bench_eval.py``): on an
+    otherwise idle 2-CPU machine two threads take 0.85x the time of one; at load 3.7 the two are
+    the same, so the second thread is not held back on a busy machine."""
+    return min(2, usable_cpus())
+
+
 def _decode(path: Path) -> Decoded:
     """``(mono [T], sr)`` of ``path``, or the MediaError that reading it raised."""
     from vmb.media import read_audio
@@ -48,7 +56,7 @@ class ItemRunner:
     """``compute`` an item's arrays through the cache; ``audio`` decodes (or takes the decode
     started ahead, see :meth:`plan`). Use as a context manager, or call :meth:`close`.
 
-    ``decode_ahead=None`` decodes ahead when the process may use more than one CPU.
+    ``decode_ahead=None`` decodes ahead when :func:`default_threads` is 2.
     """
 
     def __init__(self, cache: ItemCache, skipped: list[str], decode_ahead: bool | None = None, depth: int = 2):
@@ -59,7 +67,7 @@ class ItemRunner:
         self._ahead: OrderedDict[Path, Future] = OrderedDict()
         self._plan: list[Path] = []
         if decode_ahead is None:
-            decode_ahead = usable_cpus() > 1
+            decode_ahead = default_threads() > 1
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="vmb-eval-decode") if decode_ahead else None
 
     def __enter__(self):
