@@ -34,15 +34,16 @@ import dataclasses
 import logging
 import os
 import time
-from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from vmb.components import DeferredRetriever, PinnedReferences, missing_models, model_available
 from vmb.config import Config, load_config
 from vmb.errors import ModelUnavailable, UsageError
 from vmb.limits import DEFAULT_DURATION_S, check_duration, check_seed, check_weight, resolve_seed
+from vmb.signatures import same_parameters
 from vmb.types import Bridges, GenerationResult, MediaInput, MusicDescription, Wants
 
 logger = logging.getLogger(__name__)
@@ -198,46 +199,6 @@ class Pipeline:
             pipe.notes.insert(0, reason)
         return pipe
 
-    # ------------------------------------------------------------------ checks
-    def check_inputs(
-        self,
-        video: str | os.PathLike | None = None,
-        images: Sequence[str | os.PathLike] = (),
-        text: str | None = None,
-        references: Sequence[str | os.PathLike] = (),
-        wants: Wants | dict | Sequence[str] | None = None,
-        duration_s: float | None = None,
-        seed: int | None = None,
-        text_weight: float | None = None,
-        music_weight: float | None = None,
-    ) -> Wants:
-        """Raise :class:`UsageError` naming the offending value; return the parsed wants.
-
-        The limits (duration, weights, seed) are those of :mod:`vmb.limits`, the same numbers
-        the config and the generators check with.
-        """
-        from vmb.vocab import parse_wants
-
-        if isinstance(images, (str, os.PathLike)):
-            raise UsageError(f"images={images!r}: expected a list of image paths")
-        if isinstance(references, (str, os.PathLike)):
-            raise UsageError(f"references={references!r}: expected a list of audio paths")
-        if video is None and not images and not (text and text.strip()) and not references:
-            raise UsageError("nothing to make music for: give a video, images, text or a reference")
-        if text is not None and not text.strip() and video is None and not images and not references:
-            raise UsageError("text='': the text is empty")
-        if duration_s is not None:
-            check_duration(duration_s)
-        check_seed(seed)
-        for name, weight in (("text_weight", text_weight), ("music_weight", music_weight)):
-            if weight is not None:
-                check_weight(weight, name)
-        if wants is None:
-            return Wants()
-        if isinstance(wants, Wants):
-            return wants
-        return parse_wants(wants)
-
     # ------------------------------------------------------------------ the job
     def __call__(
         self,
@@ -282,29 +243,52 @@ class Pipeline:
         return self.generate(prepared, seed=seed, midi_path=midi_path, progress=progress, stems_dir=stems_dir,
                              loop=loop)  # fmt: skip
 
-    def prepare(
-        self,
-        video: str | os.PathLike | None = None,
-        images: Sequence[str | os.PathLike] = (),
-        text: str | None = None,
-        references: Sequence[str | os.PathLike] = (),
-        wants: Wants | dict | Sequence[str] | None = None,
-        duration_s: float | None = None,
-        text_weight: float | None = None,
-        music_weight: float | None = None,
-        progress: bool = False,
-        cues: Sequence[Any] | None = None,
-        sync: str = "cuts",
-    ) -> Prepared:
+    # ------------------------------------------------------------------ checks
+    @same_parameters(__call__, drop=("midi_path", "progress", "cues", "sync", "stems_dir", "loop"))
+    def check_inputs(self, **inputs: Any) -> Wants:
+        """Raise :class:`UsageError` naming the offending value; return the parsed wants.
+
+        Takes the inputs of :meth:`__call__` (``video`` … ``music_weight``). The limits
+        (duration, weights, seed) are those of :mod:`vmb.limits`, the same numbers the config and
+        the generators check with.
+        """
+        from vmb.vocab import parse_wants
+
+        video, images, text, references = (inputs[k] for k in ("video", "images", "text", "references"))
+        if isinstance(images, (str, os.PathLike)):
+            raise UsageError(f"images={images!r}: expected a list of image paths")
+        if isinstance(references, (str, os.PathLike)):
+            raise UsageError(f"references={references!r}: expected a list of audio paths")
+        if video is None and not images and not (text and text.strip()) and not references:
+            raise UsageError("nothing to make music for: give a video, images, text or a reference")
+        if text is not None and not text.strip() and video is None and not images and not references:
+            raise UsageError("text='': the text is empty")
+        if inputs["duration_s"] is not None:
+            check_duration(inputs["duration_s"])
+        check_seed(inputs["seed"])
+        for name in ("text_weight", "music_weight"):
+            if inputs[name] is not None:
+                check_weight(inputs[name], name)
+        wants = inputs["wants"]
+        if wants is None:
+            return Wants()
+        if isinstance(wants, Wants):
+            return wants
+        return parse_wants(wants)
+
+    @same_parameters(__call__, drop=("seed", "midi_path", "stems_dir", "loop"))
+    def prepare(self, **args: Any) -> Prepared:
         """Read, describe and retrieve: the two bridges the generator will get, not yet the music.
 
-        The arguments are those of :meth:`__call__`. The returned :class:`Prepared` can be
-        edited (``prepared.replace(bridges=...)``) and given to :meth:`generate`; ``pipe(...)``
-        is exactly ``pipe.generate(pipe.prepare(...), seed=...)``.
+        The arguments are those of :meth:`__call__` but ``seed``, ``midi_path``, ``stems_dir``
+        and ``loop``. The returned :class:`Prepared` can be edited
+        (``prepared.replace(bridges=...)``) and given to :meth:`generate`; ``pipe(...)`` is
+        exactly ``pipe.generate(pipe.prepare(...), seed=...)``.
         """
-        parsed_wants = self.check_inputs(
-            video, images, text, references, wants, duration_s, None, text_weight, music_weight
-        )
+        progress, cues, sync = args.pop("progress"), args.pop("cues"), args.pop("sync")
+        parsed_wants = self.check_inputs(**args)
+        video, images, text, references = (args[k] for k in ("video", "images", "text", "references"))
+        duration_s, text_weight, music_weight = args["duration_s"], args["text_weight"], args["music_weight"]
         from vmb.describe import load_describer, load_inputs
 
         cfg = self.config

@@ -8,6 +8,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from vmb.generate.builtin.render_fluidsynth import (
     render_fluidsynth,
 )
 from vmb.generate.builtin.render_numpy import render_numpy
+from vmb.signatures import same_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -85,43 +87,6 @@ def choose_renderer(renderer: str = "auto", soundfont: str | os.PathLike | None 
     return RendererChoice("numpy", note)
 
 
-def render_midi(
-    source: str | os.PathLike | Arrangement,
-    sample_rate: int = DEFAULT_SAMPLE_RATE,
-    renderer: str | RendererChoice = "auto",
-    soundfont: str | os.PathLike | None = None,
-    length_s: float | None = None,
-    loudness_lufs: float = TARGET_LUFS,
-    balance: bool = True,
-    loop: bool | None = None,
-) -> tuple[np.ndarray, int, str]:
-    """Render an arrangement or any standard MIDI file to mastered stereo audio.
-
-    Args:
-        source: an :class:`Arrangement` or the path of a ``.mid`` file.
-        sample_rate: output rate in Hz.
-        renderer: ``auto``, ``fluidsynth``, ``numpy`` or a :class:`RendererChoice`.
-        soundfont: a soundfont to use instead of the searched ones.
-        length_s: exact output length; default: the arrangement's duration, or for a MIDI file
-            its length plus the instruments' release and reverb tail.
-        loudness_lufs: integrated loudness of the output (LUFS); true peaks stay at or under
-            -1 dBTP (see :mod:`.mastering`).
-        balance: level-match the programs first (see :mod:`.levels`), so that no instrument
-            of the soundfont drowns the others; the music's own channel volumes apply on top.
-        loop: fold the rendered tail back onto the start (default: the arrangement's ``loop``).
-
-    Returns:
-        ``(audio [2, T] float32, sample_rate, note)``; ``note`` says which renderer ran and why.
-
-    Raises:
-        MediaError: the MIDI file is missing or unreadable.
-        GenerationError: FluidSynth failed.
-    """
-    mix, _, sr, note = render_parts(source, sample_rate, renderer, soundfont, length_s, loudness_lufs,
-                                    balance, loop, stems=False)
-    return mix, sr, note
-
-
 def render_parts(
     source: str | os.PathLike | Arrangement,
     sample_rate: int = DEFAULT_SAMPLE_RATE,
@@ -166,6 +131,34 @@ def render_parts(
     n = None if length_s is None else round(length_s * sr)
     mix, mastered = master_parts(audio, sr, n, target_lufs=loudness_lufs, loop=loop, stems=parts)
     return mix, mastered, sr, choice.note
+
+
+@same_parameters(render_parts, drop=("stems",))
+def render_midi(**settings: Any) -> tuple[np.ndarray, int, str]:
+    """Render an arrangement or any standard MIDI file to mastered stereo audio.
+
+    Args:
+        source: an :class:`Arrangement` or the path of a ``.mid`` file.
+        sample_rate: output rate in Hz.
+        renderer: ``auto``, ``fluidsynth``, ``numpy`` or a :class:`RendererChoice`.
+        soundfont: a soundfont to use instead of the searched ones.
+        length_s: exact output length; default: the arrangement's duration, or for a MIDI file
+            its length plus the instruments' release and reverb tail.
+        loudness_lufs: integrated loudness of the output (LUFS); true peaks stay at or under
+            -1 dBTP (see :mod:`.mastering`).
+        balance: level-match the programs first (see :mod:`.levels`), so that no instrument
+            of the soundfont drowns the others; the music's own channel volumes apply on top.
+        loop: fold the rendered tail back onto the start (default: the arrangement's ``loop``).
+
+    Returns:
+        ``(audio [2, T] float32, sample_rate, note)``; ``note`` says which renderer ran and why.
+
+    Raises:
+        MediaError: the MIDI file is missing or unreadable.
+        GenerationError: FluidSynth failed.
+    """
+    mix, _, sr, note = render_parts(**settings)
+    return mix, sr, note
 
 
 def _gains(choice: RendererChoice, programs: set[int], sr: int) -> dict[int, float]:
