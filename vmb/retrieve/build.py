@@ -36,12 +36,13 @@ from vmb.retrieve.attributes import (
 from vmb.retrieve.encoders.base import IndexEncoder, load_encoder
 from vmb.retrieve.encoders.features import FeaturesEncoder
 from vmb.retrieve.faiss_index import build_faiss_index, tune_search
+from vmb.retrieve.guard import check_replaceable
 from vmb.retrieve.index_type import INDEX_KINDS, TARGET_RECALL, choose_index_type
+from vmb.retrieve.partial import PARTIAL_VERSION, Partial, TrackResult
 from vmb.retrieve.segment import check_segmenting, segment_track
 from vmb.retrieve.sources import Source, SourceTrack, read_source
-from vmb.retrieve.guard import check_replaceable
-from vmb.retrieve.partial import PARTIAL_VERSION, Partial, TrackResult
 from vmb.retrieve.store import IndexInfo, MusicIndex, clips_to_table
+from vmb.signatures import same_parameters
 from vmb.types import Clip
 from vmb.vocab import Vocab, load_vocab
 
@@ -249,21 +250,15 @@ def build_index(
     return finish_build(plan, partial, results, skipped, resumed, progress=progress, console=console)
 
 
-def plan_build(
-    source: str | os.PathLike,
-    out: str | os.PathLike,
-    encoder: str | IndexEncoder = "builtin",
-    model: str | None = None,
-    segment_s: float = 10.0,
-    hop_s: float = 10.0,
-    batch_size: int = 8,
-    memory_budget_gb: float | None = None,
-    index_type: str = "auto",
-    device: str = "auto",
-) -> BuildPlan:
-    """Check the arguments of :func:`build_index`, the output folder (``check_replaceable``:
-    never a folder vmb did not write, never one holding a source file) and read the source.
+@same_parameters(build_index, drop=("resume", "progress", "console"))
+def plan_build(**args: Any) -> BuildPlan:
+    """Check the arguments of :func:`build_index` (all but ``resume``, ``progress`` and
+    ``console``, which run the build), the output folder (``check_replaceable``: never a folder
+    vmb did not write, never one holding a source file) and read the source.
     """
+    source, out, encoder = args["source"], args["out"], args["encoder"]
+    segment_s, hop_s, batch_size = args["segment_s"], args["hop_s"], args["batch_size"]
+    memory_budget_gb, index_type = args["memory_budget_gb"], args["index_type"]
     started = time.perf_counter()
     check_segmenting(segment_s, hop_s)
     if index_type not in ("auto", *INDEX_KINDS):
@@ -285,7 +280,7 @@ def plan_build(
     local = (source,) if Path(source).expanduser().exists() else ()
     check_replaceable(out, sources=(*local, *(t.path for t in src.tracks if t.path)))
     if isinstance(encoder, str):
-        encoder = load_encoder(encoder, model, device=device)
+        encoder = load_encoder(encoder, args["model"], device=args["device"])
     if encoder.kind == "clap":
         encoder.main.batch_size = batch_size
     settings = {
