@@ -38,6 +38,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.fft import rfft
 
+from vmb.analysis.spectral import SPECTRAL_SHAPE_NAMES
+
 EVAL_FEATURES_ID = "eval-features:v3"
 FRAMES_PER_S = 4.0
 FRAME_S = 0.064
@@ -58,12 +60,7 @@ EVAL_FEATURE_NAMES: tuple[str, ...] = (
     *(f"chroma_mean_{i}" for i in range(12)),
     *(f"mfcc_mean_{i}" for i in range(N_MFCC)),
     *(f"mfcc_std_{i}" for i in range(N_MFCC)),
-    "log_centroid_mean",
-    "log_centroid_std",
-    "log_rolloff_mean",
-    "log_rolloff_std",
-    "flatness_mean",
-    "flatness_std",
+    *SPECTRAL_SHAPE_NAMES,
     "tempo_log2",
     "pulse_clarity",
     "loudness",

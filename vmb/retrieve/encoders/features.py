@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vmb.analysis.spectral import SPECTRAL_SHAPE_NAMES
 from vmb.retrieve.encoders.base import AudioClip, Encoder, l2_normalize
 
 FEATURES_ID = "features:v1"
@@ -38,12 +39,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     *(f"chroma_std_{i}" for i in range(12)),
     *(f"mfcc_mean_{i}" for i in range(N_MFCC)),
     *(f"mfcc_std_{i}" for i in range(N_MFCC)),
-    "log_centroid_mean",
-    "log_centroid_std",
-    "log_rolloff_mean",
-    "log_rolloff_std",
-    "flatness_mean",
-    "flatness_std",
+    *SPECTRAL_SHAPE_NAMES,
     "tempo_log2",
     "loudness",
 )
