@@ -17,6 +17,7 @@ from typing import Any
 import vmb
 from vmb.errors import MediaError, OutputError
 from vmb.fileio import atomic_write_json
+from vmb.signatures import same_parameters
 from vmb.types import GenerationResult
 
 MAX_STEM_CHARS = 48
@@ -60,15 +61,12 @@ def output_stem(
     return DEFAULT_STEM
 
 
-def output_dir_for(
-    video: str | os.PathLike | None,
-    images: list[str] | tuple = (),
-    references: list[str] | tuple = (),
-    text: str | None = None,
-) -> Path:
+@same_parameters(output_stem)
+def output_dir_for(**inputs: Any) -> Path:
     """Outputs go next to the video or the first image; for a prompt into the current folder;
-    next to the first reference only when references are the whole input."""
-    named_after = _named_after(video, images, references, text)
+    next to the first reference only when references are the whole input (the inputs of
+    :func:`output_stem`)."""
+    named_after = _named_after(**inputs)
     return named_after.resolve().parent if named_after is not None else Path.cwd()
 
 
