@@ -14,9 +14,11 @@ Unknown keys, values of the wrong type and values outside a fixed set of choices
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -120,6 +122,23 @@ class Config:
             key, value = parse_override(item)
             set_dotted(data, key, value, source)
         return build_config(data, source)
+
+
+def loader_settings(loader: Callable[..., Any], config: Config, section: Any) -> dict[str, Any]:
+    """The keyword arguments of ``loader`` (a component's ``from_pretrained``) that ``config``
+    sets: every field of the top level (``device``, ``dtype``, ``threads``...) and of ``section``
+    (``config.describer``, ``config.generator``...) that has the name of one of its parameters.
+
+    The one rule of every ``from_config``: a config key and a loader keyword of the same name
+    mean the same thing, so a key is passed on without being spelled out again.
+    """
+    parameters = inspect.signature(loader).parameters
+    return {
+        f.name: getattr(holder, f.name)
+        for holder in (config, section)
+        for f in dataclasses.fields(holder)
+        if f.name in parameters and not dataclasses.is_dataclass(getattr(holder, f.name))
+    }
 
 
 MAX_CONFIG_BYTES = 1 << 20

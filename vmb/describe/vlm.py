@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from vmb.config import Config, configs_dir
+from vmb.config import Config, configs_dir, loader_settings
 from vmb.describe.inputs import VISUAL_KINDS, ensure_frames
 from vmb.describe.parse import ParsedAnswer, parse_answer
 from vmb.describe.schema import merge
@@ -204,16 +204,8 @@ class VLMDescriber:
     def from_config(cls, config: Config, model: str | None = None) -> VLMDescriber:
         """From ``config.describer`` (model, num_frames, max_new_tokens, batch_size,
         trust_remote_code) and ``config.device`` / ``config.dtype``; ``model`` overrides."""
-        d = config.describer
-        return cls.from_pretrained(
-            model or d.model,
-            device=config.device,
-            dtype=config.dtype,
-            num_frames=d.num_frames,
-            trust_remote_code=d.trust_remote_code,
-            max_new_tokens=d.max_new_tokens,
-            batch_size=d.batch_size,
-        )
+        settings = loader_settings(cls.from_pretrained, config, config.describer)
+        return cls.from_pretrained(model or config.describer.model, **settings)
 
     # ------------------------------------------------------------------------------------
     # Prompt

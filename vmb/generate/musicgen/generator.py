@@ -187,17 +187,10 @@ class MusicGenGenerator:
         """From ``generator.*`` (model, adapter, quantize, window_s, overlap_s, top_k,
         temperature) and the top-level ``device``, ``dtype``, ``seed``, ``threads``."""
         g = config.generator
-        generator = cls.from_pretrained(
-            g.model,
-            device=config.device,
-            dtype=config.dtype,
-            adapter=g.adapter,
-            quantize=g.quantize,
-            threads=config.threads,
-            window_s=g.window_s,
-            overlap_s=g.overlap_s,
-            reference_encoder=reference_encoder,
-        )
+        from vmb.config import loader_settings
+
+        settings = loader_settings(cls.from_pretrained, config, g)
+        generator = cls.from_pretrained(g.model, reference_encoder=reference_encoder, **settings)
         generator.default_top_k = int(g.top_k)
         generator.default_temperature = float(g.temperature)
         generator.default_seed = config.seed
