@@ -7,11 +7,12 @@ errors are :class:`~vmb.errors.VMBError` lines printed by the root ``vmb`` group
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
 
-from vmb.cli.app import DeviceOpt, console, group, print_json, say, say_notes
+from vmb.cli.app import DeviceOpt, console, group, option_groups, print_json, say, say_notes
 
 app = group(
     "Measure generated music: FD/FAD, KL, CLAP score, cut/beat alignment, controllability.",
@@ -29,8 +30,31 @@ NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Compute everything
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 
 
-def _models(clap: str | None, encodec: str | None, ast: str | None) -> dict[str, str]:
-    return {k: v for k, v in (("clap", clap), ("encodec", encodec), ("ast", ast)) if v}
+@dataclass(frozen=True)
+class MeasureOptions:
+    """The options ``vmb eval`` and ``vmb eval run`` share: the models that measure, where they
+    run, the per-item cache and the output (see :func:`~vmb.cli.app.option_groups`)."""
+
+    clap_model: ClapOpt = None
+    encodec_model: EncodecOpt = None
+    ast_model: AstOpt = None
+    device: DeviceOpt = "auto"
+    no_cache: NoCacheOpt = False
+    as_json: JsonOpt = False
+
+    def settings(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`vmb.eval.evaluate` and
+        :func:`~vmb.eval.runner.run_benchmark` that these options set."""
+        named = (("clap", self.clap_model), ("encodec", self.encodec_model), ("ast", self.ast_model))
+        return {
+            "models": {k: v for k, v in named if v},
+            "device": self.device,
+            "cache_dir": None if self.no_cache else True,
+            "progress": not self.as_json,
+        }
+
+
+MEASURE_DEFAULTS = MeasureOptions()
 
 
 def _show(report, as_json: bool) -> None:
@@ -59,6 +83,7 @@ def _show(report, as_json: bool) -> None:
 
 
 @app.callback()
+@option_groups
 def eval_main(
     ctx: typer.Context,
     generated: Annotated[list[str] | None, typer.Option("--generated", "-g", help="Folder (or files, repeatable) of generated audio or mp4s.")] = None,
@@ -68,12 +93,7 @@ def eval_main(
     out: Annotated[str | None, typer.Option("--out", help="Report folder (report.json, report.md, plots/).")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Cut/beat tolerance in seconds (±).")] = 0.1,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for FD intervals.")] = 200,
-    clap_model: ClapOpt = None,
-    encodec_model: EncodecOpt = None,
-    ast_model: AstOpt = None,
-    device: DeviceOpt = "auto",
-    no_cache: NoCacheOpt = False,
-    as_json: JsonOpt = False,
+    measure: MeasureOptions = MEASURE_DEFAULTS,
 ) -> None:
     """Measure --generated against --reference, --captions and its videos; print a table and
     write a report folder with --out."""
@@ -94,19 +114,17 @@ def eval_main(
         reference=(reference[0] if len(reference) == 1 else reference) if reference else None,
         captions=captions,
         metrics=metrics,
-        models=_models(clap_model, encodec_model, ast_model),
-        device=device,
         tolerance_s=tolerance,
         bootstrap=bootstrap,
-        cache_dir=None if no_cache else True,
-        progress=not as_json,
+        **measure.settings(),
     )
     if out is not None:
         report = write_report(report, out)
-    _show(report, as_json)
+    _show(report, measure.as_json)
 
 
 @app.command("run")
+@option_groups
 def eval_run(
     data: Annotated[str, typer.Option("--data", help="Benchmark manifest (.jsonl or .csv: id, video/image/text, reference, caption).")],
     profile: Annotated[str | None, typer.Option("--profile", help="default (neural) or builtin (offline).")] = None,
@@ -115,12 +133,7 @@ def eval_run(
     seed: Annotated[int, typer.Option("--seed", help="Seed for every item.")] = 0,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
     index: Annotated[str | None, typer.Option("--index", help="The index to retrieve references from.")] = None,
-    clap_model: ClapOpt = None,
-    encodec_model: EncodecOpt = None,
-    ast_model: AstOpt = None,
-    device: DeviceOpt = "auto",
-    no_cache: NoCacheOpt = False,
-    as_json: JsonOpt = False,
+    measure: MeasureOptions = MEASURE_DEFAULTS,
 ) -> None:
     """Generate for every item of a manifest with a profile, then evaluate (the paper's Table 1)."""
     from vmb.eval.runner import run_benchmark
@@ -133,12 +146,9 @@ def eval_run(
         seed=seed,
         overrides=list(overrides or ()),
         index=index,
-        models=_models(clap_model, encodec_model, ast_model),
-        device=device,
-        cache_dir=None if no_cache else True,
-        progress=not as_json,
+        **measure.settings(),
     )
-    _show(report, as_json)
+    _show(report, measure.as_json)
 
 
 def register(root: typer.Typer) -> None:
