@@ -72,7 +72,77 @@ def _raise_terminated(signum, frame) -> None:
     raise Terminated()
 
 
-app = typer.Typer(
+def option_groups(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Expand a command's option groups in place: one definition of options that several
+    commands take together.
+
+    A parameter annotated with a dataclass whose fields are Typer options (``measure:
+    MeasureOptions = MEASURE_DEFAULTS``) stands for those options, at its place in the command's
+    option list (and so in its ``--help``); its default, a (frozen) instance of the group, holds
+    this command's defaults. The command receives the group as one instance. The apps of this
+    module (``app``, :func:`group`) expand every command and callback they register; one without
+    groups is registered as it is.
+    """
+    import dataclasses
+    import functools
+    import inspect
+    import typing
+
+    signature = inspect.signature(command, eval_str=True)
+    parameters: list[inspect.Parameter] = []
+    groups: dict[str, tuple[type, list[str]]] = {}
+    for parameter in signature.parameters.values():
+        group_type = parameter.annotation
+        if not (isinstance(group_type, type) and dataclasses.is_dataclass(group_type)):
+            parameters.append(parameter)
+            continue
+        if not isinstance(parameter.default, group_type):
+            what = f"{command.__name__}: {parameter.name}"
+            raise TypeError(f"{what} needs a {group_type.__name__} instance as its default")
+        hints = typing.get_type_hints(group_type, include_extras=True)
+        names = [f.name for f in dataclasses.fields(group_type)]
+        groups[parameter.name] = (group_type, names)
+        parameters.extend(
+            inspect.Parameter(
+                name, parameter.kind, default=getattr(parameter.default, name), annotation=hints[name]
+            )
+            for name in names
+        )
+    if not groups:
+        return command
+
+    @functools.wraps(command)
+    def with_groups(**options: Any) -> Any:
+        for name, (group_type, names) in groups.items():
+            options[name] = group_type(**{n: options.pop(n) for n in names})
+        return command(**options)
+
+    del with_groups.__wrapped__  # Typer reads the expanded signature below
+    with_groups.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_groups.__annotations__ = {p.name: p.annotation for p in parameters}
+    return with_groups
+
+
+class _Typer(typer.Typer):
+    """A Typer app whose commands and callbacks may take option groups (:func:`option_groups`);
+    the decorated function itself stays as written."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return _expanding(super().command(*args, **kwargs))
+
+    def callback(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return _expanding(super().callback(*args, **kwargs))
+
+
+def _expanding(register: Callable[[Callable[..., Any]], Any]) -> Callable[[Callable[..., Any]], Any]:
+    def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
+        register(option_groups(function))
+        return function
+
+    return decorator
+
+
+app = _Typer(
     cls=_VMBGroup,
     name="vmb",
     help="Visuals Music Bridge: music for video, images and text.",
@@ -86,7 +156,7 @@ app = typer.Typer(
 def group(help: str, invoke_without_command: bool = False) -> typer.Typer:
     """A command group (``vmb index ...``): shows its help when called without a command, or
     with ``invoke_without_command`` runs its own callback then (``vmb eval``, ``vmb models``)."""
-    return typer.Typer(
+    return _Typer(
         help=help,
         no_args_is_help=not invoke_without_command,
         invoke_without_command=invoke_without_command,
@@ -178,53 +248,6 @@ SyncOpt = Annotated[
 DescriberOpt = Annotated[
     str | None, typer.Option("--describer", help="vlm (neural) or visual (built-in); default from the config.")
 ]
-
-
-def option_groups(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Expand a command's option groups in place: one definition of options that several
-    commands take together.
-
-    A parameter annotated with a dataclass whose fields are Typer options (``measure:
-    MeasureOptions = MEASURE_DEFAULTS``) stands for those options, at its place in the command's
-    option list (and so in its ``--help``); its default, a (frozen) instance of the group, holds
-    this command's defaults. The command receives the group as one instance.
-    """
-    import dataclasses
-    import functools
-    import inspect
-    import typing
-
-    signature = inspect.signature(command, eval_str=True)
-    parameters: list[inspect.Parameter] = []
-    groups: dict[str, tuple[type, list[str]]] = {}
-    for parameter in signature.parameters.values():
-        group_type = parameter.annotation
-        if not (isinstance(group_type, type) and dataclasses.is_dataclass(group_type)):
-            parameters.append(parameter)
-            continue
-        if not isinstance(parameter.default, group_type):
-            what = f"{command.__name__}: {parameter.name}"
-            raise TypeError(f"{what} needs a {group_type.__name__} instance as its default")
-        hints = typing.get_type_hints(group_type, include_extras=True)
-        names = [f.name for f in dataclasses.fields(group_type)]
-        groups[parameter.name] = (group_type, names)
-        parameters.extend(
-            inspect.Parameter(
-                name, parameter.kind, default=getattr(parameter.default, name), annotation=hints[name]
-            )
-            for name in names
-        )
-
-    @functools.wraps(command)
-    def with_groups(**options: Any) -> Any:
-        for name, (group_type, names) in groups.items():
-            options[name] = group_type(**{n: options.pop(n) for n in names})
-        return command(**options)
-
-    del with_groups.__wrapped__  # Typer reads the expanded signature below
-    with_groups.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    with_groups.__annotations__ = {p.name: p.annotation for p in parameters}
-    return with_groups
 
 
 def load_cli_config(config_file: str | None, overrides: list[str] | None, **settings: Any):

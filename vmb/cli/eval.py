@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vmb.cli.app import DeviceOpt, console, group, option_groups, print_json, say, say_notes
+from vmb.cli.app import DeviceOpt, console, group, print_json, say, say_notes
 
 app = group(
     "Measure generated music: FD/FAD, KL, CLAP score, cut/beat alignment, controllability.",
@@ -83,7 +83,6 @@ def _show(report, as_json: bool) -> None:
 
 
 @app.callback()
-@option_groups
 def eval_main(
     ctx: typer.Context,
     generated: Annotated[list[str] | None, typer.Option("--generated", "-g", help="Folder (or files, repeatable) of generated audio or mp4s.")] = None,
@@ -124,7 +123,6 @@ def eval_main(
 
 
 @app.command("run")
-@option_groups
 def eval_run(
     data: Annotated[str, typer.Option("--data", help="Benchmark manifest (.jsonl or .csv: id, video/image/text, reference, caption).")],
     profile: Annotated[str | None, typer.Option("--profile", help="default (neural) or builtin (offline).")] = None,

@@ -7,11 +7,20 @@ happen inside the commands.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
-from vmb.cli.app import DeviceOpt, JsonOpt, QuietOpt, group, print_json, say, say_notes
+from vmb.cli.app import (
+    DeviceOpt,
+    JsonOpt,
+    QuietOpt,
+    group,
+    print_json,
+    say,
+    say_notes,
+)
 
 train_app = group("Train vmb's learned parts: the music-bridge adapter and the description model.")
 
@@ -28,6 +37,25 @@ EvalEveryOpt = Annotated[int, typer.Option("--eval-every", help="Steps between h
 SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Steps between checkpoints.")]
 
 
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options every ``vmb train`` command ends with: how often it measures the held-out loss
+    and saves (each trainer's own defaults), the seed, the device and the output (see
+    :func:`~vmb.cli.app.option_groups`)."""
+
+    eval_every: EvalEveryOpt
+    save_every: SaveEveryOpt
+    seed: SeedOpt = 0
+    device: DeviceOpt = "auto"
+    quiet: QuietOpt = False
+    as_json: JsonOpt = False
+
+
+ADAPTER_RUN = RunOptions(eval_every=100, save_every=200)
+DESCRIBER_RUN = RunOptions(eval_every=50, save_every=100)
+
+
 def _interrupted(out: str) -> typer.Exit:
     say(f"interrupted: the last finished step is saved in {out}/checkpoints; add --resume to continue",
         stderr=True)  # fmt: skip
@@ -37,6 +65,7 @@ def _interrupted(out: str) -> typer.Exit:
 def _train(what: str, train: Any, args_type: Any, options: dict[str, Any], summary: Any) -> None:
     """Build ``args_type`` from the command's options, run ``train`` (Ctrl-C ends with exit code
     130 and says how to resume), and print the result: JSON, or one line with ``summary(result)``."""
+    options = {**options, **dataclasses.asdict(options.pop("run"))}
     quiet, as_json = options.pop("quiet"), options.pop("as_json")
     fields = {f.name for f in dataclasses.fields(args_type)}
     args = args_type(**{k: v for k, v in options.items() if k in fields}, progress=not quiet and not as_json)
@@ -74,12 +103,7 @@ def train_adapter_command(
     num_tokens: Annotated[int, typer.Option("--num-tokens", help="Reference tokens.")] = 4,
     embedding_source: Annotated[str, typer.Option("--embedding-source", help="encodec or clap (a CLAP index).")] = "encodec",
     eval_fraction: Annotated[float, typer.Option("--eval-fraction", help="Share of tracks held out.")] = 0.05,
-    eval_every: EvalEveryOpt = 100,
-    save_every: SaveEveryOpt = 200,
-    seed: SeedOpt = 0,
-    device: DeviceOpt = "auto",
-    quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
+    run: RunOptions = ADAPTER_RUN,
 ) -> None:
     """Train the music-bridge adapter of a MusicGen model (the base stays frozen)."""
     from vmb.train.adapter import AdapterTrainingArgs, train_adapter
@@ -104,12 +128,7 @@ def train_describer_command(
     frames: Annotated[int, typer.Option("--frames", help="Frames per video in the prompt.")] = 8,
     merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Also write the merged model (what vmb describe --model loads).")] = True,
     eval_fraction: Annotated[float, typer.Option("--eval-fraction", help="Share of pairs held out.")] = 0.1,
-    eval_every: EvalEveryOpt = 50,
-    save_every: SaveEveryOpt = 100,
-    seed: SeedOpt = 0,
-    device: DeviceOpt = "auto",
-    quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
+    run: RunOptions = DESCRIBER_RUN,
 ) -> None:
     """LoRA-fine-tune the description model on (visuals, JSON description) pairs."""
     from vmb.train.describer import DescriberTrainingArgs, train_describer
