@@ -14,7 +14,7 @@ ROOT = Path(vmb.__file__).resolve().parent
 # Lower numbers sit lower; siblings of one layer must not import each other.
 LAYERS = {
     "types": 0, "errors": 0, "config": 0, "limits": 0, "vocab": 0, "hub": 0, "fileio": 0,
-    "manifest": 0, "home": 0, "lazy": 0, "signatures": 0,
+    "manifest": 0, "home": 0, "lazy": 0, "signatures": 0, "feature_names": 0,
     "convert": 5,  # checkpoints of audiocraft and laion-clap → transformers folders (vmb models import)
     "media": 1, "analysis": 1,
     "describe": 2, "retrieve": 2, "testing": 2,  # test media made with media's encoders

@@ -14,17 +14,6 @@ import numpy as np
 from vmb.errors import MediaError
 
 ANALYSIS_SR = 22050
-# The spectral-shape block of both fixed feature vectors (the retrieval FeaturesEncoder's and vmb
-# eval's fd-features): mean and std over frames of the log2 spectral centroid, the log2 85 %
-# rolloff and the flatness, in this order.
-SPECTRAL_SHAPE_NAMES: tuple[str, ...] = (
-    "log_centroid_mean",
-    "log_centroid_std",
-    "log_rolloff_mean",
-    "log_rolloff_std",
-    "flatness_mean",
-    "flatness_std",
-)
 MAX_CHANNELS = 64  # more "channels" than this means the array is [T, C]
 _WHAT = "audio array"
 

@@ -38,7 +38,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.fft import rfft
 
-from vmb.analysis.spectral import SPECTRAL_SHAPE_NAMES
+from vmb.feature_names import SPECTRAL_SHAPE_NAMES
 
 EVAL_FEATURES_ID = "eval-features:v3"
 FRAMES_PER_S = 4.0

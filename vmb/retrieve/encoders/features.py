@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vmb.analysis.spectral import SPECTRAL_SHAPE_NAMES
+from vmb.feature_names import SPECTRAL_SHAPE_NAMES
 from vmb.retrieve.encoders.base import AudioClip, Encoder, l2_normalize
 
 FEATURES_ID = "features:v1"
