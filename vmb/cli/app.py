@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 import click
@@ -188,6 +188,16 @@ def print_json(data: Any) -> None:
     """Machine-readable output: one JSON document on stdout, nothing else."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def print_result(data: Any, as_json: bool, lines: Iterable[str]) -> None:
+    """What a command made: ``data`` as one JSON document with ``--json``, else ``lines`` as
+    plain text (:func:`say`)."""
+    if as_json:
+        print_json(data)
+        return
+    for line in lines:
+        say(line)
 
 
 def say(line: str, stderr: bool = False) -> None:

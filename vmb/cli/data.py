@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from vmb.cli.app import JsonOpt, QuietOpt, group, print_json, say
+from vmb.cli.app import JsonOpt, QuietOpt, group, print_result
 
 data_app = group("Prepare training data.")
 
@@ -26,12 +26,10 @@ def data_pairs_command(
 
     report = make_pairs(video_dir, out, num_frames=frames, max_side=max_side, overwrite=overwrite,
                         progress=not quiet and not as_json)  # fmt: skip
-    if as_json:
-        print_json(report.to_dict())
-        return
-    say(f"{report.rows} pair(s) written to {report.out}")
-    for skipped in report.skipped:
-        say(f"skipped {skipped['path']}: {skipped['reason']}")
+    print_result(report.to_dict(), as_json, [
+        f"{report.rows} pair(s) written to {report.out}",
+        *(f"skipped {skipped['path']}: {skipped['reason']}" for skipped in report.skipped),
+    ])  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from vmb.cli.app import JsonOpt, SetOpt, err_console, group, print_json, say
+from vmb.cli.app import JsonOpt, SetOpt, err_console, group, print_json, print_result, say
 
 models_app = group(
     "The models each profile uses: size, where they are cached, and downloading them.",
@@ -82,14 +82,12 @@ def models_import(
     target = out or str(default_out(kind, path))
     with err_console.status(f"converting {path} ({kind})", spinner="dots") if not as_json else _nothing():
         result = convert(kind, path, target, base=base)
-    if as_json:
-        print_json(result.to_dict())
-        return
-    say(f"{result.out}: {result.parameters / 1e6:.1f} M parameters from {result.source} (base {result.base})")
-    for note in result.notes:
-        say(f"    {note}")
     setting = "generator.model" if kind == "audiocraft" else "encoder.model"
-    say(f"use it with: --set {setting}={result.out}")
+    print_result(result.to_dict(), as_json, [
+        f"{result.out}: {result.parameters / 1e6:.1f} M parameters from {result.source} (base {result.base})",
+        *(f"    {note}" for note in result.notes),
+        f"use it with: --set {setting}={result.out}",
+    ])  # fmt: skip
 
 
 def _nothing():

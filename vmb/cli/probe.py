@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from vmb.cli.app import JsonOpt, print_json, say
+from vmb.cli.app import JsonOpt, print_result
 
 
 def probe(
@@ -17,10 +17,7 @@ def probe(
     from vmb.media import probe as probe_media
 
     info = probe_media(path)
-    if as_json:
-        print_json(info.to_dict())
-        return
-    say(info.summary())
+    print_result(info.to_dict(), as_json, [info.summary()])
 
 
 def register(app: typer.Typer) -> None:
