@@ -2,7 +2,8 @@
 
 ``render_midi`` takes the parameters of ``render_parts`` but ``stems``; ``plan_build`` those of
 ``build_index`` but the ones that run the build; ``Pipeline.check_inputs`` and
-``Pipeline.prepare`` those of ``Pipeline.__call__`` that they use. Instead of spelling the list
+``Pipeline.prepare`` those of ``Pipeline.__call__`` that they use; the Ray index build those of
+``build_index`` and its own keyword-only options. Instead of spelling the list
 (names, types, defaults) twice, the second function says whose parameters it takes::
 
     @same_parameters(render_parts, drop=("stems",))
@@ -27,7 +28,8 @@ def same_parameters(
     template: Callable[..., Any], *, drop: Iterable[str] = ()
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """Give the decorated function ``template``'s parameters less ``drop`` (same names, order,
-    kinds and defaults); it receives every one of them by keyword, defaults applied.
+    kinds and defaults), followed by the keyword-only parameters it declares itself (its own
+    options beside the shared ones); it receives every one of them by keyword, defaults applied.
 
     Raises:
         TypeError: a name in ``drop`` that ``template`` does not have, or one without a default
@@ -44,9 +46,14 @@ def same_parameters(
     kept = [p for name, p in signature.parameters.items() if name not in dropped]
 
     def decorate(function: Callable[..., R]) -> Callable[..., R]:
-        shared = signature.replace(
-            parameters=kept, return_annotation=inspect.signature(function).return_annotation
-        )
+        own = inspect.signature(function)
+        extra = [p for p in own.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        clash = {p.name for p in extra} & {p.name for p in kept}
+        if clash:
+            raise TypeError(f"{function.__qualname__} repeats {', '.join(sorted(clash))}")
+        variadic = [p for p in kept if p.kind is inspect.Parameter.VAR_KEYWORD]
+        ordered = [p for p in kept if p.kind is not inspect.Parameter.VAR_KEYWORD] + extra + variadic
+        shared = signature.replace(parameters=ordered, return_annotation=own.return_annotation)
 
         @functools.wraps(function)
         def with_shared_parameters(*args: Any, **kwargs: Any) -> R:

@@ -23,15 +23,22 @@ output by the workers).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from vmb.engines.runtime import actor_shape, ray_runtime
 from vmb.engines.shards import ShardRecord, ShardStore, shard_bounds
 from vmb.errors import MediaError, UsageError
-from vmb.retrieve.build import Partial, TrackResult, decode_track, finish_build, plan_build
+from vmb.retrieve.build import (
+    Partial,
+    TrackResult,
+    build_index,
+    decode_track,
+    finish_build,
+    plan_build,
+)
 from vmb.retrieve.store import IndexInfo
+from vmb.signatures import same_parameters
 
 DEFAULT_SHARDS = 16
 
@@ -89,24 +96,19 @@ class EmbedStage:
         return out
 
 
+@same_parameters(build_index)
 def build_index_distributed(
-    source: str | os.PathLike,
-    out: str | os.PathLike,
     *,
     address: str | None = None,
     shards: int | None = None,
     workers: int | None = None,
     num_cpus: int | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    console=None,
-    **settings: Any,
+    **arguments: Any,
 ) -> IndexInfo:
     """Build the index of ``source`` into ``out`` on Ray (see the module docstring).
 
-    Takes the arguments of :func:`vmb.retrieve.build.build_index` (``settings``: ``encoder``,
-    ``model``, ``segment_s``, ``hop_s``, ``batch_size``, ``memory_budget_gb``, ``index_type``,
-    ``device``, checked by :func:`~vmb.retrieve.build.plan_build` alike), and:
+    Takes the arguments of :func:`vmb.retrieve.build.build_index` (the settings checked by
+    :func:`~vmb.retrieve.build.plan_build` alike; ``resume``, ``progress``, ``console``), and:
 
     Args:
         address: ``None`` (a local Ray runtime of ``num_cpus`` CPUs, default all), ``auto``
@@ -123,7 +125,8 @@ def build_index_distributed(
         raise UsageError(f"--shards {shards}: must be at least 1")
     if workers is not None and workers < 1:
         raise UsageError(f"--workers {workers}: must be at least 1")
-    plan = plan_build(source, out, **settings)
+    resume, progress, console = (arguments.pop(k) for k in ("resume", "progress", "console"))
+    plan = plan_build(**arguments)
     tracks = plan.source.tracks
     count = max(1, min(shards or DEFAULT_SHARDS, len(tracks) or 1))
     settings = {**plan.settings, "engine": "ray", "shards": count}
