@@ -21,6 +21,8 @@ from typing import Any
 
 from vmb.config import Config
 from vmb.errors import IndexFileError, UsageError
+from vmb.retrieve.search import Retriever
+from vmb.signatures import same_parameters
 
 
 def load_retriever(
@@ -124,15 +126,10 @@ class PinnedReferences:
 
     encoder = None
 
-    def search(
-        self,
-        description: Any = None,
-        wants: Any = None,
-        pinned: Sequence[str] = (),
-        k_broad: int = 1,
-        k_targeted: int = 1,
-    ) -> Any:
-        """The pinned files as hits (score 1.0, in the order given).
+    @same_parameters(Retriever.search)
+    def search(self, **query: Any) -> Any:
+        """The pinned files as hits (score 1.0, in the order given); ``k_broad`` and
+        ``k_targeted`` have nothing to count.
 
         Raises:
             UsageError: nothing pinned.
@@ -142,13 +139,13 @@ class PinnedReferences:
         from vmb.retrieve.search import read_pinned
         from vmb.types import Hit
 
-        if not pinned:
+        if not query["pinned"]:
             raise UsageError("no index and no --reference: nothing for the music bridge")
         hits = tuple(
             Hit(clip=read_pinned(path)[0], score=1.0, rank=i + 1, track="pinned")
-            for i, path in enumerate(pinned)
+            for i, path in enumerate(query["pinned"])
         )
-        return SearchResult(hits, bridge_text(description, wants), (), None)
+        return SearchResult(hits, bridge_text(query["description"], query["wants"]), (), None)
 
 
 def open_retriever(config: Config) -> Any:
