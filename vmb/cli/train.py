@@ -37,6 +37,32 @@ EvalEveryOpt = Annotated[int, typer.Option("--eval-every", help="Steps between h
 SaveEveryOpt = Annotated[int, typer.Option("--save-every", help="Steps between checkpoints.")]
 
 
+@dataclass(frozen=True)
+class StepOptions:
+    """How a ``vmb train`` command steps: steps in all, batch size, learning rate, precision,
+    resume (each trainer's own defaults). The batch counts the trainer's own examples, which
+    each trainer names in its subclass (see :func:`~vmb.cli.app.option_groups`)."""
+
+    steps: StepsOpt
+    batch_size: int
+    lr: LrOpt
+    precision: PrecisionOpt = "auto"
+    resume: ResumeOpt = False
+
+
+@dataclass(frozen=True)
+class ClipSteps(StepOptions):
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Clips per step.")]
+
+
+@dataclass(frozen=True)
+class PairSteps(StepOptions):
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step.")]
+
+
+ADAPTER_STEPS = ClipSteps(steps=1000, batch_size=8, lr=1e-4)
+DESCRIBER_STEPS = PairSteps(steps=500, batch_size=2, lr=2e-4)
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -65,7 +91,9 @@ def _interrupted(out: str) -> typer.Exit:
 def _train(what: str, train: Any, args_type: Any, options: dict[str, Any], summary: Any) -> None:
     """Build ``args_type`` from the command's options, run ``train`` (Ctrl-C ends with exit code
     130 and says how to resume), and print the result: JSON, or one line with ``summary(result)``."""
-    options = {**options, **dataclasses.asdict(options.pop("run"))}
+    for name, value in list(options.items()):  # the option groups' fields, as if given one by one
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            options.update(dataclasses.asdict(options.pop(name)))
     quiet, as_json = options.pop("quiet"), options.pop("as_json")
     fields = {f.name for f in dataclasses.fields(args_type)}
     args = args_type(**{k: v for k, v in options.items() if k in fields}, progress=not quiet and not as_json)
@@ -90,11 +118,7 @@ def train_adapter_command(
     out: Annotated[str, typer.Option("--out", "-o", help="The adapter folder, e.g. adapters/mine.")],
     base: Annotated[str, typer.Option("--base", help="MusicGen hub id or local folder.")] = "facebook/musicgen-melody",
     mechanism: Annotated[str, typer.Option("--mechanism", help="tokens, controlformer or both.")] = "both",
-    steps: StepsOpt = 1000,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Clips per step.")] = 8,
-    lr: LrOpt = 1e-4,
-    precision: PrecisionOpt = "auto",
-    resume: ResumeOpt = False,
+    stepping: ClipSteps = ADAPTER_STEPS,
     segment_s: Annotated[float, typer.Option("--segment-s", help="Clip length cut from the tracks, seconds.")] = 10.0,
     max_segments: Annotated[int | None, typer.Option("--max-segments", help="Clips per track at most.")] = None,
     text_dropout: Annotated[float, typer.Option("--text-dropout", help="Probability of dropping the caption.")] = 0.1,
@@ -120,11 +144,7 @@ def train_describer_command(
     out: Annotated[str, typer.Option("--out", "-o", help="The describer folder, e.g. describers/mine.")],
     lora_rank: Annotated[int, typer.Option("--lora-rank", help="LoRA rank r.")] = 16,
     lora_alpha: Annotated[float | None, typer.Option("--lora-alpha", help="LoRA alpha (default 2r).")] = None,
-    steps: StepsOpt = 500,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step.")] = 2,
-    lr: LrOpt = 2e-4,
-    precision: PrecisionOpt = "auto",
-    resume: ResumeOpt = False,
+    stepping: PairSteps = DESCRIBER_STEPS,
     frames: Annotated[int, typer.Option("--frames", help="Frames per video in the prompt.")] = 8,
     merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Also write the merged model (what vmb describe --model loads).")] = True,
     eval_fraction: Annotated[float, typer.Option("--eval-fraction", help="Share of pairs held out.")] = 0.1,
