@@ -22,38 +22,43 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 R = TypeVar("R")
+Kind = inspect.Parameter
 
 
 def same_parameters(
-    template: Callable[..., Any], *, drop: Iterable[str] = ()
+    template: Callable[..., Any], *, drop: Iterable[str] = (), keep: Iterable[str] | None = None
 ) -> Callable[[Callable[..., R]], Callable[..., R]]:
-    """Give the decorated function ``template``'s parameters less ``drop`` (same names, order,
-    kinds and defaults), followed by the keyword-only parameters it declares itself (its own
-    options beside the shared ones); it receives every one of them by keyword, defaults applied.
+    """Give the decorated function ``template``'s parameters (those in ``keep``, default all,
+    less ``drop``; same names, order, kinds and defaults) beside the ones it declares itself:
+    its own positional parameters first, its own keyword-only ones after the shared ones. It
+    receives every parameter by keyword, defaults applied; one it declares that the template
+    also has (``self``) is the template's.
 
     Raises:
-        TypeError: a name in ``drop`` that ``template`` does not have, or one without a default
-            (a call could not leave it out).
+        TypeError: a name in ``keep`` or ``drop`` that ``template`` does not have, or a
+            keyword-only parameter of the function that the template has too.
     """
     signature = inspect.signature(template)
-    dropped = set(drop)
-    unknown = dropped - set(signature.parameters)
+    wanted = set(signature.parameters if keep is None else keep) - set(drop)
+    unknown = (wanted | set(drop)) - set(signature.parameters)
     if unknown:
         raise TypeError(f"{template.__qualname__} has no parameter(s) {', '.join(sorted(unknown))}")
-    for name in dropped:
-        if signature.parameters[name].default is inspect.Parameter.empty:
-            raise TypeError(f"{template.__qualname__}: {name} has no default and cannot be dropped")
-    kept = [p for name, p in signature.parameters.items() if name not in dropped]
+    kept = [p for name, p in signature.parameters.items() if name in wanted]
+    names = {p.name for p in kept}
 
     def decorate(function: Callable[..., R]) -> Callable[..., R]:
-        own = inspect.signature(function)
-        extra = [p for p in own.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
-        clash = {p.name for p in extra} & {p.name for p in kept}
+        own = inspect.signature(function).parameters.values()
+        positional = [p for p in own if p.kind is Kind.POSITIONAL_OR_KEYWORD and p.name not in names]
+        keyword_only = [p for p in own if p.kind is Kind.KEYWORD_ONLY]
+        clash = {p.name for p in keyword_only} & names
         if clash:
             raise TypeError(f"{function.__qualname__} repeats {', '.join(sorted(clash))}")
-        variadic = [p for p in kept if p.kind is inspect.Parameter.VAR_KEYWORD]
-        ordered = [p for p in kept if p.kind is not inspect.Parameter.VAR_KEYWORD] + extra + variadic
-        shared = signature.replace(parameters=ordered, return_annotation=own.return_annotation)
+        variadic = [p for p in kept if p.kind is Kind.VAR_KEYWORD]
+        shared = signature.replace(
+            parameters=[*positional, *(p for p in kept if p.kind is not Kind.VAR_KEYWORD),
+                        *keyword_only, *variadic],
+            return_annotation=inspect.signature(function).return_annotation,
+        )  # fmt: skip
 
         @functools.wraps(function)
         def with_shared_parameters(*args: Any, **kwargs: Any) -> R:

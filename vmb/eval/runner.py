@@ -26,10 +26,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vmb.errors import MediaError, OutputError, UsageError, VMBError
+from vmb.eval.api import evaluate
 from vmb.eval.items import items_from_pairs
 from vmb.eval.report import EvalReport
+from vmb.signatures import same_parameters
 
 RUN_MARKER = ".vmb-eval-run"
 MAX_DEFAULT_DURATION_S = 30.0
@@ -145,22 +148,22 @@ def _duration(item: ManifestItem) -> float | None:
     return min(seconds, MAX_DEFAULT_DURATION_S) if seconds else None
 
 
+@same_parameters(evaluate, keep=("metrics", "models", "device", "cache_dir", "progress"))
 def run_benchmark(
     manifest: str | os.PathLike,
     profile: str | None = None,
     out: str | os.PathLike = "vmb-eval-run",
-    metrics: str | list[str] | None = None,
     *,
     seed: int = 0,
     overrides: list[str] | None = None,
     index: str | os.PathLike | None = None,
-    models: dict[str, str] | None = None,
-    device: str = "auto",
-    cache_dir: str | os.PathLike | None | bool = True,
-    progress: bool = False,
+    **measuring: Any,
 ) -> EvalReport:
     """Generate music for every manifest item with ``Pipeline.from_profile(profile)`` into
     ``out/generated``, evaluate it against the items' references, write ``out/report``.
+
+    ``metrics``, ``models``, ``device``, ``cache_dir`` and ``progress`` are the parameters of
+    :func:`~vmb.eval.api.evaluate`, passed on to it (``progress`` shows the generation too).
 
     Raises:
         MediaError: a bad manifest (see :func:`read_manifest`), or every item failed.
@@ -168,7 +171,6 @@ def run_benchmark(
     """
     from rich.progress import Progress
 
-    from vmb.eval.api import evaluate
     from vmb.eval.report import write_report
     from vmb.fileio import atomic_write_text
     from vmb.pipeline import Pipeline
@@ -184,7 +186,7 @@ def run_benchmark(
     skipped: list[str] = []
     made: list[ManifestItem] = []
     reused = 0
-    with Progress(transient=True, disable=not progress) as bar:
+    with Progress(transient=True, disable=not measuring["progress"]) as bar:
         task = bar.add_task("generating", total=len(items))
         for item in items:
             inputs = _inputs(item)
@@ -209,17 +211,13 @@ def run_benchmark(
     for i in made:
         mp4 = generated / f"{i.id}.vmb.mp4"
         paths.append(mp4 if mp4.is_file() else generated / f"{i.id}.vmb.wav")
-    if metrics is None and not refs:
+    if measuring["metrics"] is None and not refs:
         raise UsageError(f"{manifest}: no item has a reference; name --metrics that need none (clap-score, alignment, control)")
     report = evaluate(
         [*paths, *[generated / f"{i.id}.vmb.wav" for i in made if (generated / f"{i.id}.vmb.mp4").is_file()]],
         reference=items_from_pairs(refs) if refs else None,
         captions=captions,
-        metrics=metrics,
-        models=models,
-        device=device,
-        cache_dir=cache_dir,
-        progress=progress,
+        **measuring,
     )
     report.skipped[:0] = skipped
     report.notes.insert(0, f"generated with profile {profile_name} (seed {seed}): {len(made) - reused} new, {reused} reused")
