@@ -12,15 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vmb.cli.app import (
-    DeviceOpt,
-    JsonOpt,
-    QuietOpt,
-    group,
-    print_json,
-    say,
-    say_notes,
-)
+from vmb.cli.app import DeviceOpt, JsonOpt, QuietOpt, group, print_json, say, say_notes
 
 train_app = group("Train vmb's learned parts: the music-bridge adapter and the description model.")
 
