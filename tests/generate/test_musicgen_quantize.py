@@ -76,12 +76,24 @@ def test_int8_decoder_generates_and_stays_close_to_float32(tiny_musicgen_path): 
     linear = {n: m for n, m in full.model.decoder.named_modules() if type(m) is torch.nn.Linear}
     assert not [n for n, m in layers.items() if type(m) is torch.nn.Linear]
     for name, original in linear.items():
-        packed = layers[name]._packed_params
-        if keeps_float16(name):
-            assert packed.dtype == torch.float16, name
+        if type(layers[name]).__name__ == "RowsOf":  # self-attention q/k/v: one fused layer
+            rows = layers[name]
+            assert "self_attn" in name and rows.fused is layers[name.rsplit(".", 1)[0]].qkv_proj
+            weight = rows.fused.weight()
+            assert rows.stop - rows.start == original.out_features
+            weight = torch._make_per_channel_quantized_tensor(
+                weight.int_repr()[rows.start : rows.stop],
+                weight.q_per_channel_scales()[rows.start : rows.stop],
+                weight.q_per_channel_zero_points()[rows.start : rows.stop],
+                0,
+            )
+        elif keeps_float16(name):
+            assert layers[name]._packed_params.dtype == torch.float16, name
             continue
-        weight = layers[name].weight()
-        assert packed.dtype == torch.qint8 and weight.dtype == torch.qint8, name
+        else:
+            assert layers[name]._packed_params.dtype == torch.qint8, name
+            weight = layers[name].weight()
+        assert weight.dtype == torch.qint8, name
         assert weight.qscheme() == torch.per_channel_affine, name
         assert weight.q_per_channel_scales().numel() == original.out_features
         assert weight.int_repr().abs().max() == 127  # the full int8 range is used
@@ -94,7 +106,8 @@ def test_int8_decoder_generates_and_stays_close_to_float32(tiny_musicgen_path): 
     one_pass = "FullRangeLinear" if full_range_activations() else "Linear"
     for name in int8_names:
         two_pass = name.rsplit(".", 1)[-1] in TWO_PASS_LAYERS
-        assert type(layers[name]).__name__ == ("TwoPassLinear" if two_pass else one_pass), name
+        layer = getattr(layers[name], "fused", layers[name])
+        assert type(layer).__name__ == ("TwoPassLinear" if two_pass else one_pass), name
     assert any("int8" in note for note in int8.notes)
     for once_per_window in (int8.model.audio_encoder, int8.model.text_encoder):
         assert not any("quantized" in type(m).__module__ for m in once_per_window.modules())
@@ -118,6 +131,31 @@ def test_int8_decoder_generates_and_stays_close_to_float32(tiny_musicgen_path): 
     with torch.inference_mode():
         one_pass_logits = one_pass(**inputs, decoder_input_ids=codes).logits
     assert quality["kl_mean"] < 0.75 * compare_logits(reference, one_pass_logits)["kl_mean"]
+
+
+def test_fused_self_attention_projections_are_the_three_layers_to_the_bit(
+    tiny_musicgen_path, monkeypatch  # noqa: F811
+):
+    """q/k/v in one int8 call: the decoder's logits and the generated audio are the same to the
+    bit as with three calls, and the reference tokens still read the three projections."""
+    fused = MusicGenGenerator.from_pretrained(tiny_musicgen_path, quantize="int8")
+    monkeypatch.setattr(quantize_module, "_fuse_self_attention", lambda module: None)
+    separate = MusicGenGenerator.from_pretrained(tiny_musicgen_path, quantize="int8")
+    fused_layers = fused.model.decoder.model.decoder.layers
+    separate_layers = separate.model.decoder.model.decoder.layers
+    assert all(hasattr(layer.self_attn, "qkv_proj") for layer in fused_layers)
+    assert not any(hasattr(layer.self_attn, "qkv_proj") for layer in separate_layers)
+    assert not any(hasattr(layer.encoder_attn, "qkv_proj") for layer in fused_layers)
+    x = torch.randn(3, 5, fused_layers[0].self_attn.embed_dim)
+    for a, b in zip(fused_layers, separate_layers):
+        for name in ("q_proj", "k_proj", "v_proj"):
+            assert torch.equal(getattr(a.self_attn, name)(x), getattr(b.self_attn, name)(x))
+            wa, ba = _linear_parameters(getattr(a.self_attn, name))
+            wb, bb = _linear_parameters(getattr(b.self_attn, name))
+            assert torch.equal(wa, wb.dequantize()) and (ba is None) == (bb is None)
+    bridges = Bridges(MusicDescription(text=TEXT), TEXT)
+    assert np.array_equal(fused.generate(bridges, 1.0, seed=2).audio,
+                          separate.generate(bridges, 1.0, seed=2).audio)  # fmt: skip
 
 
 def test_int8_is_cpu_only(tiny_musicgen_path):  # noqa: F811

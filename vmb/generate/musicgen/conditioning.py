@@ -163,13 +163,16 @@ def window_state(
 
     prefix = 0 if state.prefix is None else state.prefix.shape[1]
     capacity = prefix + g.pattern.length(window.num_frames)
-    state.main = decoder.branch(decoder.layers.layers, state.encoder_hidden_states, capacity)
+    state.main = decoder.branch(
+        decoder.layers.layers, state.encoder_hidden_states, capacity, state.encoder_attention_mask
+    )
     if rows == 3:
         state.token_keys = references.token_keys
         if references.control_codes is not None:
-            music = state.encoder_hidden_states
-            music = None if music is None else music[MUSIC_ROW:]
-            state.control = decoder.branch(g.adapter.control.blocks, music, capacity)
+            music, mask = state.encoder_hidden_states, state.encoder_attention_mask
+            if music is not None:
+                music, mask = music[MUSIC_ROW:], mask[MUSIC_ROW:]
+            state.control = decoder.branch(g.adapter.control.blocks, music, capacity, mask)
             state.control_codes = [references.control_codes]
     return state
 

@@ -72,11 +72,19 @@ class KVBuffer:
 class Branch:
     """What a stack of decoder layers needs: one KV buffer per layer (``None``: no cache, the
     whole sequence in one forward), and for MusicGen the cross-attention keys/values of the
-    text ``[R, H, S, d]`` per layer and their masks by query length."""
+    text per layer and their masks by query length.
+
+    ``live``: the rows that have text (``None``: every row). A null text row (classifier-free
+    guidance's unconditional row, a dropped caption) is all masked, and the attention gives it
+    exactly zero, so its keys and values are neither computed nor read: ``cross`` holds
+    ``[len(live), H, S, d]`` and ``live_masks`` the mask of those rows by query length (``None``
+    where they see every token)."""
 
     caches: list[KVBuffer] | None
     cross: list[tuple[torch.Tensor, torch.Tensor]] | None = None
     cross_masks: dict[int, Any] = field(default_factory=dict)
+    live: torch.Tensor | None = None
+    live_masks: dict[int, Any] = field(default_factory=dict)
 
     @property
     def past(self) -> int:
@@ -147,11 +155,18 @@ class MusicGenDecoder:
         absorb = self.adapter.reference_tokens.absorb
         return [absorb(module, tokens) for module in self.token_attention_modules()]
 
-    def branch(self, layers, encoder_states: torch.Tensor | None, capacity: int | None) -> Branch:
+    def branch(self, layers, encoder_states: torch.Tensor | None, capacity: int | None,
+               encoder_mask: torch.Tensor | None = None) -> Branch:  # fmt: skip
         """KV buffers of ``capacity`` positions for ``layers`` (``None``: no cache), and their
-        cross-attention keys/values of the text."""
+        cross-attention keys/values of the text ``[R, S, D]`` (only of the rows whose
+        ``encoder_mask [R, S]`` has a token, when it is given; see :class:`Branch`)."""
         caches = None if capacity is None else [KVBuffer(capacity) for _ in layers]
         branch = Branch(caches=caches)
+        if encoder_states is not None and encoder_mask is not None:
+            live = encoder_mask.bool().any(dim=-1)
+            if not bool(live.all()):
+                branch.live = live.nonzero().flatten()
+                encoder_states = encoder_states[branch.live]
         if encoder_states is not None:
             branch.cross = [
                 _heads(
@@ -217,8 +232,12 @@ class MusicGenDecoder:
         train = layer.training  # a ControlFormer copy in training: transformers' dropouts
         self_attn = layer.self_attn
         x = layer.self_attn_layer_norm(hidden)
-        query = _heads(self_attn, self_attn.q_proj(x))
-        keys, values = _heads(self_attn, self_attn.k_proj(x), self_attn.v_proj(x))
+        fused = getattr(self_attn, "qkv_proj", None)  # int8 q, k, v in one call (quantize.py)
+        if fused is None:
+            query = _heads(self_attn, self_attn.q_proj(x))
+            keys, values = _heads(self_attn, self_attn.k_proj(x), self_attn.v_proj(x))
+        else:
+            query, keys, values = _heads(self_attn, *fused(x).chunk(3, dim=-1))
         if branch.caches is not None:
             keys, values = branch.caches[index].update(keys, values)
         p = self_attn.dropout if train else 0.0
@@ -233,14 +252,16 @@ class MusicGenDecoder:
             cross = layer.encoder_attn
             x = layer.encoder_attn_layer_norm(hidden)
             keys, values = branch.cross[index]
-            out = attention(
-                _heads(cross, cross.q_proj(x)),
-                keys,
-                values,
-                attn_mask=cross_mask,
-                dropout_p=cross.dropout if train else 0.0,
-                scale=cross.scaling,
-            )
+            query = _heads(cross, cross.q_proj(x))
+            p = cross.dropout if train else 0.0
+            if branch.live is None:
+                out = attention(query, keys, values, attn_mask=cross_mask, dropout_p=p,
+                                scale=cross.scaling)  # fmt: skip
+            else:  # the null rows' attention is exactly zero (see Branch)
+                out = query.new_zeros(query.shape)
+                out[branch.live] = attention(query[branch.live], keys, values,
+                                             attn_mask=_live_mask(branch, cross_mask),
+                                             dropout_p=p, scale=cross.scaling)  # fmt: skip
             out = cross.out_proj(out.transpose(1, 2).reshape(b, q, d))
             if tokens is not None:
                 out = _add_reference_tokens(out, x, *tokens)
@@ -289,6 +310,18 @@ class MusicGenDecoder:
             return self.layer(block, x, state.control, index_of[id(block)], rows_mask)
 
         return control(hidden[row:], code_embeddings.to(hidden.dtype), run_block)
+
+
+def _live_mask(branch: Branch, mask: torch.Tensor | None) -> torch.Tensor | None:
+    """``mask [R, 1, q, S]``'s live rows, made once per query length; ``None`` where those
+    rows see every token (the same attention as an all-true mask, without the conversion)."""
+    if mask is None:
+        return None
+    q = mask.shape[-2]
+    if q not in branch.live_masks:
+        live = mask[branch.live]
+        branch.live_masks[q] = None if live.dtype == torch.bool and bool(live.all()) else live
+    return branch.live_masks[q]
 
 
 def _heads(attention: Any, *projected: torch.Tensor):
