@@ -88,3 +88,30 @@ def test_the_delay_pattern_round_trips():
     assert stereo.delays == (0, 0, 1, 1, 2, 2, 3, 3) and (stereo.pad_id, stereo.start_id) == (9, 9)
     ref = pattern.reference_ids([codes, None], start=0, positions=8, frame_offset=1)
     assert ref[0, 0, 1:].tolist() == [1, 2, 3, 4, 0, 1, 2] and (ref[1] == 64).all()
+
+
+def test_the_cross_attention_reads_only_the_rows_that_have_text(tiny_musicgen_path):  # noqa: F811
+    """A null text row (guidance's unconditional row) is all masked: its keys/values are not
+    kept, and the layer's output equals the one computed over every row with the mask."""
+    generator = MusicGenGenerator.from_pretrained(tiny_musicgen_path)
+    decoder = generator.decoder
+    layers = decoder.layers.layers
+    states = torch.randn(3, 5, layers[0].encoder_attn.embed_dim)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1]])
+    states = states * mask[..., None]
+    live = decoder.branch(layers, states, capacity=8, encoder_mask=mask)
+    every = decoder.branch(layers, states, capacity=8)
+    assert live.live.tolist() == [0, 2] and every.live is None
+    assert live.cross[0][0].shape[0] == 2 and every.cross[0][0].shape[0] == 3
+    from transformers.masking_utils import create_bidirectional_mask
+
+    hidden = torch.randn(3, 1, states.shape[-1])
+    cross_mask = create_bidirectional_mask(config=decoder.layers.config, inputs_embeds=hidden,
+                                           attention_mask=mask, encoder_hidden_states=states)  # fmt: skip
+    with torch.inference_mode():
+        a = decoder.layer(layers[0], hidden, live, 0, cross_mask)
+        b = decoder.layer(layers[0], hidden, every, 0, cross_mask)
+    assert torch.equal(a, b)
+    assert live.live_masks[1] is not None  # row 0 has padding: its mask is kept
+    all_text = decoder.branch(layers, states[[0, 2]][:, :3], 8, torch.ones(2, 3, dtype=torch.long))
+    assert all_text.live is None
