@@ -22,7 +22,7 @@ Issue 13's targets: top-1 agreement ≥ 95 % and ≥ 5× plain fp32 speed, in th
         [--variants lm_heads,fc2,out_proj none:all]
 
 Writes ``benchmarks/results/musicgen_int8_speed.json`` (``--out``: another file, e.g.
-``musicgen_int8_3s.json`` for ``--seconds 3``).
+``musicgen_int8_1thread.json`` for ``--threads 1``).
 """
 
 from __future__ import annotations

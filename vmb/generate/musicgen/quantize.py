@@ -20,28 +20,30 @@ and the heads about equally, ``q/k/v_proj`` little). So, as shipped:
   activations in the same kernel call, see :func:`_two_pass_class`), which on a CPU decoding
   2-3 rows costs a few elementwise ops instead of float16's second weight read.
 
-Measured with ``python -m benchmarks.bench_musicgen_int8`` (1 torch thread, AMD EPYC with
-avx512_vnni, load 1-2; ``benchmarks/results/musicgen_int8_speed.json`` and ``_3s.json``), speed
-against plain fp32 ``generate`` and top-1 agreement / KL:
+Measured with ``python -m benchmarks.bench_musicgen_int8`` (issue 13's protocol: 3 s of music,
+2 torch threads, ``benchmarks/results/musicgen_int8_speed.json``; ``--threads 1``:
+``musicgen_int8_1thread.json``; AMD EPYC with avx512_vnni, nothing else running), speed against
+plain fp32 ``generate`` (best of 3 interleaved rounds) and agreement with fp32 over 1,216
+teacher-forced positions (standard error of the top-1 share 0.5-0.7 points):
 
-=====================================  ==============  ==============  ========
-layers                                 0.6 s of audio  3 s of audio    KL
-=====================================  ==============  ==============  ========
-shipped (above)                        4.35x, 96.9 %   4.46x, 95.3 %   6.2e-5
-float16 heads, fc2, out_proj (before)  4.15x, 96.9 %   4.45x, 95.0 %   5.4e-5
-float16 heads, two-pass fc1/fc2/out    4.40x, 96.9 %                   8.1e-5
-float16 heads, the rest one-pass       5.10x, 94.3 %                   1.3e-4
-every layer one-pass int8              5.20x, 94.2 %   5.15x, 92.5 %   1.6e-4
-=====================================  ==============  ==============  ========
+=====================================  =========  ========  =============  ========
+layers                                 2 threads  1 thread  top-1 (2 / 1)  KL
+=====================================  =========  ========  =============  ========
+shipped (above)                        5.71x      4.72x     96.6 / 96.1 %  6.2e-5
+float16 heads, the rest one-pass       6.96x      5.59x     94.0 / 93.2 %  1.3e-4
+every layer one-pass int8              6.94x      5.89x     93.4 / 92.5 %  1.6e-4
+=====================================  =========  ========  =============  ========
 
-A two-pass call costs ~65 us more than a one-pass one (these runs); a float16 ``fc1`` or
-``fc2`` ~200 us more (its weights read from memory, 1 thread). The same layers' top-1
-agreement moves by 1-2 points between runs at the same KL (near-ties among 2048
-random-weight codes). Issue 13's ">= 95 % and >= 5x in one run" is not
-met by any of these: ~0.3 s of each window is not the decoder (T5 ~0.14 s, EnCodec ~0.15 s)
-and ~40 % of an int8 step is not a Linear layer (attention, norms, sampling; torch profiler),
-so even every layer in one-pass int8 is only ~5.2x, and any layer kept more precise costs
-that margin.
+(The top-1 share moves by a point between the two runs at the same KL: the float32 reference's
+sums change order with the thread count, and near-ties among 2048 random-weight codes flip.)
+Plain fp32 decoding is bound by memory bandwidth, so a second thread barely speeds it (28.6 s
+vs 30.8 s for 3 s of music), while int8 gains ~23 % (5.0 s vs 6.5 s): hence the two columns. On
+one thread ~0.65 s of the 6.5 s is not the decoder (T5 0.15 s, EnCodec 0.5 s, as in plain
+``generate``), and of a decoder step the two-pass layers take ~27 % (their kernel ~15 %, the
+rounding ops ~12 %), the one-pass int8 ones ~10 %, the float16 ones ~10 %, the attention ~12 %
+(py-spy). Each self-attention's ``q_proj``, ``k_proj`` and ``v_proj`` run as one int8 call
+(:func:`_fuse_self_attention`, the same result to the bit), and the cross-attention skips the
+null guidance row (:class:`~vmb.generate.musicgen.decoder.Branch`).
 
 Quality check (used by the tests and ``benchmarks/bench_musicgen_int8.py``): run the float32
 and the int8 model on the same inputs (same weights, same teacher-forced codes) and compare the
