@@ -159,6 +159,18 @@ MUTANTS = (
     Mutant("ray-not-loopback", "a local Ray runtime listens on the network (loopback switch skipped)",
            "engines/runtime.py", '    os.environ[LOOPBACK_SWITCH] = "0"\n    ray_constants.ENABLE_RAY_CLUSTER = False\n',
            "", ("tests/engines/test_engines_build.py", "-k", "loopback")),
+    Mutant("fused-qkv-order", "int8 fused q/k/v: keys and values taken in the wrong order from the fused output",
+           "generate/musicgen/decoder.py",
+           "query, keys, values = _heads(self_attn, *fused(x).chunk(3, dim=-1))",
+           "query, values, keys = _heads(self_attn, *fused(x).chunk(3, dim=-1))",
+           ("tests/generate/test_musicgen_quantize.py", "-k", "fused")),
+    Mutant("null-row-not-zero", "cross-attention of the null guidance row left uninitialised instead of zero",
+           "generate/musicgen/decoder.py", "out = query.new_zeros(query.shape)",
+           "out = query.new_empty(query.shape).fill_(0.5)",
+           ("tests/generate/test_musicgen_generate.py", "-k", "equals_transformers_generate")),
+    Mutant("shared-parameters-no-defaults", "same_parameters: the template's defaults are not filled in",
+           "signatures.py", "            bound.apply_defaults()\n", "",
+           ("tests/core/test_signatures.py",)),
 )
 
 # The same bugs, run against only the tests that measure the rendered output (audio, the muxed
