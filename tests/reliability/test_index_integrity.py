@@ -163,6 +163,24 @@ def test_a_reader_in_another_process_during_rebuilds(small_index, tmp_path):
         assert kinds == "1" and float(value) == (-first if version == "v2" else first)
 
 
+def test_loading_an_index_starts_no_threads(small_index):
+    """A load reads the Parquet table on the calling thread: Arrow's thread pools, once started,
+    can abort a process at exit ("terminate called without an active exception",
+    apache/arrow#34314), which a `vmb` command would report as a crash after its work was done."""
+    code = textwrap.dedent("""
+        import os, sys
+        import faiss, pyarrow, pyarrow.parquet
+        from vmb.retrieve import MusicIndex
+        before = len(os.listdir("/proc/self/task"))
+        for _ in range(3):
+            MusicIndex.load(sys.argv[1])
+        print(before, len(os.listdir("/proc/self/task")))
+        """)
+    out = subprocess.run([sys.executable, "-c", code, str(small_index)], capture_output=True,
+                         text=True, timeout=120, check=True).stdout.split()  # fmt: skip
+    assert out[0] == out[1], f"threads before and after three loads: {out}"
+
+
 @pytest.mark.parametrize("name", ["index.faiss", "clips.parquet", "audio.faiss", "info.json"])
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate"])
 def test_a_modified_or_truncated_file_is_caught_on_load(small_index, tmp_path, name, damage):

@@ -410,9 +410,8 @@ class MusicIndex:
 
     @classmethod
     def _load(cls, path: Path, verify: bool) -> MusicIndex:
-        import io
-
         import faiss
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         if not path.exists():
@@ -488,8 +487,12 @@ class MusicIndex:
         audio_index = read_faiss(AUDIO_FILE) if info.audio else None
         try:
             # ParquetFile reads the one file directly: pq.read_table goes through
-            # pyarrow.dataset, a fifth of a second of imports in a fresh process (measured)
-            table = ClipTable(pq.ParquetFile(io.BytesIO(blobs[CLIPS_FILE])).read())
+            # pyarrow.dataset, a fifth of a second of imports in a fresh process (measured).
+            # From the verified bytes, on this thread: a read with Arrow's thread pools leaves
+            # worker threads that can abort the process at exit ("terminate called without an
+            # active exception", apache/arrow#34314; seen in 2 of ~100 reader processes here)
+            parquet = pq.ParquetFile(pa.BufferReader(blobs[CLIPS_FILE]))
+            table = ClipTable(parquet.read(use_threads=False))
         except Exception as exc:  # noqa: BLE001  (pyarrow raises several types for a bad file)
             raise IndexFileError(
                 path / CLIPS_FILE, f"not a readable Parquet file ({type(exc).__name__})"
