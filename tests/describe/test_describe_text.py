@@ -138,3 +138,12 @@ def test_text_only_describe_and_no_input():
         load_inputs(text="   ")
     with pytest.raises(UsageError, match="describer"):
         describe(text="x", describer="magic")
+
+
+@pytest.mark.parametrize(
+    "text", ["calm lofi piano", "lofi beats to study to", "lo-fi chillhop", "a lo fi beat", "chillhop"]
+)
+def test_lofi_is_the_hip_hop_it_names(text):
+    """'lofi' alone means lofi hip hop (a beat, jazzy chords): it was an unknown word before, and
+    'calm lofi piano' came out as drumless ambient."""
+    assert parse_text(text).genre == "hip hop"

@@ -209,7 +209,7 @@ def _words(value: Any) -> list[str]:
 
 def _map_words(kind: str, value: Any, vocab: Vocab, unknown: list[str]) -> list[str]:
     """Vocabulary names for the words of ``value``; the rest go to ``unknown``
-    ("lo-fi hip-hop" gives ``hip hop`` and leaves ``lo-fi`` unknown)."""
+    ("shoegaze rock" gives ``rock`` and leaves ``shoegaze`` unknown)."""
     names: list[str] = []
     for word in _words(value):
         canonical = vocab.canonical(kind, word)

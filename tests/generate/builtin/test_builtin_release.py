@@ -62,6 +62,21 @@ def test_prompts_that_need_a_beat_get_one(fluid, name):
 
 
 @needs_fluidsynth
+def test_a_typed_lofi_prompt_gets_a_beat(fluid):
+    """The words as typed, through the text describer (not hand-set fields): 'lofi' alone."""
+    from vmb.describe import parse_text
+
+    result = fluid.generate(bridges(**{"text": "calm lofi piano", **_fields(parse_text("calm lofi piano"))}),
+                            10.0, seed=1)  # fmt: skip
+    assert percussive_share(result.audio, result.sample_rate) >= 0.15
+    assert any(n.startswith("drums: hip hop kit") for n in result.notes)
+
+
+def _fields(d) -> dict:
+    return {k: v for k, v in (("genre", d.genre), ("mood", d.mood), ("instruments", d.instruments)) if v}
+
+
+@needs_fluidsynth
 def test_a_solo_piano_lullaby_has_no_beat(fluid):
     result = fluid.generate(bridges("a solo piano lullaby", mood=("calm",), instruments=("piano",)), 10.0, seed=1)
     assert percussive_share(result.audio, result.sample_rate) <= 0.10
